@@ -1,0 +1,48 @@
+"""Languages: Flask-Babel with one gettext domain per plugin plus ``core``.
+
+Catalogs live in ``locales/<lang>/LC_MESSAGES/<domain>.po`` (built-in plugins share the repository's
+``locales/``; a third-party plugin ships its own ``locales/`` folder and passes it to :func:`domain`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, Domain
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LANGUAGES = ("en", "ru", "zh")
+
+babel = Babel()
+_domains: dict[tuple[str, str], Domain] = {}
+
+
+def domain(slug: str, directory: str | Path | None = None) -> Domain:
+    """The gettext domain of a plugin: ``_ = domain("crm").gettext``; ``_l = domain("crm").lazy_gettext``."""
+    key = (slug, str(directory or LOCALES_DIR))
+    if key not in _domains:
+        _domains[key] = Domain(translation_directories=key[1], domain=slug)
+    return _domains[key]
+
+
+def select_locale() -> str:
+    """The user's profile language, else the browser's Accept-Language, else the tenant's default."""
+    languages = current_app.config.get("LANGUAGES", LANGUAGES)
+    from flask_login import current_user
+
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.language in languages:
+        return current_user.language
+    best = request.accept_languages.best_match(languages) if request else None
+    if best:
+        return best
+    tenant = g.get("tenant")
+    return getattr(tenant, "language", None) or current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_domain="core",
+        default_translation_directories=str(LOCALES_DIR),
+    )

@@ -1,0 +1,107 @@
+"""Per-request plumbing: resolve the tenant, push its context and hook proxy, gate plugin routes."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user
+from sqlalchemy import select
+
+from .db import db
+from .features import tenant_info
+from .models import Tenant, User
+from .plugins import CORE_SLUG, flatten
+from .registry import UIContext
+from .tenancy import reset_tenant, set_tenant
+
+login_manager = LoginManager()
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    # The tenant is not known yet: the user row tells it. Crossing tenants here is deliberate.
+    try:
+        uid = int(user_id)
+    except ValueError:
+        return None
+    user = db.session.execute(
+        select(User).where(User.id == uid, User.active.is_(True)).execution_options(all_tenants=True)
+    ).scalar_one_or_none()
+    return user
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.before_request(_push_tenant)
+    app.before_request(_gate_plugin_routes)
+    app.teardown_request(_pop_tenant)
+
+
+def host():
+    return current_app.extensions["garage"]
+
+
+def _push_tenant():
+    g.tenant = None
+    g.hooks = None
+    slug = host().pm.hook.resolve_tenant(request=request)
+    if not slug:
+        return None
+    tenant = db.session.execute(select(Tenant).where(Tenant.slug == slug, Tenant.active.is_(True))).scalar_one_or_none()
+    if tenant is None:
+        return None
+    info = tenant_info(tenant)
+    g.tenant = info
+    g.hooks = host().hooks_for(info.plugins)
+    g._tenant_token = set_tenant(info)
+    return None
+
+
+def _pop_tenant(exc=None):
+    token = g.pop("_tenant_token", None)
+    if token is not None:
+        reset_tenant(token)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _gate_plugin_routes():
+    """A plugin's routes exist only for tenants that have the plugin: 404 otherwise (never 403, so a
+    tier never reveals what another tenant has)."""
+    if request.blueprint is None:
+        return None
+    plugin = host().blueprint_owner.get(request.blueprint.split(".")[0])
+    if plugin is None or plugin == CORE_SLUG:
+        return None
+    if g.tenant is not None and plugin in g.tenant.plugins:
+        return None
+    return feature_unavailable(plugin)
+
+
+def feature_unavailable(plugin: str, feature: str | None = None):
+    if is_api_request() or g.tenant is None:
+        return jsonify(error="not_found", message=_("Not found")), 404
+    manifest = host().plugins[plugin].manifest
+    return render_template("core/upgrade.html", manifest=manifest, feature=feature), 404
+
+
+def ui_context() -> UIContext:
+    user = current_user if current_user and current_user.is_authenticated else None
+    return UIContext(tenant=g.get("tenant"), user=user, path=request.path)
+
+
+def collect_ui(hook: str, ctx: UIContext, **kwargs) -> list:
+    """Call a per-request UI hook for the tenant; filter by feature and permission; sort by order."""
+    hooks = g.get("hooks")
+    if hooks is None or ctx.tenant is None:
+        return []
+    items = []
+    for _plugin, item in flatten(hooks.collect(hook, ctx=ctx, **kwargs)):
+        if not ctx.tenant.has(getattr(item, "feature", None)):
+            continue
+        if not ctx.can(getattr(item, "permission", None)):
+            continue
+        items.append(item)
+    items.sort(key=lambda i: (i.order, i.key))
+    return items

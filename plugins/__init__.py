@@ -1,0 +1,1 @@
+"""Built-in plugins. Each is loaded through its ``garage.plugins`` entry point, like third-party ones."""

@@ -7,7 +7,7 @@ from flask import Flask
 
 from . import config as config_module
 from .db import TenantScoped, db
-from .plugins import CORE_SLUG, LoadedPlugin, PluginError, PluginHost, discover, flatten, validate_manifest
+from .plugins import LoadedPlugin, PluginError, PluginHost, discover, flatten, is_core, validate_manifest
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +22,21 @@ def create_app(config: dict | None = None) -> Flask:
 
     i18n.init_app(app)
 
-    from . import builtin
-
     loaded = {}
     for name, module, dist in discover(
         app.config["GARAGE_PLUGINS"], app.config["GARAGE_DISABLED_PLUGINS"], app.config.get("GARAGE_EXTRA_PLUGINS")
     ):
         loaded[name] = LoadedPlugin(validate_manifest(name, module), module, dist)
-    host = PluginHost(loaded, builtin)
+    host = PluginHost(loaded)
     app.extensions["garage"] = host
 
     _assemble(app, host)
 
-    from . import web
+    # Core subsystems, in order: request plumbing first (tenant, auth), then what builds on it.
+    from . import api, auth, documents, jobs, ui, web
 
-    web.init_app(app)
+    for subsystem in (web, auth, documents, jobs, api, ui):
+        subsystem.init_app(app)
     return app
 
 
@@ -45,7 +45,7 @@ def _assemble(app: Flask, host: PluginHost) -> None:
     host.tables = _check_tables(host)
     host.permissions = {}
     for plugin, perm in flatten(host.call_all("register_permissions")):
-        if plugin != CORE_SLUG and not perm.code.startswith(f"{plugin}."):
+        if not is_core(plugin) and not perm.code.startswith(f"{plugin}."):
             raise PluginError(f"plugin {plugin!r}: permission {perm.code!r} must start with {plugin!r}.")
         if perm.code in host.permissions:
             raise PluginError(f"plugin {plugin!r}: permission {perm.code!r} is registered twice")
@@ -72,12 +72,13 @@ def _check_tables(host: PluginHost) -> dict[str, str]:
     owners: dict[str, str] = {}
     for plugin, model in flatten(host.call_all("register_models")):
         table = model.__table__
-        prefix = "core_" if plugin == CORE_SLUG else f"{plugin}_"
+        prefix = "core_" if is_core(plugin) else f"{plugin}_"
         if not table.name.startswith(prefix):
             raise PluginError(f"plugin {plugin!r}: table {table.name!r} must start with {prefix!r}")
-        if table.name in owners and owners[table.name] != plugin:
+        owner = "core" if is_core(plugin) else plugin
+        if table.name in owners and owners[table.name] != owner:
             raise PluginError(f"plugin {plugin!r}: table {table.name!r} is already claimed by {owners[table.name]!r}")
-        owners[table.name] = plugin
+        owners[table.name] = owner
         if issubclass(model, TenantScoped):
             _check_tenant_leading(plugin, table)
     return owners
@@ -102,7 +103,7 @@ def _register_blueprints(app: Flask, host: PluginHost) -> None:
     claimed: dict[str, str] = {}
     for plugin, bp in flatten(host.call_all("register_blueprints")):
         prefix = bp.url_prefix or ""
-        if plugin != CORE_SLUG:
+        if not is_core(plugin):
             allowed = host.plugins[plugin].manifest.url_prefixes
             if not any(prefix == p or prefix.startswith(p + "/") for p in allowed):
                 raise PluginError(
@@ -115,4 +116,4 @@ def _register_blueprints(app: Flask, host: PluginHost) -> None:
         if bp.name in host.blueprint_owner:
             raise PluginError(f"plugin {plugin!r}: blueprint name {bp.name!r} is already registered")
         app.register_blueprint(bp)
-        host.blueprint_owner[bp.name] = plugin
+        host.blueprint_owner[bp.name] = "core" if is_core(plugin) else plugin

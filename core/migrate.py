@@ -67,7 +67,7 @@ def _all_labels(script, rev):
     return seen
 
 
-def revision(app: Flask, plugin: str, message: str) -> str:
+def revision(app: Flask, plugin: str, message: str, rev_id: str | None = None) -> str:
     """Autogenerate the next migration of ``plugin``'s branch (``core`` for the core)."""
     host = app.extensions["garage"]
     if plugin == "core":
@@ -93,6 +93,6 @@ def revision(app: Flask, plugin: str, message: str) -> str:
             if deps:
                 kwargs["depends_on"] = deps
         script = command.revision(
-            cfg, message=message, autogenerate=True, version_path=str(version_path), **kwargs
+            cfg, message=message, autogenerate=True, version_path=str(version_path), rev_id=rev_id, **kwargs
         )
     return script.path if script else ""

@@ -67,9 +67,21 @@ class LoadedPlugin:
         return d if d.is_dir() else None
 
 
-# The core is itself a plugin of the manager (it contributes menus, permissions, widgets) and is never
-# disabled. Its manifest lives here so features like core.dashboard follow the same rules.
+# The core is itself a plugin of the manager (it contributes models, menus, permissions, widgets) and
+# is never disabled. Each core subsystem registers as "core" or "core.<part>".
 CORE_SLUG = "core"
+CORE_MODULES = (
+    "core.builtin",
+    "core.documents",
+    "core.jobs",
+    "core.auth",
+    "core.api",
+    "core.ui",
+)
+
+
+def is_core(plugin_name: str) -> bool:
+    return plugin_name == CORE_SLUG or plugin_name.startswith(CORE_SLUG + ".")
 
 
 def discover(allow: Iterable[str] | None = None, block: Iterable[str] = (),
@@ -156,10 +168,14 @@ def order_by_requires(plugins: dict[str, LoadedPlugin]) -> list[str]:
 class PluginHost:
     """One per app (``app.extensions['garage']``): the pluggy manager and what plugins registered."""
 
-    def __init__(self, plugins: dict[str, LoadedPlugin], core_module: ModuleType):
+    def __init__(self, plugins: dict[str, LoadedPlugin]):
+        from importlib import import_module
+
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self.pm.register(core_module, name=CORE_SLUG)
+        for module_name in CORE_MODULES:
+            name = CORE_SLUG if module_name == "core.builtin" else module_name
+            self.pm.register(import_module(module_name), name=name)
         self.order = order_by_requires(plugins)
         self.plugins = {slug: plugins[slug] for slug in self.order}
         for slug in self.order:

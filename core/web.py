@@ -9,7 +9,7 @@ from sqlalchemy import select
 from .db import db
 from .features import tenant_info
 from .models import Tenant, User
-from .plugins import CORE_SLUG, flatten
+from .plugins import flatten, is_core
 from .registry import UIContext
 from .tenancy import reset_tenant, set_tenant
 
@@ -72,7 +72,7 @@ def _gate_plugin_routes():
     if request.blueprint is None:
         return None
     plugin = host().blueprint_owner.get(request.blueprint.split(".")[0])
-    if plugin is None or plugin == CORE_SLUG:
+    if plugin is None or is_core(plugin):
         return None
     if g.tenant is not None and plugin in g.tenant.plugins:
         return None

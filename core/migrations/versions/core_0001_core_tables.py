@@ -1,15 +1,15 @@
 """core tables
 
-Revision ID: a0edbe02b2e4
+Revision ID: core_0001
 Revises: 
-Create Date: 2026-11-25 01:30:10.301208
+Create Date: 2026-11-25 01:31:41.217398
 """
 from alembic import op
 import sqlalchemy as sa
 import core.db
 
 
-revision = 'a0edbe02b2e4'
+revision = 'core_0001'
 down_revision = None
 branch_labels = ('core',)
 depends_on = None

@@ -1,0 +1,46 @@
+"""Development only, until the first release: regenerate the initial migration of one branch.
+
+    .venv/bin/python tools/reset_migrations.py core|<plugin-slug>
+
+The branch's single migration gets the stable id ``<branch>_0001``, so other branches' ``depends_on``
+stay valid. Runs on a scratch SQLite database; serialised with a lock file so parallel sessions do
+not interleave. After the first release, add migrations with ``garage db revision`` instead.
+"""
+from __future__ import annotations
+
+import fcntl
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main(branch: str) -> None:
+    from core import create_app, migrate
+    from core.plugins import discover
+
+    with open("/tmp/garage-reset-migrations.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        everything = {name: module for name, module, _ in discover()}
+        # Leave out the branch's dependants: their migrations point at the one being replaced.
+        dependants = {n for n, m in everything.items() if branch in getattr(m.manifest, "requires", ())}
+        if branch == "core":
+            dependants = set(everything)
+        target = ROOT / ("core/migrations/versions" if branch == "core" else f"plugins/{branch}/migrations/versions")
+        target.mkdir(parents=True, exist_ok=True)
+        for old in target.glob("*.py"):
+            old.unlink()
+        with tempfile.TemporaryDirectory() as scratch:
+            app = create_app({
+                "INSTANCE_PATH": scratch, "SECRET_KEY": "x",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{scratch}/scratch.db",
+                "GARAGE_DISABLED_PLUGINS": sorted(dependants),
+            })
+            migrate.upgrade(app)
+            print(migrate.revision(app, branch, f"{branch} tables", rev_id=f"{branch}_0001"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

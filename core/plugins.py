@@ -179,6 +179,12 @@ class PluginHost:
         self.order = order_by_requires(plugins)
         self.plugins = {slug: plugins[slug] for slug in self.order}
         for slug in self.order:
+            # A plugin may define hooks of its own for others to implement (e.g. the CRM's service
+            # book): a `hookspecs` attribute (module or class) on the plugin module.
+            own_specs = getattr(self.plugins[slug].module, "hookspecs", None)
+            if own_specs is not None:
+                self.pm.add_hookspecs(own_specs)
+        for slug in self.order:
             self.pm.register(self.plugins[slug].module, name=slug)
         try:
             self.pm.check_pending()

@@ -90,6 +90,13 @@ def tenant_plugin_disabled(tenant, slug):
     never delete here. Called for the plugins active before the change."""
 
 
+@hookspec
+def demo_data(tenant):
+    """Add realistic demo data for ``tenant`` (a :class:`core.models.Tenant`). Called by ``garage demo``
+    through the tenant's proxy with the tenant context pushed, inside one transaction per tenant; must
+    be idempotent (running ``garage demo`` twice adds nothing the second time)."""
+
+
 # --- Per-request UI (through the tenant's proxy; a failing implementation is logged and dropped) -----
 
 

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install compile-locales chromium i18n bench clean
+.PHONY: run test install compile-locales chromium pdf-libs i18n bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(MAKE) --no-print-directory compile-locales
 	touch $(STAMP)
 
-install: $(STAMP)
+install: pdf-libs $(STAMP)
 
 compile-locales: $(BIN)/python
 	@for po in locales/*/LC_MESSAGES/*.po; do [ -f "$$po" ] || continue; $(BIN)/pybabel compile -q -i "$$po" -o "$${po%.po}.mo"; done
@@ -33,6 +33,15 @@ chromium:
 	    (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
 	      || echo "chromium could not be installed; browser tests will skip (or fail under CI=true)"; \
 	  else echo "chromium not found; browser tests will skip (or fail under CI=true)"; fi; }
+
+# PDF printing (WeasyPrint) needs Pango and a font with Cyrillic glyphs from the system.
+pdf-libs:
+	@ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi dejavu || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    PKGS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core"; \
+	    (apt-get install -y -q $$PKGS >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q $$PKGS >/dev/null)) \
+	      || echo "Pango could not be installed; PDF printing will not work"; \
+	  else echo "Pango (libpangoft2-1.0-0) not found; install it for PDF printing"; fi; }
 
 test: install chromium compile-locales
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)

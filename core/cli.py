@@ -326,6 +326,11 @@ def serve(host, port, threads):
     from waitress import serve as waitress_serve
 
     app = current_app._get_current_object()
+    if app.config["GARAGE_JOBS"] == "eager":
+        # Embedded mode has no beat: periodic jobs run from a daemon thread of this server.
+        from .jobs.scheduler import start_scheduler
+
+        start_scheduler(app)
     click.echo(f"Garage ERP on http://{host}:{port}")
     waitress_serve(app, host=host, port=port, threads=threads, ident="garage")
 

@@ -2,7 +2,7 @@
 
 Revision ID: core_0001
 Revises: 
-Create Date: 2026-11-25 01:31:41.217398
+Create Date: 2026-11-25 01:39:32.745414
 """
 from alembic import op
 import sqlalchemy as sa
@@ -62,6 +62,29 @@ def upgrade():
     sa.ForeignKeyConstraint(['tier_id'], ['core_tier.id'], name=op.f('fk_core_tier_feature_tier_id_core_tier'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tier_id', 'feature', name=op.f('pk_core_tier_feature'))
     )
+    op.create_table('core_document_sequence',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('doc_type', sa.String(length=80), nullable=False),
+    sa.Column('period', sa.String(length=10), nullable=False),
+    sa.Column('last_value', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_core_document_sequence_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('tenant_id', 'doc_type', 'period', name=op.f('pk_core_document_sequence'))
+    )
+    op.create_table('core_job_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=True),
+    sa.Column('job', sa.String(length=120), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_core_job_run_tenant_id_core_tenant'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_job_run'))
+    )
+    with op.batch_alter_table('core_job_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_job_run_job_core_job_run_started_at'), ['job', 'started_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_core_job_run_tenant_id_core_job_run_job_core_job_run_started_at'), ['tenant_id', 'job', 'started_at'], unique=False)
+
     op.create_table('core_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
@@ -95,6 +118,22 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_core_user')),
     sa.UniqueConstraint('tenant_id', 'email', name=op.f('uq_core_user_tenant_id_email'))
     )
+    op.create_table('core_api_token',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('secret_hash', sa.String(length=64), nullable=False),
+    sa.Column('hint', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_core_api_token_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_core_api_token_user_id_core_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_api_token'))
+    )
+    with op.batch_alter_table('core_api_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_api_token_tenant_id_core_api_token_user_id'), ['tenant_id', 'user_id'], unique=False)
+
     op.create_table('core_audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -114,19 +153,51 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_core_audit_log_tenant_id_core_audit_log_at'), ['tenant_id', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_core_audit_log_tenant_id_core_audit_log_object_type_core_audit_log_object_id'), ['tenant_id', 'object_type', 'object_id'], unique=False)
 
+    op.create_table('core_document_history',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('doc_type', sa.String(length=80), nullable=False),
+    sa.Column('doc_id', sa.Integer(), nullable=False),
+    sa.Column('transition', sa.String(length=40), nullable=False),
+    sa.Column('from_state', sa.String(length=40), nullable=True),
+    sa.Column('to_state', sa.String(length=40), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['core_user.id'], name=op.f('fk_core_document_history_actor_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_core_document_history_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_core_document_history'))
+    )
+    with op.batch_alter_table('core_document_history', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_core_document_history_tenant_id_core_document_history_doc_type_core_document_history_doc_id'), ['tenant_id', 'doc_type', 'doc_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('core_document_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_document_history_tenant_id_core_document_history_doc_type_core_document_history_doc_id'))
+
+    op.drop_table('core_document_history')
     with op.batch_alter_table('core_audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_audit_log_tenant_id_core_audit_log_object_type_core_audit_log_object_id'))
         batch_op.drop_index(batch_op.f('ix_core_audit_log_tenant_id_core_audit_log_at'))
 
     op.drop_table('core_audit_log')
+    with op.batch_alter_table('core_api_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_api_token_tenant_id_core_api_token_user_id'))
+
+    op.drop_table('core_api_token')
     op.drop_table('core_user')
     op.drop_table('core_tenant_feature')
     op.drop_table('core_role')
+    with op.batch_alter_table('core_job_run', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_core_job_run_tenant_id_core_job_run_job_core_job_run_started_at'))
+        batch_op.drop_index(batch_op.f('ix_core_job_run_job_core_job_run_started_at'))
+
+    op.drop_table('core_job_run')
+    op.drop_table('core_document_sequence')
     op.drop_table('core_tier_feature')
     with op.batch_alter_table('core_tenant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_core_tenant_tier_id'))

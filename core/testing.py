@@ -2,7 +2,7 @@
 
 Fixtures: ``app`` (runs once per database backend: SQLite and PostgreSQL), ``client``, ``runner``,
 ``tenant`` (factory: ``tenant(tier="master")``), ``user`` (factory: ``user(role="owner", tenant=t)``),
-``login`` (``login(client, u)``) and ``db_url``.
+``login`` (``login(client, u)``), ``token`` (``token(u)`` -> API token text) and ``db_url``.
 
 Each test gets a database of its own, cloned from a template migrated once per run: a file copy on
 SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. Names carry a per-run id, so parallel runs
@@ -257,3 +257,26 @@ def login():
         return client
 
     return do
+
+
+@pytest.fixture
+def token(app):
+    """``token(user_handle, name="test")`` -> a new API token of that user, for ``Authorization: Bearer``."""
+    from sqlalchemy import select
+
+    from core.auth.tokens import create_token
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import User
+    from core.tenancy import tenant_context
+    from core.tenants import get_tenant
+
+    def make(u: UserHandle, name: str = "test") -> str:
+        with app.app_context():
+            with tenant_context(tenant_info(get_tenant(u.tenant.slug))):
+                row = db.session.execute(select(User).where(User.id == u.id)).scalar_one()
+                _token, text = create_token(row, name, actor="test")
+                db.session.commit()
+                return text
+
+    return make

@@ -8,25 +8,13 @@ from sqlalchemy import select
 
 from .db import db
 from .features import tenant_info
-from .models import Tenant, User
+from .models import Tenant
 from .plugins import flatten, is_core
 from .registry import UIContext
 from .tenancy import reset_tenant, set_tenant
 
+# Its loaders (session user, bearer token) and unauthorized handler are set by core.auth.init_app.
 login_manager = LoginManager()
-
-
-@login_manager.user_loader
-def _load_user(user_id: str):
-    # The tenant is not known yet: the user row tells it. Crossing tenants here is deliberate.
-    try:
-        uid = int(user_id)
-    except ValueError:
-        return None
-    user = db.session.execute(
-        select(User).where(User.id == uid, User.active.is_(True)).execution_options(all_tenants=True)
-    ).scalar_one_or_none()
-    return user
 
 
 def init_app(app: Flask) -> None:

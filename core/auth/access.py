@@ -1,0 +1,212 @@
+"""Who is asking: session and bearer-token loaders, the subdomain tenant check, CSRF policy, cookie
+security and the permission decorators other modules use.
+
+CSRF policy (decided): every POST/PUT/PATCH/DELETE is checked, UI and API alike, with two exceptions
+under ``/api/``: a request that carries ``Authorization: Bearer`` (it is authenticated by the token
+only -- the session cookie is ignored for it -- and a browser cannot add that header cross-site), and
+a request with no signed-in session at all (nothing to forge; it gets a 401). A cookie-authenticated
+API call (scripts in our own pages) must send the token in the ``X-CSRFToken`` header.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from types import SimpleNamespace
+
+from flask import (Flask, abort, current_app, g, has_request_context, jsonify, redirect, render_template,
+                   request, session, url_for)
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+
+from ..db import db
+from ..models import User
+
+csrf = CSRFProtect()
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header on an API request (tokens are API-only)."""
+    if not is_api_request():
+        return None
+    scheme, _sep, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+# --- the tenant of the host (SaaS subdomains) ------------------------------------------------------
+
+def base_domain() -> str:
+    cfg = current_app.config
+    return (cfg.get("GARAGE_BASE_DOMAIN") or cfg.get("SERVER_NAME") or "").split(":")[0].lower().strip(".")
+
+
+def host_tenant_slug() -> str | None:
+    """``shop-1`` for ``shop-1.<base domain>`` when ``GARAGE_TENANT_SUBDOMAINS`` is on; else None."""
+    if not current_app.config.get("GARAGE_TENANT_SUBDOMAINS") or not has_request_context():
+        return None
+    base = base_domain()
+    host = request.host.split(":")[0].lower()
+    if not base or not host.endswith("." + base):
+        return None
+    sub = host[: -len(base) - 1]
+    return sub if sub and "." not in sub else None
+
+
+def _fits_host(user: User) -> bool:
+    """A user of tenant A on tenant B's host, or on a page whose URL names tenant B, is nobody there
+    (anonymous), whatever cookie or token they bring."""
+    tenant = g.get("tenant")
+    if tenant is not None and tenant.id != user.tenant_id:
+        return False
+    slug = host_tenant_slug()
+    return slug is None or user.tenant.slug == slug
+
+
+# --- Flask-Login loaders -----------------------------------------------------------------------------
+
+def load_session_user(user_id: str):
+    if bearer_token() is not None:
+        return None  # a token request is the token's user only; Flask-Login then asks load_token_user
+    try:
+        uid = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    # The tenant is not known yet: the user row tells it. Crossing tenants here is deliberate.
+    user = db.session.execute(
+        select(User).where(User.id == uid, User.active.is_(True)).execution_options(all_tenants=True)
+    ).scalar_one_or_none()
+    if user is None or not user.tenant.active or not _fits_host(user):
+        return None
+    return user
+
+
+def load_token_user(req):
+    text = bearer_token()
+    if text is None:
+        return None
+    from .tokens import user_for_token
+
+    user = user_for_token(text)
+    if user is None or not _fits_host(user):
+        g.garage_bad_token = True
+        return None
+    g.garage_auth_method = "token"
+    return user
+
+
+def unauthorized():
+    if is_api_request():
+        challenge = 'Bearer error="invalid_token"' if g.get("garage_bad_token") else "Bearer"
+        response = jsonify(error="unauthorized", message=_("Sign in or send an API token."))
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = challenge
+        return response
+    return redirect(url_for("core_auth.login", next=request.full_path.rstrip("?")))
+
+
+# --- decorators for every module ----------------------------------------------------------------
+
+def forbidden():
+    if is_api_request():
+        return jsonify(error="forbidden", message=_("You do not have permission to do this.")), 403
+    abort(403)
+
+
+def core_feature_unavailable(feature: str):
+    """A core feature the tenant's tier lacks: API 404, UI the upgrade page with status 404."""
+    from ..features import CORE_FEATURES
+
+    if is_api_request():
+        return jsonify(error="not_found", message=_("Not found")), 404
+    manifest = SimpleNamespace(slug="core", title=_("Not in your plan"), description=CORE_FEATURES.get(feature, ""))
+    return render_template("core/upgrade.html", manifest=manifest, feature=feature), 404
+
+
+def login_required(fn):
+    """Signed in (session or API token), else 401 JSON with ``WWW-Authenticate: Bearer`` on the API
+    and a redirect to the login page in the UI."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return unauthorized()
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def permission_required(code: str, feature: str | None = None):
+    """Signed in, the tenant has ``feature`` (404/upgrade page otherwise) and the user has ``code``
+    (403 JSON on the API, the friendly 403 page in the UI)."""
+
+    def decorate(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return unauthorized()
+            tenant = g.get("tenant")
+            if feature is not None and (tenant is None or not tenant.has(feature)):
+                return core_feature_unavailable(feature)
+            if not current_user.can(code):
+                return forbidden()
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# --- CSRF, cookies and error pages -------------------------------------------------------------------
+
+def _check_csrf():
+    if request.method not in STATE_CHANGING or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    if is_api_request() and (bearer_token() is not None or session.get("_user_id") is None):
+        return None
+    csrf.protect()
+    return None
+
+
+def _csrf_failed(exc: CSRFError):
+    message = _("The form has expired or was not sent by this site. Reload the page and try again.")
+    if is_api_request():
+        return jsonify(error="csrf", message=message), 400
+    return render_template("core/auth/error.html", title=_("Form expired"), message=message), 400
+
+
+def _forbidden_page(exc):
+    if is_api_request():
+        return jsonify(error="forbidden", message=_("You do not have permission to do this.")), 403
+    return render_template("core/auth/error.html", title=_("Access denied"),
+                           message=_("You do not have permission to open this page.")), 403
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie session whose cookie is ``Secure`` whenever the request came over HTTPS
+    (behind a proxy, with ProxyFix), or always when ``SESSION_COOKIE_SECURE`` is set."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
+
+
+def init_security(app: Flask) -> None:
+    app.config.setdefault("SESSION_COOKIE_SECURE", app.config.get("PREFERRED_URL_SCHEME") == "https")
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config.get("REMEMBER_COOKIE_SECURE") or app.config["SESSION_COOKIE_SECURE"]
+    app.session_interface = SessionCookies()
+    # We run the check ourselves (first of all before-request functions, so it happens before any
+    # gating or loading) to apply the API policy above.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
+    csrf.init_app(app)
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_csrf)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    # A plain default; the UI shell may register a richer 403 page after us (it replaces this one).
+    app.register_error_handler(403, _forbidden_page)

@@ -1,0 +1,65 @@
+"""API tokens: create (the secret is returned once), list, revoke, and find the user of a bearer token."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+
+from .. import audit
+from ..db import db
+from ..models import User, utcnow
+from .models import ApiToken
+
+TOKEN_PREFIX = "gt_"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(user: User, name: str = "", *, actor: str | None = None) -> tuple[ApiToken, str]:
+    """Add a token for ``user`` to the current transaction; returns the row and the token text.
+
+    Must run inside the user's tenant context (the audit row and the guard need it).
+    """
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken(tenant_id=user.tenant_id, user_id=user.id, name=(name or "").strip()[:120],
+                     secret_hash=_digest(secret), hint=secret[-4:])
+    db.session.add(token)
+    db.session.flush()
+    audit.record("token_create", token, actor=actor, changes={"name": [None, token.name], "user_id": [None, user.id]})
+    return token, f"{TOKEN_PREFIX}{token.id}_{secret}"
+
+
+def revoke_token(token: ApiToken, *, actor: str | None = None) -> None:
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    audit.record("token_revoke", token, actor=actor, changes={"revoked": [False, True]})
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.revoked_at.is_not(None),
+                                                                     ApiToken.id.desc())))
+
+
+def user_for_token(text: str) -> User | None:
+    """The active user an active token belongs to, or None. Crosses tenants deliberately: the token
+    tells the tenant, like the session's user id does."""
+    if not text.startswith(TOKEN_PREFIX):
+        return None
+    token_id, sep, secret = text[len(TOKEN_PREFIX):].partition("_")
+    if not sep or not token_id.isdigit() or not secret:
+        return None
+    token = db.session.execute(
+        select(ApiToken).where(ApiToken.id == int(token_id)).execution_options(all_tenants=True)
+    ).scalar_one_or_none()
+    if token is None or token.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(token.secret_hash, _digest(secret)):
+        return None
+    user = token.user
+    return user if user.active and user.tenant.active else None

@@ -80,7 +80,9 @@ def test_downgrade_or_revocation_stops_the_job(app, tenant):
         db.session.commit()
     by_tier = tenant(tier="jobs")
     by_grant = tenant(tier="free")
+    removed = tenant(tier="jobs")  # the tier has it, the operator took it away
     grant(app, by_grant.slug)
+    grant(app, removed.slug, granted=False)
 
     summary = run_now(app, "jobs_demo.stamp")
     assert sorted(r["tenant"] for r in summary["runs"]) == sorted([by_tier.slug, by_grant.slug])

@@ -71,6 +71,17 @@ def test_job_runs_only_for_tenants_with_the_feature_in_their_own_context(app, te
         assert params == {"reason": "test"}
 
 
+def test_a_job_enqueued_from_a_request_does_not_see_the_request(app, tenant):
+    t = tenant(tier="free")
+    grant(app, t.slug)
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        enqueue("jobs_demo.stamp", tenant_id=t.id).get()
+    with app.app_context():
+        row = db.session.scalars(select(AuditLog).where(AuditLog.action == "jobs_demo.stamp")
+                                 .execution_options(all_tenants=True)).one()
+        assert (row.tenant_id, row.ip, row.actor) == (t.id, None, "system")
+
+
 def test_downgrade_or_revocation_stops_the_job(app, tenant):
     free = dict((key, features) for key, _, features in DEFAULT_TIERS)["free"]
     with app.app_context():

@@ -2,6 +2,7 @@
 ``app.extensions["celery"]``; no module-level Celery app, so tests and several apps never share one."""
 from __future__ import annotations
 
+import contextvars
 import copy
 import os
 from datetime import timedelta
@@ -30,9 +31,16 @@ def celery_init_app(app: Flask, jobs: dict[str, Job]) -> Celery:
         raise ValueError(f"GARAGE_JOBS must be one of {', '.join(MODES)}, not {mode!r}")
 
     class FlaskTask(Task):
-        """Every task runs inside an app context of its own (and so a database session of its own)."""
+        """Every task runs inside an app context of its own (and so a database session of its own).
+
+        In a fresh ``contextvars.Context``: an eager task started from a request must not see that
+        request (its user, its IP, its locale) nor its tenant, exactly as on a worker.
+        """
 
         def __call__(self, *args, **kwargs):
+            return contextvars.Context().run(self._run_in_app, args, kwargs)
+
+        def _run_in_app(self, args, kwargs):
             with app.app_context():
                 return self.run(*args, **kwargs)
 

@@ -232,6 +232,8 @@ def test_prune_job_keeps_recent_history(app):
 @pytest.mark.parametrize("module, message", [
     ("jobs_bad", "plugin 'jobs_bad': job name 'crm.sneaky' must be 'jobs_bad.<job>'"),
     ("jobs_twice", "plugin 'jobs_twice': job 'jobs_twice.same' is registered twice"),
+    ("jobs_alien", "plugin 'jobs_alien': job 'jobs_alien.borrow' needs feature 'crm.clients', which 'jobs_alien' "
+                   "does not provide"),
 ])
 def test_startup_refuses_misnamed_or_duplicate_jobs(tmp_path, module, message):
     with pytest.raises(PluginError) as err:

@@ -45,7 +45,7 @@ def redis_client():
 
 
 @pytest.mark.backends("postgresql")
-def test_real_worker_runs_the_job_for_tenants_with_the_feature(app, tenant, redis_client):
+def test_real_worker_runs_the_job_for_tenants_with_the_feature(redis_client, app, tenant):
     from celery.contrib.testing.worker import start_worker
 
     with_feature = tenant(tier="free")

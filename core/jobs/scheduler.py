@@ -88,5 +88,6 @@ class InProcessScheduler:
 def start_scheduler(app: Flask) -> InProcessScheduler:
     """Start the embedded scheduler for ``app`` (eager mode); kept in ``app.extensions``."""
     scheduler = InProcessScheduler(app).start()
+    log.info("embedded scheduler: %s", ", ".join(e.job_name for e in scheduler.entries) or "no scheduled jobs")
     app.extensions["garage_scheduler"] = scheduler
     return scheduler

@@ -1,0 +1,256 @@
+"""The CRM's custom endpoints, where the generic CRUD of ``/api/v1/crm/<resource>`` does not fit:
+search, duplicates, merge, odometer, service book, recommendation decisions, import.
+
+Every response of the search carries ``Server-Timing: db;dur=..., app;dur=...`` (milliseconds) so
+that a client (and ``bench/crm_search.py``) sees the raw database time beside the total.
+"""
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from functools import wraps
+
+from flask import Blueprint, abort, jsonify, request
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+
+from core.db import db
+from core.i18n import domain
+
+from . import services
+from .models import Client, Ownership, PlateHistory, Recommendation, Vehicle
+from .schemas import OdometerSchema, RecommendationSchema
+from .search import search
+
+_ = domain("crm").gettext
+
+bp = Blueprint("crm_api", __name__, url_prefix="/api/v1/crm")
+
+# --- database time per request (Server-Timing) -----------------------------------------------------
+
+_db_time: ContextVar[list | None] = ContextVar("crm_db_time", default=None)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before(conn, cursor, statement, parameters, context, executemany):
+    if _db_time.get() is not None:
+        conn.info.setdefault("crm_t0", []).append(time.perf_counter())
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _after(conn, cursor, statement, parameters, context, executemany):
+    acc = _db_time.get()
+    if acc is not None and conn.info.get("crm_t0"):
+        acc[0] += time.perf_counter() - conn.info["crm_t0"].pop()
+        acc[1] += 1
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def requires(permission: str):
+    """401 without a session or token, 403 without the permission."""
+
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            if not (current_user and current_user.is_authenticated):
+                return jsonify(error="unauthorized", message=_("Sign in first.")), 401
+            if not current_user.can(permission):
+                return jsonify(error="forbidden", message=_("You are not allowed to do this.")), 403
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return deco
+
+
+def _get(model, obj_id: int):
+    # Under the tenant guard another tenant's id is simply not found: 404, never 403.
+    obj = db.session.scalars(select(model).where(model.id == obj_id)).first()
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _errors(errors: dict, status: int = 422):
+    return jsonify(error="validation", message=_("Check the highlighted fields."), fields=errors), status
+
+
+def _crm_error(exc: services.CrmError):
+    field = exc.extra.get("field")
+    body = {"error": "conflict" if exc.status == 409 else "validation", "message": str(exc.message)}
+    if field:
+        body["fields"] = {field: [str(exc.message)]}
+    return jsonify(body), exc.status
+
+
+@bp.errorhandler(404)
+def _not_found(exc):
+    return jsonify(error="not_found", message=_("Not found")), 404
+
+
+# --- search and duplicates -------------------------------------------------------------------------
+
+
+@bp.get("/search")
+@requires("crm.client.read")
+def search_view():
+    q = request.args.get("q", "")
+    try:
+        limit = min(max(int(request.args.get("limit", 20)), 1), 100)
+    except ValueError:
+        return _errors({"limit": [_("Enter a whole number.")]})
+    acc = [0.0, 0]
+    token = _db_time.set(acc)
+    t0 = time.perf_counter()
+    try:
+        results = search(q, limit=limit)
+    finally:
+        _db_time.reset(token)
+    total = time.perf_counter() - t0
+    response = jsonify(query=q, results=results)
+    response.headers["Server-Timing"] = f"db;dur={acc[0] * 1000:.2f}, app;dur={total * 1000:.2f}"
+    response.headers["X-DB-Queries"] = str(acc[1])
+    return response
+
+
+@bp.get("/duplicates")
+@requires("crm.client.read")
+def duplicates_view():
+    """``?phone=&vin=&plate=&name=``: the records a new client or car with these keys would duplicate."""
+    try:
+        found = services.duplicates(phone=request.args.get("phone"), vin=request.args.get("vin"),
+                                    plate=request.args.get("plate"), name=request.args.get("name"))
+    except services.CrmError as exc:
+        return _crm_error(exc)
+    return jsonify(found)
+
+
+# --- merge -----------------------------------------------------------------------------------------
+
+
+@bp.post("/clients/<int:client_id>/merge")
+@requires("crm.client.merge")
+def merge_view(client_id: int):
+    """Body ``{"source_id": n}``: client n is merged into this one (its vehicles, phones, e-mails,
+    history move over; n is deleted). Audited."""
+    target = _get(Client, client_id)
+    body = request.get_json(silent=True) or {}
+    try:
+        source_id = int(body.get("source_id"))
+    except (TypeError, ValueError):
+        return _errors({"source_id": [_("Give the id of the client to merge into this one.")]})
+    source = db.session.scalars(select(Client).where(Client.id == source_id)).first()
+    if source is None:
+        return _errors({"source_id": [_("There is no client #%(id)s.", id=source_id)]})
+    try:
+        moved = services.merge_clients(target, source, user=current_user)
+    except services.CrmError as exc:
+        db.session.rollback()
+        return _crm_error(exc)
+    db.session.commit()
+    from .schemas import ClientSchema
+
+    return jsonify(client=ClientSchema().dump(target), moved=moved)
+
+
+# --- odometer --------------------------------------------------------------------------------------
+
+
+@bp.get("/vehicles/<int:vehicle_id>/odometer")
+@requires("crm.vehicle.read")
+def odometer_list(vehicle_id: int):
+    vehicle = _get(Vehicle, vehicle_id)
+    readings = services._readings(vehicle.id)
+    return jsonify(readings=OdometerSchema(many=True).dump(readings),
+                   mileage=services.mileage(vehicle.id).as_dict())
+
+
+@bp.post("/vehicles/<int:vehicle_id>/odometer")
+@requires("crm.vehicle.update")
+def odometer_add(vehicle_id: int):
+    vehicle = _get(Vehicle, vehicle_id)
+    try:
+        data = OdometerSchema().load(request.get_json(silent=True) or {})
+    except ValidationError as exc:
+        return _errors(exc.messages)
+    reading = services.add_reading(vehicle, data["value"], data["read_on"], data["source"], user=current_user)
+    db.session.commit()
+    return jsonify(reading=OdometerSchema().dump(reading), mileage=services.mileage(vehicle.id).as_dict()), 201
+
+
+# --- service book ----------------------------------------------------------------------------------
+
+
+def vehicle_history(vehicle: Vehicle) -> dict:
+    from .schemas import VehicleSchema
+
+    owners = db.session.execute(
+        select(Ownership, Client.name).outerjoin(Client, Client.id == Ownership.client_id)
+        .where(Ownership.vehicle_id == vehicle.id).order_by(Ownership.since, Ownership.id)).all()
+    plates = db.session.scalars(select(PlateHistory).where(PlateHistory.vehicle_id == vehicle.id)
+                                .order_by(PlateHistory.valid_from, PlateHistory.id))
+    return {
+        "vehicle": VehicleSchema().dump(vehicle),
+        "owner": {"id": vehicle.owner.id, "name": vehicle.owner.name, "phones": vehicle.owner.phones}
+        if vehicle.owner else None,
+        "entries": services.service_book(vehicle),
+        "recommendations": RecommendationSchema(many=True).dump(services.open_recommendations(vehicle.id)),
+        "mileage": services.mileage(vehicle.id).as_dict(),
+        "owners": [{"client_id": o.client_id, "name": name, "since": o.since.isoformat(),
+                    "until": o.until.isoformat() if o.until else None} for o, name in owners],
+        "plates": [{"plate": p.plate, "from": p.valid_from.isoformat(),
+                    "to": p.valid_to.isoformat() if p.valid_to else None} for p in plates],
+    }
+
+
+@bp.get("/vehicles/<int:vehicle_id>/history")
+@requires("crm.vehicle.read")
+def history_view(vehicle_id: int):
+    return jsonify(vehicle_history(_get(Vehicle, vehicle_id)))
+
+
+# --- recommendations -------------------------------------------------------------------------------
+
+
+@bp.post("/recommendations/<int:rec_id>/decide")
+@requires("crm.recommendation.update")
+def decide_view(rec_id: int):
+    """Body ``{"state": "accepted"|"declined"|"dismissed"|"open"}``."""
+    rec = _get(Recommendation, rec_id)
+    state = (request.get_json(silent=True) or {}).get("state")
+    try:
+        services.decide_recommendation(rec, state, user=current_user)
+    except services.CrmError as exc:
+        db.session.rollback()
+        return _crm_error(exc)
+    db.session.commit()
+    return jsonify(RecommendationSchema().dump(rec))
+
+
+# --- import ----------------------------------------------------------------------------------------
+
+
+@bp.post("/import/<kind>")
+@requires("crm.client.import")
+def import_view(kind: str):
+    """Multipart ``file`` (CSV or XLSX). All-or-nothing per file: any bad row -> 422 with the report,
+    nothing written; otherwise 201 with the counts. See :mod:`plugins.crm.importer`."""
+    from .importer import KINDS, ImportRejected, import_file
+
+    if kind not in KINDS:
+        abort(404)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _errors({"file": [_("Attach a CSV or XLSX file.")]})
+    try:
+        report = import_file(kind, upload.filename, upload.read(), user=current_user)
+    except ImportRejected as exc:
+        db.session.rollback()
+        return jsonify(error="validation", message=str(exc.message), rows=exc.rows), 422
+    db.session.commit()
+    return jsonify(report), 201
+

@@ -1,0 +1,27 @@
+"""Hooks the CRM defines for other plugins (added to the plugin manager by the core host because the
+CRM module exposes this module as its ``hookspecs`` attribute). Called through the tenant's proxy."""
+from __future__ import annotations
+
+from core.hookspecs import hookspec
+
+
+@hookspec
+def crm_service_book_entries(vehicle_id):
+    """Return the service-book entries your plugin knows for vehicle ``vehicle_id`` (a list of dicts):
+
+    ``date`` (date), ``mileage`` (int or None), ``work`` (list of str: what was done), ``parts`` (list of
+    str: parts replaced), ``performed_by`` (str: technician or shop), ``amount`` (Decimal or None),
+    ``source`` (str, e.g. ``"workshop.work_order"``), ``reference`` (``{"resource": ..., "id": ...}``
+    or None). The CRM merges every plugin's entries, newest first."""
+
+
+@hookspec
+def crm_last_visits(vehicle_ids):
+    """Return ``{vehicle_id: {"date": date, "mileage": int|None, "reference": {...}}}`` with the last
+    visit of each of ``vehicle_ids`` you know of (the workshop does); search results show it."""
+
+
+@hookspec
+def crm_clients_merged(target_id, source_id):
+    """Client ``source_id`` is being merged into ``target_id`` (inside the merge's transaction, before
+    the source is deleted): repoint your rows from source to target. Return ``{table: rows_moved}``."""

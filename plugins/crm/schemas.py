@@ -1,0 +1,329 @@
+"""Marshmallow schemas of the CRM entities (used by the generic REST API and by the CRM's own endpoints).
+
+Field errors say what is wrong in the user's language. Duplicate checks are part of validation: a new
+client whose phone already belongs to someone, or a vehicle whose VIN or plate is already on file, is a
+422 whose field error names the existing record, plus ``duplicate_of``: ``["/api/v1/crm/clients/12"]``. Send
+``"allow_duplicate": true`` to save anyway (two clients may share a family phone; a plate may have
+been reissued). On an update (PATCH) the record itself is never its own duplicate.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import has_request_context, request
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from sqlalchemy import select
+
+from core.db import db
+from core.i18n import domain
+
+from .models import (CLIENT_KINDS, FUELS, ODOMETER_SOURCES, RECOMMENDATION_SOURCES, RECOMMENDATION_STATES,
+                     URGENCIES, Client, ClientPhone, Vehicle)
+from .normalize import (InvalidValue, fold_plate, normalize_email, normalize_phone, phone_digits_reversed,
+                        validate_inn, validate_vin)
+
+_ = domain("crm").gettext
+_l = domain("crm").lazy_gettext
+MAX_ODOMETER = 9_999_999
+
+
+def _editing_id() -> int | None:
+    """The id of the record being updated (the URL's id), so it is not reported as its own duplicate."""
+    if not has_request_context() or request.method not in ("PATCH", "PUT") or not request.view_args:
+        return None
+    for key in ("id", "pk", "object_id", "item_id"):
+        value = request.view_args.get(key)
+        if value is not None:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _check(fn, value):
+    try:
+        return fn(value)
+    except InvalidValue as exc:
+        raise ValidationError(str(exc.message)) from None
+
+
+def _digits(n: int, what: str):
+    def check(value):
+        if value and (not value.isdigit() or len(value) != n):
+            raise ValidationError(_("%(what)s has %(n)s digits.", what=what, n=n))
+    return check
+
+
+class ClientSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(load_default="person", validate=validate.OneOf(
+        CLIENT_KINDS, error=_l("Choose a person or a company.")))
+    name = fields.String(required=True, validate=validate.Length(
+        min=1, max=200, error=_l("A name has 1 to 200 characters.")))
+    phones = fields.List(fields.String(), load_default=list)
+    emails = fields.List(fields.String(), load_default=list)
+    is_client = fields.Boolean(load_default=True)
+    is_supplier = fields.Boolean(load_default=False)
+    is_insurer = fields.Boolean(load_default=False)
+    inn = fields.String(allow_none=True)
+    kpp = fields.String(allow_none=True)
+    legal_address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    bank_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    bank_bik = fields.String(allow_none=True)
+    bank_account = fields.String(allow_none=True)
+    bank_corr_account = fields.String(allow_none=True)
+    consent_sms = fields.Boolean()
+    consent_sms_at = fields.DateTime(dump_only=True)
+    consent_email = fields.Boolean()
+    consent_email_at = fields.DateTime(dump_only=True)
+    source = fields.String(allow_none=True, validate=validate.Length(max=80))
+    notes = fields.String(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    allow_duplicate = fields.Boolean(load_only=True, load_default=False)
+
+    @validates("name")
+    def _name(self, value, **kwargs):
+        if not value.strip():
+            raise ValidationError(_("Enter the client's name."))
+
+    @validates("phones")
+    def _phones(self, value, **kwargs):
+        errors = {}
+        for i, raw in enumerate(value):
+            try:
+                normalize_phone(raw)
+            except InvalidValue as exc:
+                errors[i] = [str(exc.message)]
+        if errors:
+            raise ValidationError(errors)
+
+    @validates("emails")
+    def _emails(self, value, **kwargs):
+        errors = {}
+        for i, raw in enumerate(value):
+            try:
+                normalize_email(raw)
+            except InvalidValue as exc:
+                errors[i] = [str(exc.message)]
+        if errors:
+            raise ValidationError(errors)
+
+    @validates("inn")
+    def _inn(self, value, **kwargs):
+        if value:
+            _check(validate_inn, value)
+
+    @validates("kpp")
+    def _kpp(self, value, **kwargs):
+        _digits(9, _("A KPP"))(value)
+
+    @validates("bank_bik")
+    def _bik(self, value, **kwargs):
+        _digits(9, _("A BIK"))(value)
+
+    @validates("bank_account")
+    def _account(self, value, **kwargs):
+        _digits(20, _("A bank account number"))(value)
+
+    @validates("bank_corr_account")
+    def _corr(self, value, **kwargs):
+        _digits(20, _("A correspondent account number"))(value)
+
+    @validates_schema
+    def _duplicates(self, data, **kwargs):
+        if data.get("allow_duplicate") or not data.get("phones"):
+            return
+        try:
+            e164s = [normalize_phone(p) for p in data["phones"]]
+        except InvalidValue:
+            return  # reported by the field validator
+        found = find_phone_owner(e164s, exclude_client=_editing_id())
+        if found:
+            client, e164 = found
+            raise ValidationError({
+                "phones": [_("%(phone)s already belongs to %(name)s (client #%(id)s).",
+                             phone=e164, name=client.name, id=client.id)],
+                "duplicate_of": [f"/api/v1/crm/clients/{client.id}"],
+            })
+
+    @post_load
+    def _clean(self, data, **kwargs):
+        data.pop("allow_duplicate", None)
+        if data.get("inn"):
+            data["inn"] = validate_inn(data["inn"])
+        return data
+
+
+def find_phone_owner(e164s: list[str], exclude_client: int | None = None):
+    """(client, phone) for the first of these phones that is already on file, else None."""
+    if not e164s:
+        return None
+    stmt = (select(Client, ClientPhone.e164).join(ClientPhone, ClientPhone.client_id == Client.id)
+            .where(ClientPhone.digits_rev.in_([phone_digits_reversed(p) for p in e164s])))
+    if exclude_client:
+        stmt = stmt.where(Client.id != exclude_client)
+    row = db.session.execute(stmt.order_by(Client.id).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def find_vehicle(vin: str | None = None, plate: str | None = None, exclude_vehicle: int | None = None):
+    """(vehicle, "vin"|"plate") for an existing vehicle with this VIN or current plate, else None."""
+    for field, value, column in (("vin", vin, Vehicle.vin), ("plate", plate, Vehicle.plate)):
+        if not value:
+            continue
+        stmt = select(Vehicle).where(column == value)
+        if exclude_vehicle:
+            stmt = stmt.where(Vehicle.id != exclude_vehicle)
+        vehicle = db.session.scalars(stmt.order_by(Vehicle.id).limit(1)).first()
+        if vehicle is not None:
+            return vehicle, field
+    return None
+
+
+def _client_exists(client_id: int) -> bool:
+    # Under the tenant guard: another tenant's client id is "no such client".
+    return db.session.execute(select(Client.id).where(Client.id == client_id)).first() is not None
+
+
+def _vehicle_exists(vehicle_id: int) -> bool:
+    return db.session.execute(select(Vehicle.id).where(Vehicle.id == vehicle_id)).first() is not None
+
+
+def _year_range(value):
+    if value is not None and not (1900 <= value <= date.today().year + 1):
+        raise ValidationError(_("Enter a model year between 1900 and %(max)s.", max=date.today().year + 1))
+
+
+class VehicleSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    client_id = fields.Integer(allow_none=True)
+    vin = fields.String(allow_none=True)
+    plate = fields.String(allow_none=True)
+    make = fields.String(allow_none=True, validate=validate.Length(max=60))
+    model = fields.String(allow_none=True, validate=validate.Length(max=60))
+    generation = fields.String(allow_none=True, validate=validate.Length(max=60))
+    year = fields.Integer(allow_none=True, validate=_year_range)
+    engine = fields.String(allow_none=True, validate=validate.Length(max=60))
+    fuel = fields.String(allow_none=True, validate=validate.OneOf(
+        FUELS, error=_l("Fuel is one of: %(choices)s.", choices=", ".join(FUELS))))
+    transmission = fields.String(allow_none=True, validate=validate.Length(max=20))
+    colour = fields.String(allow_none=True, validate=validate.Length(max=40))
+    odometer_unit = fields.String(validate=validate.OneOf(("km", "mi")))
+    notes = fields.String(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    allow_duplicate = fields.Boolean(load_only=True, load_default=False)
+
+    @validates("vin")
+    def _vin(self, value, **kwargs):
+        if value:
+            _check(validate_vin, value)
+
+    @validates("plate")
+    def _plate(self, value, **kwargs):
+        if value:
+            folded = fold_plate(value)
+            if not 4 <= len(folded) <= 12:
+                raise ValidationError(_("A plate has 4 to 12 letters and digits."))
+
+    @validates("client_id")
+    def _client(self, value, **kwargs):
+        if value is not None and not _client_exists(value):
+            raise ValidationError(_("There is no client #%(id)s.", id=value))
+
+    @validates_schema
+    def _duplicates(self, data, **kwargs):
+        if data.get("allow_duplicate"):
+            return
+        try:
+            vin = validate_vin(data["vin"]) if data.get("vin") else None
+        except InvalidValue:
+            return
+        found = find_vehicle(vin, fold_plate(data.get("plate")) or None, exclude_vehicle=_editing_id())
+        if found:
+            vehicle, field = found
+            what = vehicle.plate or vehicle.vin or f"#{vehicle.id}"
+            message = (_("This VIN is already on file: %(what)s (vehicle #%(id)s).", what=what, id=vehicle.id)
+                       if field == "vin" else
+                       _("This plate is already on file: %(what)s (vehicle #%(id)s).", what=what, id=vehicle.id))
+            raise ValidationError({field: [message], "duplicate_of": [f"/api/v1/crm/vehicles/{vehicle.id}"]})
+
+    @post_load
+    def _clean(self, data, **kwargs):
+        data.pop("allow_duplicate", None)
+        if data.get("vin"):
+            data["vin"] = validate_vin(data["vin"])
+        if "plate" in data:
+            data["plate"] = fold_plate(data["plate"]) or None
+        return data
+
+
+def _not_future(value):
+    if value > date.today():
+        raise ValidationError(_("The date cannot be in the future."))
+
+
+class OdometerSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    vehicle_id = fields.Integer(dump_only=True)
+    read_on = fields.Date(load_default=date.today, validate=_not_future)
+    value = fields.Integer(required=True, validate=validate.Range(
+        min=0, max=MAX_ODOMETER, error=_l("Mileage is a whole number from 0 to %(max)s.", max=MAX_ODOMETER)))
+    source = fields.String(load_default="client", validate=validate.OneOf(
+        ODOMETER_SOURCES, error=_l("Source is one of: %(choices)s.", choices=", ".join(ODOMETER_SOURCES))))
+    flagged = fields.Boolean(dump_only=True)
+    flag_reason = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class ServiceEntrySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    vehicle_id = fields.Integer(required=True)
+    performed_on = fields.Date(required=True, validate=_not_future)
+    mileage = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_ODOMETER))
+    description = fields.String(required=True, validate=validate.Length(min=1, error=_l("Say what was done.")))
+    parts = fields.List(fields.String(), load_default=list)
+    performed_by = fields.String(allow_none=True, validate=validate.Length(max=200))
+    amount = fields.Decimal(allow_none=True, places=2, as_string=True,
+                            validate=validate.Range(min=0, error=_l("An amount cannot be negative.")))
+    created_at = fields.DateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+
+    @validates("vehicle_id")
+    def _vehicle(self, value, **kwargs):
+        if not _vehicle_exists(value):
+            raise ValidationError(_("There is no vehicle #%(id)s.", id=value))
+
+
+class RecommendationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    vehicle_id = fields.Integer(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, error=_l("Say what is recommended.")))
+    job = fields.String(allow_none=True, validate=validate.Length(max=200))
+    parts = fields.List(fields.String(), load_default=list)
+    urgency = fields.String(load_default="normal", validate=validate.OneOf(
+        URGENCIES, error=_l("Urgency is one of: %(choices)s.", choices=", ".join(URGENCIES))))
+    source = fields.String(load_default="visit", validate=validate.OneOf(
+        RECOMMENDATION_SOURCES, error=_l("Source is one of: %(choices)s.", choices=", ".join(RECOMMENDATION_SOURCES))))
+    state = fields.String(dump_only=True, validate=validate.OneOf(RECOMMENDATION_STATES))
+    created_by_id = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    decided_at = fields.DateTime(dump_only=True)
+    declined_at = fields.DateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+
+    @validates("vehicle_id")
+    def _vehicle(self, value, **kwargs):
+        if not _vehicle_exists(value):
+            raise ValidationError(_("There is no vehicle #%(id)s.", id=value))
+
+    @post_load
+    def _author(self, data, partial=None, **kwargs):
+        if not partial and has_request_context():
+            from flask_login import current_user
+
+            if current_user and current_user.is_authenticated:
+                data["created_by_id"] = current_user.id
+        return data

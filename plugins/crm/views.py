@@ -1,0 +1,50 @@
+"""The CRM's custom pages: the one-box search (``/crm/search``) and the printable service book
+(``/crm/vehicles/<id>/history``). Lists and forms of clients and vehicles are the core's generic pages."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+
+from core.db import db
+from core.i18n import domain
+
+from .models import Vehicle
+from .search import search
+
+_ = domain("crm").gettext
+
+bp = Blueprint("crm_ui", __name__, url_prefix="/crm", template_folder="templates")
+
+
+def _allowed(permission: str):
+    if not (current_user and current_user.is_authenticated):
+        from core.web import login_manager
+
+        return login_manager.unauthorized()
+    if not current_user.can(permission):
+        abort(403)
+    return None
+
+
+@bp.get("/search")
+def search_page():
+    denied = _allowed("crm.client.read")
+    if denied is not None:
+        return denied
+    q = request.args.get("q", "").strip()
+    results = search(q) if q else []
+    return render_template("crm/search.html", q=q, results=results, _=_)
+
+
+@bp.get("/vehicles/<int:vehicle_id>/history")
+def history_page(vehicle_id: int):
+    denied = _allowed("crm.vehicle.read")
+    if denied is not None:
+        return denied
+    from .api import vehicle_history
+
+    vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == vehicle_id)).first()
+    if vehicle is None:
+        abort(404)
+    return render_template("crm/history.html", h=vehicle_history(vehicle), _=_)

@@ -200,7 +200,7 @@ def test_embedded_scheduler_runs_due_jobs_with_celery_schedules(app, tenant):
     entries["jobs_demo.hourly"].last_run_at -= timedelta(hours=2)
     wait = scheduler.tick()
     assert job_runs(app, "jobs_demo.hourly") == [(t.id, "ok")]
-    assert 3500 < wait <= 3600 or wait <= scheduler.max_interval
+    assert 0.5 <= wait <= scheduler.max_interval  # the next check, not a busy loop
     scheduler.tick()  # ran a moment ago: not due again
     assert len(job_runs(app, "jobs_demo.hourly")) == 1
 

@@ -31,7 +31,7 @@ def host():
 def _push_tenant():
     g.tenant = None
     g.hooks = None
-    slug = host().pm.hook.resolve_tenant(request=request)
+    slug = url_tenant_slug() or host().pm.hook.resolve_tenant(request=request)
     if not slug:
         return None
     tenant = db.session.execute(select(Tenant).where(Tenant.slug == slug, Tenant.active.is_(True))).scalar_one_or_none()
@@ -42,6 +42,35 @@ def _push_tenant():
     g.hooks = host().hooks_for(info.plugins)
     g._tenant_token = set_tenant(info)
     return None
+
+
+# --- public pages whose URL names the shop ---------------------------------------------------------
+# A page for people who are not signed in (a shop's online booking page, a calendar feed) cannot take
+# the tenant from the user. Such a view declares it explicitly with ``@tenant_from_url("station")``:
+# on that endpoint only, the tenant is the active tenant whose slug is the URL argument, whoever is
+# signed in. Everything else still applies: the plugin gate (404 when the shop lacks the plugin), and
+# the view itself must check its feature and must not rely on ``current_user``.
+TENANT_FROM_URL_ATTR = "garage_tenant_from_url"
+
+
+def tenant_from_url(view_arg: str = "station"):
+    """Decorator for a public view: resolve the tenant from the URL argument ``view_arg``."""
+
+    def decorate(fn):
+        setattr(fn, TENANT_FROM_URL_ATTR, view_arg)
+        return fn
+
+    return decorate
+
+
+def url_tenant_slug() -> str | None:
+    if request.endpoint is None:
+        return None
+    view_arg = getattr(current_app.view_functions.get(request.endpoint), TENANT_FROM_URL_ATTR, None)
+    if view_arg is None:
+        return None
+    slug = (request.view_args or {}).get(view_arg)
+    return slug if isinstance(slug, str) else None
 
 
 def _pop_tenant(exc=None):

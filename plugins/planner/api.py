@@ -1,0 +1,263 @@
+"""The planner's own API endpoints (bookings with conflict checks, the day, free slots). Bays, working
+hours, breaks and days off are plain entities served by the core's generic API.
+
+Every view: 401 without a user -> 404 without the feature -> 403 without the permission -> 404 for an
+id the tenant guard does not find (another tenant's ids look exactly like missing ones).
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.api.errors import ApiError, not_found, validation_error
+from core.db import db
+from core.i18n import domain
+
+from . import service
+from .models import BAY_TYPES, STATUSES, Booking
+from .schemas import BookingCreateSchema, BookingInSchema
+from .service import ADVANCED, PlannerError
+
+_ = domain("planner").gettext
+
+bp = Blueprint("planner_api", __name__, url_prefix="/api/v1/planner")
+BASIC = "planner.basic"
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return exc.response()
+
+
+@bp.errorhandler(PlannerError)
+def _planner_error(exc: PlannerError):
+    db.session.rollback()
+    if exc.status == 422:
+        return validation_error(exc.errors or {"_schema": [exc.message]}, exc.message).response()
+    body = {"error": {409: "conflict", 404: "not_found"}.get(exc.status, "error"), "message": exc.message}
+    if exc.conflict is not None:
+        body["conflicting_booking_id"] = exc.conflict.id
+    return jsonify(body), exc.status
+
+
+def api_view(permission: str, feature: str = BASIC):
+    def decorate(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            if not (current_user and current_user.is_authenticated):
+                raise ApiError(401, "unauthorized", _("Sign in or send an API token."))
+            tenant = g.get("tenant")
+            if tenant is None or not tenant.has(feature):
+                raise not_found()
+            if not current_user.can(permission):
+                raise ApiError(403, "forbidden", _("You do not have permission to do this."), permission=permission)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", _("The request body must be a JSON object."))
+    return data
+
+
+def _load(schema, data: dict, partial: bool = False) -> dict:
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as err:
+        raise validation_error(err.messages) from None
+
+
+def _booking(booking_id: int, for_update: bool = False) -> Booking:
+    q = select(Booking).where(Booking.id == booking_id)
+    if for_update:
+        q = q.with_for_update(of=Booking)
+    booking = db.session.scalars(q).first()
+    if booking is None:
+        raise not_found()
+    return booking
+
+
+def _day_arg(name: str = "date", default: date | None = None) -> date:
+    raw = request.args.get(name)
+    if raw is None:
+        if default is not None:
+            return default
+        raise validation_error({name: [_("Enter a date (YYYY-MM-DD).")]})
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise validation_error({name: [_("Not a valid date (use YYYY-MM-DD).")]}) from None
+
+
+def _int_arg(name: str, low: int, high: int, default: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None and default is not None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise validation_error({name: [_("Enter a whole number from %(low)s to %(high)s.", low=low, high=high)]}) from None
+    if not low <= value <= high:
+        raise validation_error({name: [_("Enter a whole number from %(low)s to %(high)s.", low=low, high=high)]})
+    return value
+
+
+def _bay_type_arg() -> str | None:
+    bay_type = request.args.get("bay_type") or None
+    if bay_type is not None and bay_type not in BAY_TYPES:
+        raise validation_error({"bay_type": [_("Unknown bay type.")]})
+    return bay_type
+
+
+def _today():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone(service.tenant_zone()).date()
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise PlannerError(_("This booking was changed by someone else meanwhile. Reload it and try again."), 409)
+
+
+# --- bookings -----------------------------------------------------------------------------------------
+
+@bp.get("/bookings")
+@api_view("planner.booking.read")
+def list_bookings():
+    tz = service.tenant_zone()
+    first = _day_arg("date_from", _today())
+    last = _day_arg("date_to", first)
+    if last < first or (last - first).days > 62:
+        raise validation_error({"date_to": [_("Choose at most 62 days, not before the first date.")]})
+    start, _end = service.day_range_utc(first, tz)
+    _start, end = service.day_range_utc(last, tz)
+    bookings = service.bookings_between(start, end, include_released=True)
+    status = request.args.get("status")
+    if status:
+        if status not in STATUSES:
+            raise validation_error({"status": [_("Unknown status.")]})
+        bookings = [b for b in bookings if b.status == status]
+    bay_id = request.args.get("bay_id", type=int)
+    if bay_id is not None:
+        bookings = [b for b in bookings if bay_id in b.bay_ids]
+    return jsonify(items=[service.booking_json(b, tz) for b in bookings], total=len(bookings))
+
+
+@bp.post("/bookings")
+@api_view("planner.booking.create")
+def create_booking():
+    data = _load(BookingCreateSchema(), _body())
+    if data.get("status") not in (None, "requested", "confirmed", "arrived"):
+        raise validation_error({"status": [_("A new booking can be requested, confirmed or arrived.")]})
+    booking = service.save_booking(data, actor=current_user)
+    _commit()
+    return jsonify(service.booking_json(booking, service.tenant_zone())), 201
+
+
+@bp.get("/bookings/<int:booking_id>")
+@api_view("planner.booking.read")
+def get_booking(booking_id: int):
+    return jsonify(service.booking_json(_booking(booking_id), service.tenant_zone()))
+
+
+@bp.patch("/bookings/<int:booking_id>")
+@api_view("planner.booking.update")
+def patch_booking(booking_id: int):
+    data = _load(BookingInSchema(), _body(), partial=True)
+    booking = _booking(booking_id, for_update=True)
+    target = data.pop("status", None)
+    if target is not None and target != booking.status:
+        action = service.STATUS_ACTION.get(target)
+        if action is None:
+            raise validation_error({"status": [_("Unknown status.")]})
+        service.apply_transition(booking, action, actor=current_user)
+    if set(data) - {"version"}:
+        service.save_booking(data, booking, actor=current_user)
+    _commit()
+    return jsonify(service.booking_json(booking, service.tenant_zone()))
+
+
+@bp.delete("/bookings/<int:booking_id>")
+@api_view("planner.booking.delete")
+def delete_booking(booking_id: int):
+    from core import audit
+
+    booking = _booking(booking_id, for_update=True)
+    audit.record("delete", booking, changes={"status": [booking.status, None],
+                                             "start_at": [booking.start_at.isoformat(), None],
+                                             "client_name": [booking.client_name, None]})
+    db.session.delete(booking)
+    _commit()
+    return "", 204
+
+
+@bp.post("/bookings/<int:booking_id>/<action>")
+@api_view("planner.booking.update")
+def transition_booking(booking_id: int, action: str):
+    if action not in service.TRANSITIONS:
+        raise not_found()
+    booking = _booking(booking_id, for_update=True)
+    service.apply_transition(booking, action, actor=current_user)
+    _commit()
+    return jsonify(service.booking_json(booking, service.tenant_zone()))
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+@bp.get("/day")
+@api_view("planner.booking.read")
+def day():
+    """Bays, bookings and (with ``planner.advanced``) the load: capacity vs booked hours per bay."""
+    return jsonify(service.day_view(_day_arg(), with_load=g.tenant.has(ADVANCED)))
+
+
+@bp.get("/slots")
+@api_view("planner.booking.read")
+def slots():
+    day_ = _day_arg()
+    duration = _int_arg("duration", 5, 24 * 60)
+    tz = service.tenant_zone()
+    found = service.free_slots(day_, duration, bay_type=_bay_type_arg())
+    return jsonify(date=day_.isoformat(), duration_minutes=duration,
+                   slots=[{"start": service.local_iso(s.start, tz), "end": service.local_iso(s.end, tz),
+                           "bay_ids": s.bay_ids} for s in found])
+
+
+@bp.get("/earliest")
+@api_view("planner.booking.read", feature=ADVANCED)
+def earliest():
+    """The earliest slot across days where the job fits (``planner.advanced``)."""
+    duration = _int_arg("duration", 5, 24 * 60)
+    from_day = _day_arg("from", _today())
+    tz = service.tenant_zone()
+    found = service.earliest_fit(duration, bay_type=_bay_type_arg(), from_day=from_day,
+                                 days=_int_arg("days", 1, 180, default=60))
+    if found is None:
+        return jsonify(slot=None)
+    _day, slot = found
+    return jsonify(slot={"start": service.local_iso(slot.start, tz), "end": service.local_iso(slot.end, tz),
+                         "bay_ids": slot.bay_ids})
+
+
+@bp.get("/arrivals")
+@api_view("planner.booking.read")
+def arrivals():
+    """Who comes on a day (tomorrow by default), with the reasons: the master's list for the day before."""
+    day_ = _day_arg("date", _today() + timedelta(days=1))
+    tz = service.tenant_zone()
+    return jsonify(date=day_.isoformat(), items=[service.booking_json(b, tz) for b in service.arrivals(day_)])

@@ -1,0 +1,212 @@
+"""Pages without login: the shop's online booking page and the calendar (ICS) feed of a bay.
+
+The tenant comes from the URL (``@tenant_from_url("station")``, see core/web.py); the plugin gate still
+answers 404 for a shop without the planner, and each view checks its own feature.
+
+Abuse limits on the booking form: a CSRF token (the core checks every POST), a honeypot field that
+people never see and bots fill in (such a request is thanked and dropped), and rate limits per client
+IP and per phone number through the app's Flask-Limiter storage (``PLANNER_ONLINE_LIMIT_IP``,
+``PLANNER_ONLINE_LIMIT_PHONE``). A slot is taken through the same locked conflict check as the staff's
+bookings, so the public page cannot double-book either.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+from types import SimpleNamespace
+from datetime import date, datetime, timedelta, timezone
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import select
+
+from core.api.errors import translate_errors
+from core.db import db
+from core.i18n import domain
+from core.web import tenant_from_url
+
+from . import service
+from .models import RELEASED_STATUSES, Bay, Booking
+from .service import PlannerError
+from .settings import load_settings
+
+_ = domain("planner").gettext
+_l = domain("planner").lazy_gettext
+
+bp = Blueprint("planner_public", __name__, url_prefix="/planner")
+ONLINE = "planner.online_booking"
+HONEYPOT = "website"
+# Who the audit log names for bookings made on the public page (never a signed-in user of any shop).
+ONLINE_ACTOR = SimpleNamespace(id=None, email="online-booking-page")
+
+
+class PublicBookingSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    phone = fields.String(required=True, validate=validate.Length(min=5, max=40))
+    vehicle = fields.String(load_default="", validate=validate.Length(max=200))
+    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+    start = fields.String(required=True, validate=validate.Length(min=10, max=40))
+
+
+def _digits(phone: str) -> str:
+    return re.sub(r"\D", "", phone or "")
+
+
+def _limits_ok(station: str, phone_digits: str | None) -> bool:
+    """Count this attempt; False when the IP's or the phone's allowance is used up."""
+    from limits import parse
+
+    try:
+        from core.auth.throttle import get_limiter
+
+        limiter = get_limiter()
+    except (ImportError, KeyError):
+        return True  # no limiter configured in this installation
+    if not limiter.enabled:
+        return True
+    cfg = current_app.config
+    checks = [(parse(cfg.get("PLANNER_ONLINE_LIMIT_IP", "10 per hour")), ("planner-online-ip", request.remote_addr or "-"))]
+    if phone_digits:
+        checks.append((parse(cfg.get("PLANNER_ONLINE_LIMIT_PHONE", "3 per day")),
+                       ("planner-online-phone", station, phone_digits)))
+    allowed = True
+    for item, key in checks:
+        if not limiter.limiter.hit(item, *key):
+            allowed = False
+    return allowed
+
+
+def _station_page(station: str, *, errors: dict | None = None, form: dict | None = None, status: int = 200,
+                  booked: Booking | None = None):
+    tenant = service.tenant_row()
+    settings = load_settings(tenant)
+    tz = service.tenant_zone(tenant)
+    today = datetime.now(timezone.utc).astimezone(tz).date()
+    days = [today + timedelta(days=i) for i in range(settings["online_days_ahead"])]
+    try:
+        chosen = date.fromisoformat(request.values.get("day", "")) if request.values.get("day") else today
+    except ValueError:
+        chosen = today
+    if chosen not in days:
+        chosen = today
+    slots = service.free_slots(chosen, settings["online_duration_minutes"], settings=settings)
+    embed = request.values.get("embed") == "1"
+    response = Response(render_template(
+        "planner/public_book.html", tenant=tenant, settings=settings, station=station, days=days, chosen=chosen,
+        slots=[(s.start.astimezone(tz), service.local_iso(s.start, tz)) for s in slots], errors=errors or {},
+        form=form or {}, booked=booked, booked_local=booked.start_at.astimezone(tz) if booked else None,
+        embed=embed, honeypot=HONEYPOT), status=status)
+    # The page is made to be embedded in the shop's own site (the iframe snippet in the settings).
+    response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    return response
+
+
+def _available() -> bool:
+    tenant = g.get("tenant")
+    return tenant is not None and tenant.has(ONLINE) and load_settings(service.tenant_row())["online_enabled"]
+
+
+@bp.get("/book/<station>")
+@tenant_from_url("station")
+def book_page(station: str):
+    if not _available():
+        abort(404)
+    return _station_page(station)
+
+
+@bp.post("/book/<station>")
+@tenant_from_url("station")
+def book_submit(station: str):
+    if not _available():
+        abort(404)
+    form = {k: request.form.get(k, "") for k in ("name", "phone", "vehicle", "reason", "start", "day")}
+    if request.form.get(HONEYPOT):
+        # A bot filled the field people never see: thank it, store nothing, count it against the IP.
+        _limits_ok(station, None)
+        return render_template("planner/public_thanks.html", tenant=service.tenant_row(), station=station,
+                               booked=None, embed=request.values.get("embed") == "1")
+    if not _limits_ok(station, _digits(form["phone"])):
+        return _station_page(station, form=form, status=429,
+                             errors={"_form": [_("Too many booking requests. Please call the station instead.")]})
+    try:
+        data = PublicBookingSchema().load({k: form[k] for k in ("name", "phone", "vehicle", "reason", "start")})
+    except ValidationError as err:
+        return _station_page(station, form=form, status=422, errors=translate_errors(err.messages))
+    if len(_digits(data["phone"])) < 6:
+        return _station_page(station, form=form, status=422, errors={"phone": [_("Enter a phone number.")]})
+    try:
+        booking = _book(data)
+    except PlannerError as exc:
+        db.session.rollback()
+        return _station_page(station, form=form, status=exc.status, errors={"start": [exc.message]})
+    db.session.commit()
+    return render_template("planner/public_thanks.html", tenant=service.tenant_row(), station=station,
+                           booked=booking, booked_local=booking.start_at.astimezone(service.tenant_zone()),
+                           embed=request.values.get("embed") == "1")
+
+
+def _book(data: dict) -> Booking:
+    """Book the chosen start on the first bay that is free then (the page offers only grid slots)."""
+    tenant = service.tenant_row()
+    settings = load_settings(tenant)
+    tz = service.tenant_zone(tenant)
+    start = service.parse_local(data["start"], tz)
+    slots = service.free_slots(start.astimezone(tz).date(), settings["online_duration_minutes"], settings=settings)
+    offered = next((s for s in slots if s.start == start), None)
+    if offered is None:
+        raise PlannerError(_("This time is no longer free. Please choose another one."), 409)
+    reason = data["reason"].strip()
+    for bay_id in offered.bay_ids:
+        # save_booking raises before it adds anything, so the next bay can be tried in the same
+        # transaction (the lock on the refused bay is simply held until commit).
+        try:
+            return service.save_booking({
+                "bay_id": bay_id, "start": start, "duration_minutes": settings["online_duration_minutes"],
+                "client_name": data["name"], "client_phone": data["phone"], "vehicle": data["vehicle"],
+                "reason": reason, "status": "requested", "source": "online",
+            }, actor=ONLINE_ACTOR)
+        except PlannerError as exc:
+            if exc.status != 409:
+                raise
+    raise PlannerError(_("This time is no longer free. Please choose another one."), 409)
+
+
+# --- calendar feed per bay ----------------------------------------------------------------------------
+
+@bp.get("/ics/<station>/<int:bay_id>/<token>.ics")
+@tenant_from_url("station")
+def bay_calendar(station: str, bay_id: int, token: str):
+    """The bay's bookings (30 days back, 90 ahead) for a phone or desktop calendar; the secret token in
+    the URL is the only credential, so a wrong one looks exactly like a missing bay."""
+    tenant_info = g.get("tenant")
+    if tenant_info is None or not tenant_info.has("planner.basic"):
+        abort(404)
+    bay = db.session.scalars(select(Bay).where(Bay.id == bay_id)).first()
+    if bay is None or not hmac.compare_digest(bay.ics_token.encode(), token.encode()):
+        abort(404)
+    from icalendar import Calendar, Event
+
+    tenant = service.tenant_row()
+    now = datetime.now(timezone.utc)
+    cal = Calendar()
+    cal.add("prodid", "-//Garage ERP//planner//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{tenant.name}: {bay.name}")
+    cal.add("x-wr-timezone", tenant.timezone)
+    for booking in service.bookings_between(now - timedelta(days=30), now + timedelta(days=90)):
+        if bay.id not in booking.bay_ids or booking.status in RELEASED_STATUSES:
+            continue
+        event = Event()
+        event.add("uid", f"planner-booking-{booking.id}@{tenant.slug}")
+        event.add("dtstamp", now)
+        event.add("dtstart", booking.start_at)
+        event.add("dtend", booking.end_at)
+        summary = " · ".join(p for p in (booking.client_name, booking.vehicle) if p)
+        event.add("summary", summary or _("Booking #%(id)s", id=booking.id))
+        event.add("description", "\n".join(p for p in (booking.reason, booking.client_phone,
+                                                        service.status_label(booking.status)) if p))
+        event.add("status", "TENTATIVE" if booking.status == "requested" else "CONFIRMED")
+        cal.add_component(event)
+    return Response(cal.to_ical(), mimetype="text/calendar",
+                    headers={"Content-Disposition": f'inline; filename="bay-{bay.id}.ics"',
+                             "Cache-Control": "private, max-age=300"})

@@ -1,0 +1,89 @@
+"""marshmallow schemas: the simple entities (served by the core's generic API and UI) and the booking
+input of the planner's own endpoints."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.i18n import domain
+
+from .models import BAY_TYPES, SOURCES, STATUSES
+
+_l = domain("planner").lazy_gettext
+
+
+class BaySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120), metadata={"title": _l("Name")})
+    type = fields.String(load_default="lift", validate=validate.OneOf(BAY_TYPES), metadata={"title": _l("Type")})
+    active = fields.Boolean(load_default=True, metadata={"title": _l("Active")})
+    position = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000),
+                              metadata={"title": _l("Order")})
+
+
+class _TimeOrder:
+    start_key = "opens"
+    end_key = "closes"
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        start, end = data.get(self.start_key), data.get(self.end_key)
+        if start is not None and end is not None and start >= end:
+            raise ValidationError(_l("Must be later than the start."), self.end_key)
+
+
+class WorkingHoursSchema(_TimeOrder, Schema):
+    id = fields.Integer(dump_only=True)
+    weekday = fields.Integer(required=True, validate=validate.Range(min=0, max=6),
+                             metadata={"title": _l("Weekday (0 = Monday)")})
+    opens = fields.Time(required=True, metadata={"title": _l("Opens")})
+    closes = fields.Time(required=True, metadata={"title": _l("Closes")})
+    bay_id = fields.Integer(allow_none=True, load_default=None, metadata={"title": _l("Bay (empty: whole shop)")})
+
+
+class BreakSchema(_TimeOrder, Schema):
+    start_key = "starts"
+    end_key = "ends"
+    id = fields.Integer(dump_only=True)
+    weekday = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=6),
+                             metadata={"title": _l("Weekday (empty: every day)")})
+    starts = fields.Time(required=True, metadata={"title": _l("Starts")})
+    ends = fields.Time(required=True, metadata={"title": _l("Ends")})
+    title = fields.String(load_default="", validate=validate.Length(max=120), metadata={"title": _l("Title")})
+
+
+class DayOffSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    day = fields.Date(required=True, metadata={"title": _l("Date")})
+    title = fields.String(load_default="", validate=validate.Length(max=120), metadata={"title": _l("Title")})
+
+
+class BookingInSchema(Schema):
+    """A booking as the API and the forms take it; ``start`` is the shop's local date-time."""
+
+    bay_id = fields.Integer(allow_none=True)
+    bay_ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=10))
+    start = fields.String(validate=validate.Length(min=10, max=40))
+    duration_minutes = fields.Integer(validate=validate.Range(min=5, max=24 * 60))
+    client_name = fields.String(validate=validate.Length(max=200))
+    client_phone = fields.String(validate=[validate.Length(max=40),
+                                           validate.Regexp(r"^[0-9+()\-\s.]*$")])
+    vehicle = fields.String(validate=validate.Length(max=200))
+    client_id = fields.Integer(allow_none=True)
+    vehicle_id = fields.Integer(allow_none=True)
+    reason = fields.String(validate=validate.Length(max=2000))
+    planned_jobs = fields.List(fields.String(validate=validate.Length(max=200)), validate=validate.Length(max=50))
+    advisor_id = fields.Integer(allow_none=True)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    source = fields.String(validate=validate.OneOf(SOURCES))
+    version = fields.Integer()
+
+
+class BookingCreateSchema(BookingInSchema):
+    start = fields.String(required=True, validate=validate.Length(min=10, max=40))
+    duration_minutes = fields.Integer(required=True, validate=validate.Range(min=5, max=24 * 60))
+    client_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _a_bay(self, data, **kwargs):
+        if data.get("bay_id") is None and not data.get("bay_ids"):
+            raise ValidationError(_l("Choose a bay."), "bay_id")

@@ -1,0 +1,530 @@
+"""The planner's rules, shared by the API, the UI pages, the public page and the demo data.
+
+* Time: the shop's wall clock is ``Tenant.timezone`` (zoneinfo). Bookings are instants in UTC; a local
+  date-time that does not exist (the hour skipped when DST starts) is refused, an ambiguous one (the
+  hour repeated when DST ends) means its first occurrence.
+* Capacity: a bay is open during the working hours of the weekday (its own override rows, else the
+  shop's), minus breaks, never on a day off. A booking must lie inside one open interval.
+* No double booking: before looking for overlaps the bays are locked inside the same transaction
+  (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite a write to the bay rows takes the database's
+  single write lock), so two concurrent requests for one slot cannot both see it free.
+* Buffers (``planner.advanced``): slot search keeps ``buffer_percent`` of each booking's duration free
+  after it. They shape suggestions only; an explicit booking is refused only for a real overlap.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, or_, select, update
+
+from core import audit
+from core.db import db
+from core.i18n import domain
+from core.models import Tenant, User
+from core.tenancy import current_tenant
+
+from .models import BAY_TYPES, RELEASED_STATUSES, SOURCES, Bay, Booking, BookingBay, Break, DayOff, WorkingHours
+from .settings import load_settings
+
+_ = domain("planner").gettext
+
+ADVANCED = "planner.advanced"
+MAX_DURATION_MINUTES = 24 * 60
+
+# action -> (statuses it applies to, resulting status)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "confirm": (("requested",), "confirmed"),
+    "arrive": (("requested", "confirmed"), "arrived"),
+    "no-show": (("requested", "confirmed"), "no_show"),
+    "cancel": (("requested", "confirmed", "arrived"), "cancelled"),
+    "convert": (("arrived",), "converted"),
+}
+STATUS_ACTION = {target: action for action, (_sources, target) in TRANSITIONS.items()}
+
+
+class PlannerError(Exception):
+    """A refused planner operation. ``status`` is the HTTP status; ``errors`` maps fields to messages."""
+
+    def __init__(self, message: str, status: int = 422, field_name: str | None = None,
+                 conflict: Booking | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field_name = field_name
+        self.conflict = conflict
+
+    @property
+    def errors(self) -> dict:
+        return {self.field_name: [self.message]} if self.field_name else {}
+
+
+# --- time --------------------------------------------------------------------------------------------
+
+def tenant_row() -> Tenant:
+    # The request already loaded the tenant: this is normally an identity-map hit, not a query.
+    return db.session.get(Tenant, current_tenant().id)
+
+
+def tenant_zone(tenant: Tenant | None = None) -> ZoneInfo:
+    tenant = tenant or tenant_row()
+    try:
+        return ZoneInfo(tenant.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of wall-clock ``clock`` on ``day`` (first occurrence when ambiguous; a time in
+    the DST gap moves forward by the gap, which is what a shop's opening time means that day)."""
+    naive = datetime.combine(day, clock)
+    return naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+
+
+def parse_local(value, tz: ZoneInfo) -> datetime:
+    """A local ISO date-time (``2026-03-29T10:00``; an explicit offset is honoured) -> aware UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError as exc:
+            raise PlannerError(_("Not a valid date and time (use YYYY-MM-DDTHH:MM)."), field_name="start") from exc
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(timezone.utc)
+    aware = parsed.replace(tzinfo=tz, fold=0)
+    # A wall-clock time skipped by a DST change does not survive the round trip.
+    if aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != parsed:
+        raise PlannerError(_("%(time)s does not exist in time zone %(zone)s (the clocks are moved forward).",
+                             time=parsed.strftime("%Y-%m-%d %H:%M"), zone=str(tz)), field_name="start")
+    return aware.astimezone(timezone.utc)
+
+
+def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz)
+
+
+def local_iso(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).isoformat(timespec="minutes")
+
+
+def parse_day(value) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except (TypeError, ValueError) as exc:
+        raise PlannerError(_("Not a valid date (use YYYY-MM-DD)."), field_name="date") from exc
+
+
+def day_range_utc(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight to next local midnight (23 or 25 hours long on DST days)."""
+    return local_instant(day, time(0), tz), local_instant(day + timedelta(days=1), time(0), tz)
+
+
+# --- the shop's working time ---------------------------------------------------------------------------
+
+Interval = tuple[datetime, datetime]
+
+
+def _subtract(intervals: list[Interval], cut: Interval) -> list[Interval]:
+    out = []
+    for start, end in intervals:
+        if cut[1] <= start or cut[0] >= end:
+            out.append((start, end))
+            continue
+        if start < cut[0]:
+            out.append((start, cut[0]))
+        if cut[1] < end:
+            out.append((cut[1], end))
+    return out
+
+
+@dataclass
+class Schedule:
+    """The tenant's working time, loaded once (three small queries) and asked per day and bay."""
+
+    tz: ZoneInfo
+    hours: dict[tuple[int, int | None], list[tuple[time, time]]] = field(default_factory=dict)
+    breaks: list[tuple[int | None, time, time]] = field(default_factory=list)
+    days_off: dict[date, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, tz: ZoneInfo | None = None, days: tuple[date, date] | None = None) -> "Schedule":
+        sched = cls(tz=tz or tenant_zone())
+        for row in db.session.execute(select(WorkingHours.weekday, WorkingHours.bay_id, WorkingHours.opens,
+                                             WorkingHours.closes).order_by(WorkingHours.opens)):
+            sched.hours.setdefault((row.weekday, row.bay_id), []).append((row.opens, row.closes))
+        sched.breaks = [(r.weekday, r.starts, r.ends) for r in db.session.execute(
+            select(Break.weekday, Break.starts, Break.ends))]
+        q = select(DayOff.day, DayOff.title)
+        if days:
+            q = q.where(DayOff.day >= days[0], DayOff.day <= days[1])
+        sched.days_off = {r.day: r.title for r in db.session.execute(q)}
+        return sched
+
+    def open_intervals(self, day: date, bay_id: int | None = None) -> list[Interval]:
+        if day in self.days_off:
+            return []
+        weekday = day.weekday()
+        spans = self.hours.get((weekday, bay_id)) if bay_id is not None else None
+        if spans is None:
+            spans = self.hours.get((weekday, None), [])
+        intervals = [(local_instant(day, o, self.tz), local_instant(day, c, self.tz)) for o, c in spans]
+        for wd, starts, ends in self.breaks:
+            if wd is None or wd == weekday:
+                intervals = _subtract(intervals, (local_instant(day, starts, self.tz), local_instant(day, ends, self.tz)))
+        return [iv for iv in intervals if iv[0] < iv[1]]
+
+    def capacity_minutes(self, day: date, bay_id: int) -> int:
+        return sum(int((e - s).total_seconds() // 60) for s, e in self.open_intervals(day, bay_id))
+
+
+def check_working_time(schedule: Schedule, bay_ids: list[int], start: datetime, end: datetime) -> None:
+    tz = schedule.tz
+    day = start.astimezone(tz).date()
+    if day in schedule.days_off:
+        title = schedule.days_off[day]
+        raise PlannerError(_("The shop is closed on %(day)s%(title)s.", day=day.isoformat(),
+                             title=f" ({title})" if title else ""), field_name="start")
+    for bay_id in bay_ids:
+        if not any(s <= start and end <= e for s, e in schedule.open_intervals(day, bay_id)):
+            opening = schedule.open_intervals(day, bay_id)
+            if not opening:
+                raise PlannerError(_("The shop does not work on %(day)s.", day=day.isoformat()), field_name="start")
+            hours = ", ".join(f"{s.astimezone(tz):%H:%M}–{e.astimezone(tz):%H:%M}" for s, e in opening)
+            raise PlannerError(_("The booking must fit into the working hours (%(hours)s) and not overlap a break.",
+                                 hours=hours), field_name="start")
+
+
+# --- bays and conflicts -----------------------------------------------------------------------------------
+
+def lock_bays(bay_ids: list[int]) -> list[Bay]:
+    """Lock the bays for the rest of the transaction (always in id order, so two bookings over the same
+    bays cannot deadlock) and return them."""
+    ids = sorted(set(bay_ids))
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: a (no-op) write takes its one write lock until commit, so the
+        # overlap check below and the insert run as one serialised unit.
+        db.session.execute(update(Bay).where(Bay.id.in_(ids)).values(position=Bay.position)
+                           .execution_options(synchronize_session=False))
+        bays = list(db.session.scalars(select(Bay).where(Bay.id.in_(ids)).order_by(Bay.id)))
+    else:
+        bays = list(db.session.scalars(select(Bay).where(Bay.id.in_(ids)).order_by(Bay.id)
+                                       .with_for_update(of=Bay)))
+    return bays
+
+
+def find_conflict(bay_ids: list[int], start: datetime, end: datetime, exclude_id: int | None = None) -> Booking | None:
+    on_bays = or_(Booking.bay_id.in_(bay_ids),
+                  Booking.id.in_(select(BookingBay.booking_id).where(BookingBay.bay_id.in_(bay_ids))))
+    q = (select(Booking).where(on_bays, Booking.start_at < end, Booking.end_at > start,
+                               Booking.status.not_in(RELEASED_STATUSES))
+         .order_by(Booking.start_at).limit(1))
+    if exclude_id is not None:
+        q = q.where(Booking.id != exclude_id)
+    return db.session.scalars(q).first()
+
+
+def conflict_message(other: Booking, tz: ZoneInfo) -> str:
+    return _("The bay is already booked at this time: booking #%(id)s, %(start)s–%(end)s, %(client)s.",
+             id=other.id, start=f"{other.start_at.astimezone(tz):%Y-%m-%d %H:%M}",
+             end=f"{other.end_at.astimezone(tz):%H:%M}", client=other.client_name or "—")
+
+
+# --- bookings ---------------------------------------------------------------------------------------------
+
+EDITABLE = ("bay_id", "bay_ids", "start", "duration_minutes", "client_name", "client_phone", "vehicle",
+            "client_id", "vehicle_id", "reason", "planned_jobs", "advisor_id", "source")
+
+
+def _snapshot(b: Booking) -> dict:
+    return {"bay_ids": b.bay_ids if b.id else None, "start_at": b.start_at, "duration_minutes": b.duration_minutes,
+            "client_name": b.client_name, "client_phone": b.client_phone, "vehicle": b.vehicle,
+            "client_id": b.client_id, "vehicle_id": b.vehicle_id, "reason": b.reason,
+            "planned_jobs": list(b.planned_jobs or []), "advisor_id": b.advisor_id, "status": b.status,
+            "source": b.source}
+
+
+def _check_crm_refs(data: dict) -> None:
+    """client_id / vehicle_id point at the CRM's tables; only with ``crm.clients`` and only ids of this
+    tenant. The CRM is optional: its tables are looked up by name, never imported."""
+    refs = [(key, table) for key, table in (("client_id", "crm_client"), ("vehicle_id", "crm_vehicle"))
+            if data.get(key) is not None]
+    if not refs:
+        return
+    tenant = current_tenant()
+    for key, table_name in refs:
+        if not tenant.has("crm.clients"):
+            raise PlannerError(_("The client directory is not in your plan."), field_name=key)
+        table = db.metadata.tables.get(table_name)
+        if table is None or "crm" not in tenant.plugins:
+            raise PlannerError(_("The client directory is not available."), field_name=key)
+        found = db.session.execute(select(table.c.id).where(table.c.tenant_id == tenant.id,
+                                                            table.c.id == data[key])).first()
+        if found is None:
+            raise PlannerError(_("No such client.") if key == "client_id" else _("No such car."), field_name=key)
+
+
+def _check_advisor(advisor_id: int | None) -> None:
+    if advisor_id is not None and db.session.scalar(select(User.id).where(User.id == advisor_id)) is None:
+        raise PlannerError(_("No such user."), field_name="advisor_id")
+
+
+def _resolve_bays(data: dict, current: list[int] | None) -> list[int]:
+    if "bay_ids" in data and data["bay_ids"] is not None:
+        ids = list(dict.fromkeys(int(i) for i in data["bay_ids"]))
+    elif "bay_id" in data and data["bay_id"] is not None:
+        ids = [int(data["bay_id"])] + ([i for i in (current or [])[1:]] if current else [])
+        ids = list(dict.fromkeys(ids))
+    else:
+        ids = list(current or [])
+    if not ids:
+        raise PlannerError(_("Choose a bay."), field_name="bay_id")
+    if len(ids) > 1 and not current_tenant().has(ADVANCED):
+        raise PlannerError(_("Booking several bays at once is not in your plan."), field_name="bay_ids")
+    return ids
+
+
+def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> Booking:
+    """Create (``booking`` None) or change a booking from validated ``data``; one transaction with the
+    caller's commit. Raises PlannerError (422 bad input / outside hours, 409 overlap or stale version)."""
+    tz = tenant_zone()
+    creating = booking is None
+    if not creating and data.get("version") is not None and int(data["version"]) != booking.version:
+        raise PlannerError(_("This booking was changed by someone else meanwhile. Reload it and try again."), 409)
+    if not creating and booking.status in RELEASED_STATUSES + ("converted",):
+        raise PlannerError(_("A booking that is %(status)s cannot be changed.", status=status_label(booking.status)),
+                           409)
+    before = None if creating else _snapshot(booking)
+    bay_ids = _resolve_bays(data, None if creating else booking.bay_ids)
+    start = parse_local(data["start"], tz) if data.get("start") is not None else (None if creating else booking.start_at)
+    if start is None:
+        raise PlannerError(_("Enter the start time."), field_name="start")
+    duration = int(data.get("duration_minutes") or (0 if creating else booking.duration_minutes))
+    if not 0 < duration <= MAX_DURATION_MINUTES:
+        raise PlannerError(_("The duration must be between 1 and %(max)s minutes.", max=MAX_DURATION_MINUTES),
+                           field_name="duration_minutes")
+    end = start + timedelta(minutes=duration)
+    _check_crm_refs(data)
+    if "advisor_id" in data:
+        _check_advisor(data.get("advisor_id"))
+
+    bays = lock_bays(bay_ids)
+    found = {b.id: b for b in bays}
+    for bay_id in bay_ids:
+        bay = found.get(bay_id)
+        if bay is None or not bay.active:
+            raise PlannerError(_("No such bay."), field_name="bay_id" if len(bay_ids) == 1 else "bay_ids")
+    moved = creating or start != booking.start_at or end != booking.end_at or bay_ids != booking.bay_ids
+    if moved:
+        check_working_time(Schedule.load(tz, (start.astimezone(tz).date(),) * 2), bay_ids, start, end)
+        other = find_conflict(bay_ids, start, end, exclude_id=None if creating else booking.id)
+        if other is not None:
+            raise PlannerError(conflict_message(other, tz), 409, conflict=other)
+
+    if creating:
+        booking = Booking(status=data.get("status") or "confirmed", source=data.get("source") or "phone")
+        if booking.status not in ("requested", "confirmed", "arrived"):
+            raise PlannerError(_("A new booking can be requested, confirmed or arrived."), field_name="status")
+        if booking.source not in SOURCES:
+            raise PlannerError(_("Unknown source."), field_name="source")
+        db.session.add(booking)
+    booking.bay_id = bay_ids[0]
+    booking.start_at, booking.end_at, booking.duration_minutes = start, end, duration
+    for key in ("client_name", "client_phone", "vehicle", "reason"):
+        if key in data and data[key] is not None:
+            setattr(booking, key, str(data[key]).strip())
+    for key in ("client_id", "vehicle_id", "advisor_id"):
+        if key in data:
+            setattr(booking, key, data[key])
+    if "planned_jobs" in data and data["planned_jobs"] is not None:
+        booking.planned_jobs = [str(j).strip() for j in data["planned_jobs"] if str(j).strip()]
+    if creating and actor is not None and booking.advisor_id is None and "advisor_id" not in data:
+        booking.advisor_id = getattr(actor, "id", None)
+    wanted_extra = bay_ids[1:]
+    current_extra = {link.bay_id: link for link in booking.extra_bays}
+    for bay_id, link in current_extra.items():
+        if bay_id not in wanted_extra:
+            booking.extra_bays.remove(link)
+    for bay_id in wanted_extra:
+        if bay_id not in current_extra:
+            booking.extra_bays.append(BookingBay(bay_id=bay_id))
+    db.session.flush()
+    if creating:
+        audit.record("create", booking, changes={k: [None, v] for k, v in _snapshot(booking).items()}, user=actor)
+    else:
+        changes = audit.diff(before, _snapshot(booking))
+        if changes:
+            audit.record("update", booking, changes=changes, user=actor)
+    return booking
+
+
+def apply_transition(booking: Booking, action: str, *, actor=None) -> Booking:
+    if action not in TRANSITIONS:
+        raise PlannerError(_("Unknown action."), 404)
+    sources, target = TRANSITIONS[action]
+    if booking.status not in sources:
+        raise PlannerError(_("A booking that is %(status)s cannot be moved to %(target)s.",
+                             status=status_label(booking.status), target=status_label(target)), 409)
+    before = booking.status
+    booking.status = target
+    db.session.flush()
+    audit.record("transition", booking, changes={"status": [before, target]}, user=actor)
+    return booking
+
+
+def status_label(status: str) -> str:
+    labels = {
+        "requested": _("requested"), "confirmed": _("confirmed"), "arrived": _("arrived"),
+        "converted": _("converted to an order"), "no_show": _("no-show"), "cancelled": _("cancelled"),
+    }
+    return labels.get(status, status)
+
+
+def bay_type_label(bay_type: str) -> str:
+    labels = {"lift": _("Lift"), "alignment": _("Alignment"), "diagnostics": _("Diagnostics"),
+              "body": _("Body"), "other": _("Other")}
+    return labels.get(bay_type, bay_type)
+
+
+# --- reading: the day, free slots ---------------------------------------------------------------------
+
+def active_bays(bay_type: str | None = None) -> list[Bay]:
+    q = select(Bay).where(Bay.active.is_(True)).order_by(Bay.position, Bay.id)
+    if bay_type:
+        if bay_type not in BAY_TYPES:
+            raise PlannerError(_("Unknown bay type."), field_name="bay_type")
+        q = q.where(Bay.type == bay_type)
+    return list(db.session.scalars(q))
+
+
+def bookings_between(start: datetime, end: datetime, *, include_released: bool = False) -> list[Booking]:
+    q = select(Booking).where(Booking.start_at < end, Booking.end_at > start).order_by(Booking.start_at, Booking.id)
+    if not include_released:
+        q = q.where(Booking.status.not_in(RELEASED_STATUSES))
+    return list(db.session.scalars(q))
+
+
+def booking_json(b: Booking, tz: ZoneInfo) -> dict:
+    return {
+        "id": b.id, "bay_id": b.bay_id, "bay_ids": b.bay_ids, "start": local_iso(b.start_at, tz),
+        "end": local_iso(b.end_at, tz), "duration_minutes": b.duration_minutes, "client_name": b.client_name,
+        "client_phone": b.client_phone, "vehicle": b.vehicle, "client_id": b.client_id, "vehicle_id": b.vehicle_id,
+        "reason": b.reason, "planned_jobs": list(b.planned_jobs or []), "advisor_id": b.advisor_id,
+        "status": b.status, "source": b.source, "version": b.version,
+    }
+
+
+def day_view(day: date, *, with_load: bool) -> dict:
+    tz = tenant_zone()
+    start, end = day_range_utc(day, tz)
+    bays = active_bays()
+    bookings = bookings_between(start, end, include_released=True)
+    out = {
+        "date": day.isoformat(), "timezone": str(tz),
+        "bays": [{"id": b.id, "name": b.name, "type": b.type} for b in bays],
+        "bookings": [booking_json(b, tz) for b in bookings],
+    }
+    schedule = Schedule.load(tz, (day, day))
+    out["closed"] = schedule.days_off.get(day) if day in schedule.days_off else None
+    out["hours"] = {b.id: [[local_iso(s, tz), local_iso(e, tz)] for s, e in schedule.open_intervals(day, b.id)]
+                    for b in bays}
+    if with_load:
+        booked = {b.id: 0 for b in bays}
+        for bk in bookings:
+            if bk.status in RELEASED_STATUSES:
+                continue
+            minutes = (min(bk.end_at, end) - max(bk.start_at, start)).total_seconds() / 60
+            for bay_id in bk.bay_ids:
+                if bay_id in booked:
+                    booked[bay_id] += minutes
+        load = []
+        for b in bays:
+            capacity = schedule.capacity_minutes(day, b.id)
+            load.append({"bay_id": b.id, "capacity_hours": round(capacity / 60, 2),
+                         "booked_hours": round(booked[b.id] / 60, 2),
+                         "percent": round(100 * booked[b.id] / capacity) if capacity else None})
+        out["load"] = load
+    return out
+
+
+@dataclass
+class Slot:
+    start: datetime
+    end: datetime
+    bay_ids: list[int]
+
+
+def free_slots(day: date, duration: int, *, bay_type: str | None = None, bays: list[Bay] | None = None,
+               schedule: Schedule | None = None, settings: dict | None = None, now: datetime | None = None,
+               use_buffer: bool | None = None) -> list[Slot]:
+    """Start times on ``day`` (on the tenant's slot grid, counted from each opening) where a booking of
+    ``duration`` minutes fits on at least one bay: inside one open interval, clear of other bookings
+    (each padded by the buffer when buffers apply, and the new one too), not in the past."""
+    tz = tenant_zone()
+    settings = settings or load_settings(tenant_row())
+    schedule = schedule or Schedule.load(tz)
+    bays = bays if bays is not None else active_bays(bay_type)
+    if use_buffer is None:
+        use_buffer = current_tenant().has(ADVANCED)
+    buffer_percent = settings["buffer_percent"] if use_buffer else 0
+    step = timedelta(minutes=settings["slot_minutes"])
+    need = timedelta(minutes=duration)
+    pad = timedelta(minutes=math.ceil(duration * buffer_percent / 100))
+    now = now or datetime.now(timezone.utc)
+    day_start, day_end = day_range_utc(day, tz)
+    busy: dict[int, list[Interval]] = {b.id: [] for b in bays}
+    if bays:
+        # Bookings padded by their own buffer; those of the previous day may reach into this one.
+        for bk in bookings_between(day_start - timedelta(days=1), day_end + timedelta(days=1)):
+            bk_pad = timedelta(minutes=math.ceil(bk.duration_minutes * buffer_percent / 100))
+            for bay_id in bk.bay_ids:
+                if bay_id in busy:
+                    busy[bay_id].append((bk.start_at, bk.end_at + bk_pad))
+    by_start: dict[datetime, list[int]] = {}
+    for bay in bays:
+        for open_start, open_end in schedule.open_intervals(day, bay.id):
+            candidate = open_start
+            while candidate + need <= open_end:
+                span_end = candidate + need + pad
+                if candidate >= now and not any(s < span_end and candidate < e for s, e in busy[bay.id]):
+                    by_start.setdefault(candidate, []).append(bay.id)
+                candidate += step
+    return [Slot(s, s + need, ids) for s, ids in sorted(by_start.items())]
+
+
+def earliest_fit(duration: int, *, bay_type: str | None = None, from_day: date | None = None,
+                 days: int = 60, now: datetime | None = None) -> tuple[date, Slot] | None:
+    """The first day (from ``from_day``, at most ``days`` ahead) with a free slot; its earliest slot."""
+    tz = tenant_zone()
+    now = now or datetime.now(timezone.utc)
+    day = from_day or now.astimezone(tz).date()
+    settings = load_settings(tenant_row())
+    schedule = Schedule.load(tz)
+    bays = active_bays(bay_type)
+    for offset in range(days):
+        current = day + timedelta(days=offset)
+        slots = free_slots(current, duration, bays=bays, schedule=schedule, settings=settings, now=now)
+        if slots:
+            return current, slots[0]
+    return None
+
+
+def arrivals(day: date) -> list[Booking]:
+    tz = tenant_zone()
+    start, end = day_range_utc(day, tz)
+    q = (select(Booking).where(Booking.start_at >= start, Booking.start_at < end,
+                               Booking.status.in_(("requested", "confirmed", "arrived")))
+         .order_by(Booking.start_at, Booking.id))
+    return list(db.session.scalars(q))
+
+
+def booked_minutes(day: date) -> int:
+    tz = tenant_zone()
+    start, end = day_range_utc(day, tz)
+    return int(db.session.scalar(select(func.coalesce(func.sum(Booking.duration_minutes), 0))
+                                 .where(Booking.start_at >= start, Booking.start_at < end,
+                                        Booking.status.not_in(RELEASED_STATUSES))) or 0)

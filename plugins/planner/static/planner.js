@@ -1,0 +1,69 @@
+/* Planner, progressive enhancement only: every link and form works without this file.
+ * - quick booking (planner.quick): a free cell opens the booking form in a <dialog> instead of a page;
+ * - arrow keys move between cells of the day grid; Esc closes the dialog (native);
+ * - the print button on the arrivals list. */
+(function () {
+  "use strict";
+  var grid = document.querySelector("[data-planner-grid]");
+  var dialog = document.getElementById("planner-quick");
+
+  function openQuick(link) {
+    var url = new URL(link.href, window.location.href);
+    url.searchParams.set("fragment", "1");
+    fetch(url.toString(), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (html) {
+        var body = dialog.querySelector("[data-quick-body]");
+        body.innerHTML = html;
+        dialog.showModal();
+        var first = body.querySelector("#bk-client_name");
+        if (first) { first.focus(); }
+      })
+      .catch(function () { window.location.href = link.href; });
+  }
+
+  if (grid && dialog && typeof dialog.showModal === "function" && grid.dataset.quickUrl) {
+    grid.addEventListener("click", function (ev) {
+      var link = ev.target.closest(".planner-free a");
+      if (!link || ev.ctrlKey || ev.metaKey || ev.shiftKey) { return; }
+      ev.preventDefault();
+      openQuick(link);
+    });
+    dialog.addEventListener("click", function (ev) {
+      if (ev.target.closest("[data-dialog-close]")) { dialog.close(); }
+    });
+  }
+
+  if (grid) {
+    // Arrow keys: move focus to the nearest link in the neighbouring cell (row/column of the grid).
+    grid.addEventListener("keydown", function (ev) {
+      var keys = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+      var move = keys[ev.key];
+      var cell = ev.target.closest("td");
+      if (!move || !cell) { return; }
+      var rows = Array.prototype.slice.call(grid.tBodies[0].rows);
+      var r = rows.indexOf(cell.parentElement);
+      var x = cell.getBoundingClientRect().left + 4;
+      var y = cell.getBoundingClientRect().top + 4;
+      var target = null;
+      if (move[0] !== 0) {
+        for (var i = r + move[0]; i >= 0 && i < rows.length && !target; i += move[0]) {
+          target = Array.prototype.find.call(rows[i].cells, function (c) {
+            var b = c.getBoundingClientRect();
+            return c.tagName === "TD" && b.left <= x && x <= b.right && c !== cell;
+          }) || null;
+        }
+      } else {
+        var sib = cell;
+        do { sib = move[1] > 0 ? sib.nextElementSibling : sib.previousElementSibling; } while (sib && sib.tagName !== "TD");
+        target = sib;
+        void y;
+      }
+      var link = target && target.querySelector("a");
+      if (link) { ev.preventDefault(); link.focus(); }
+    });
+  }
+
+  var printButton = document.querySelector("[data-print]");
+  if (printButton) { printButton.addEventListener("click", function () { window.print(); }); }
+})();

@@ -1,0 +1,450 @@
+"""The planner's pages: the day grid (bays x time), the week, the booking form, quick booking
+(``planner.quick``), tomorrow's arrivals and the settings (hours, days off, online page, feeds).
+
+Every page works as plain HTML forms; ``planner.js`` only adds the quick-booking dialog and keyboard
+moves in the grid on top.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from core import audit
+from core.api.errors import translate_errors
+from core.db import db
+from core.i18n import domain
+from core.web import feature_unavailable
+
+from . import service
+from .models import Bay, Booking, DayOff, WorkingHours
+from .schemas import BookingCreateSchema, BookingInSchema
+from .service import ADVANCED, PlannerError
+from .settings import PlannerSettingsSchema, load_settings, save_settings
+
+_ = domain("planner").gettext
+
+bp = Blueprint("planner_ui", __name__, url_prefix="/planner", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+BASIC = "planner.basic"
+QUICK = "planner.quick"
+
+
+def ui_view(permission: str, feature: str = BASIC):
+    def decorate(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            if not (current_user and current_user.is_authenticated):
+                return redirect(url_for("core_auth.login", next=request.full_path.rstrip("?")))
+            tenant = g.get("tenant")
+            if tenant is None or not tenant.has(feature):
+                return feature_unavailable("planner", feature)
+            if not current_user.can(permission):
+                abort(403)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).astimezone(service.tenant_zone()).date()
+
+
+def _day_arg(default: date | None = None) -> date:
+    try:
+        return date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        return default or _today()
+
+
+@bp.app_template_filter("planner_hhmm")
+def _hhmm(value: datetime) -> str:
+    return value.strftime("%H:%M")
+
+
+def _ctx() -> dict:
+    tenant = g.get("tenant")
+    return {"has_quick": tenant.has(QUICK), "has_advanced": tenant.has(ADVANCED),
+            "can_create": current_user.can("planner.booking.create"),
+            "can_update": current_user.can("planner.booking.update"),
+            "status_label": service.status_label, "bay_type_label": service.bay_type_label}
+
+
+# --- the day grid -------------------------------------------------------------------------------------
+
+def _grid(day: date, bays: list[Bay], bookings: list[Booking], schedule: service.Schedule, step: int):
+    """Rows of (local time, cells); a cell is ("booking", booking, rowspan) at a booking's first row,
+    ("covered",) under it, ("free", iso) when the bay is open, ("closed",) otherwise."""
+    tz = schedule.tz
+    opening = {b.id: schedule.open_intervals(day, b.id) for b in bays}
+    spans = [iv for ivs in opening.values() for iv in ivs]
+    if not spans:
+        first = service.local_instant(day, time(9), tz)
+        last = service.local_instant(day, time(18), tz)
+    else:
+        first, last = min(s for s, _e in spans), max(e for _s, e in spans)
+    for bk in bookings:  # bookings outside today's hours (hours changed since) still show
+        first, last = min(first, bk.start_at), max(last, bk.end_at)
+    day_start, day_end = service.day_range_utc(day, tz)
+    first, last = max(first, day_start), min(last, day_end)
+    # Align the first row to the slot grid of the local day.
+    local_first = first.astimezone(tz)
+    minutes = (local_first.hour * 60 + local_first.minute) // step * step
+    cursor = service.local_instant(day, time(minutes // 60, minutes % 60), tz)
+    rows_at = []
+    while cursor < last:
+        rows_at.append(cursor)
+        cursor += timedelta(minutes=step)
+    placed: set[tuple[int, int]] = set()
+    rows = []
+    for index, at in enumerate(rows_at):
+        row_end = at + timedelta(minutes=step)
+        cells = []
+        for bay in bays:
+            here = [bk for bk in bookings if bay.id in bk.bay_ids and bk.start_at < row_end and bk.end_at > at]
+            if here:
+                bk = here[0]
+                if (bk.id, bay.id) in placed:
+                    cells.append(("covered",))
+                    continue
+                placed.add((bk.id, bay.id))
+                span = sum(1 for r in rows_at[index:] if r < bk.end_at)
+                cells.append(("booking", bk, max(span, 1), here[1:]))
+            elif any(s <= at and row_end <= e for s, e in opening[bay.id]):
+                cells.append(("free", service.local_iso(at, tz)[:16]))
+            else:
+                cells.append(("closed",))
+        rows.append((at.astimezone(tz), cells))
+    return rows
+
+
+@bp.get("/")
+@ui_view("planner.booking.read")
+def day_page():
+    tenant = service.tenant_row()
+    tz = service.tenant_zone(tenant)
+    settings = load_settings(tenant)
+    day = _day_arg()
+    bays = service.active_bays()
+    start, end = service.day_range_utc(day, tz)
+    bookings = service.bookings_between(start, end)
+    schedule = service.Schedule.load(tz, (day, day))
+    view = service.day_view(day, with_load=True) if g.tenant.has(ADVANCED) else None
+    return render_template(
+        "planner/day.html", day=day, today=_today(), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
+        bays=bays, rows=_grid(day, bays, bookings, schedule, settings["slot_minutes"]),
+        closed=schedule.days_off.get(day) if day in schedule.days_off else None,
+        load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz, **_ctx())
+
+
+@bp.get("/week")
+@ui_view("planner.booking.read")
+def week_page():
+    tz = service.tenant_zone()
+    day = _day_arg()
+    monday = day - timedelta(days=day.weekday())
+    days = [monday + timedelta(days=i) for i in range(7)]
+    start, _e = service.day_range_utc(days[0], tz)
+    _s, end = service.day_range_utc(days[-1], tz)
+    bookings = service.bookings_between(start, end)
+    bays = service.active_bays()
+    by_day: dict[date, dict[int, list[Booking]]] = {d: {b.id: [] for b in bays} for d in days}
+    for bk in bookings:
+        local_day = bk.start_at.astimezone(tz).date()
+        if local_day in by_day:
+            for bay_id in bk.bay_ids:
+                if bay_id in by_day[local_day]:
+                    by_day[local_day][bay_id].append(bk)
+    schedule = service.Schedule.load(tz, (days[0], days[-1]))
+    return render_template("planner/week.html", days=days, bays=bays, by_day=by_day, tz=tz, today=_today(),
+                           prev_week=monday - timedelta(days=7), next_week=monday + timedelta(days=7),
+                           days_off=schedule.days_off, **_ctx())
+
+
+@bp.get("/arrivals")
+@ui_view("planner.booking.read")
+def arrivals_page():
+    tz = service.tenant_zone()
+    day = _day_arg(_today() + timedelta(days=1))
+    bays = {b.id: b for b in db.session.scalars(select(Bay))}
+    return render_template("planner/arrivals.html", day=day, items=service.arrivals(day), bays=bays, tz=tz,
+                           prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_ctx())
+
+
+# --- booking forms ------------------------------------------------------------------------------------
+
+FORM_FIELDS = ("bay_id", "start", "duration_minutes", "client_name", "client_phone", "vehicle", "reason",
+               "status", "version")
+
+
+def _form_data(partial: bool) -> tuple[dict, dict]:
+    raw = {k: request.form.get(k, "").strip() for k in FORM_FIELDS if request.form.get(k) is not None}
+    raw = {k: v for k, v in raw.items() if v != "" or k in ("client_phone", "vehicle", "reason")}
+    if "planned_jobs" in request.form:
+        raw["planned_jobs"] = [line.strip() for line in request.form["planned_jobs"].splitlines() if line.strip()]
+    bay_ids = request.form.getlist("bay_ids")
+    if len(bay_ids) > 1:
+        raw["bay_ids"] = bay_ids
+    schema = BookingInSchema() if partial else BookingCreateSchema()
+    try:
+        return schema.load(raw, partial=partial), {}
+    except ValidationError as err:
+        return {}, translate_errors(err.messages)
+
+
+def _render_form(template: str, *, booking: Booking | None, values: dict, errors: dict, status: int = 200):
+    tz = service.tenant_zone()
+    return render_template(template, booking=booking, values=values, errors=errors, bays=service.active_bays(),
+                           statuses=("requested", "confirmed", "arrived"),
+                           booking_local=booking.start_at.astimezone(tz) if booking else None,
+                           actions=_actions(booking) if booking else [], **_ctx()), status
+
+
+def _actions(booking: Booking) -> list[tuple[str, str]]:
+    labels = {"confirm": _("Confirm"), "arrive": _("Arrived"), "no-show": _("No-show"), "cancel": _("Cancel booking")}
+    return [(action, labels[action]) for action, (sources, _t) in service.TRANSITIONS.items()
+            if booking.status in sources and action in labels]
+
+
+def _save(data: dict, booking: Booking | None) -> Booking | dict:
+    """Save or return field errors (the transaction is rolled back on errors)."""
+    try:
+        saved = service.save_booking(data, booking, actor=current_user)
+        db.session.commit()
+        return saved
+    except PlannerError as exc:
+        db.session.rollback()
+        return exc.errors or {"_form": [exc.message]}
+    except StaleDataError:
+        db.session.rollback()
+        return {"_form": [_("This booking was changed by someone else meanwhile. Reload it and try again.")]}
+
+
+@bp.route("/bookings/new", methods=["GET", "POST"])
+@ui_view("planner.booking.create")
+def new_booking():
+    if request.method == "GET":
+        values = {"bay_id": request.args.get("bay_id", type=int), "start": request.args.get("start", ""),
+                  "duration_minutes": request.args.get("duration", type=int) or 60, "status": "confirmed"}
+        return _render_form("planner/booking_form.html", booking=None, values=values, errors={})
+    data, errors = _form_data(partial=False)
+    if not errors:
+        result = _save(data, None)
+        if isinstance(result, Booking):
+            flash(_("Booking #%(id)s saved.", id=result.id), "success")
+            return redirect(url_for("planner_ui.day_page", date=result.start_at.astimezone(service.tenant_zone()).date().isoformat()))
+        errors = result
+    return _render_form("planner/booking_form.html", booking=None, values=dict(request.form), errors=errors,
+                        status=409 if "_form" in errors else 422)
+
+
+def _get_booking(booking_id: int) -> Booking:
+    booking = db.session.scalars(select(Booking).where(Booking.id == booking_id)).first()
+    if booking is None:
+        abort(404)
+    return booking
+
+
+@bp.route("/bookings/<int:booking_id>", methods=["GET", "POST"])
+@ui_view("planner.booking.read")
+def edit_booking(booking_id: int):
+    booking = _get_booking(booking_id)
+    tz = service.tenant_zone()
+    if request.method == "GET":
+        values = service.booking_json(booking, tz)
+        values["start"] = values["start"][:16]
+        return _render_form("planner/booking_form.html", booking=booking, values=values, errors={})
+    if not current_user.can("planner.booking.update"):
+        abort(403)
+    data, errors = _form_data(partial=True)
+    data.pop("status", None)  # status moves only through the action buttons
+    if not errors:
+        result = _save(data, booking)
+        if isinstance(result, Booking):
+            flash(_("Booking #%(id)s saved.", id=result.id), "success")
+            return redirect(url_for("planner_ui.day_page", date=result.start_at.astimezone(tz).date().isoformat()))
+        errors = result
+        booking = _get_booking(booking_id)
+    return _render_form("planner/booking_form.html", booking=booking, values=dict(request.form), errors=errors,
+                        status=409 if "_form" in errors else 422)
+
+
+@bp.post("/bookings/<int:booking_id>/<action>")
+@ui_view("planner.booking.update")
+def booking_action(booking_id: int, action: str):
+    if action not in service.TRANSITIONS:
+        abort(404)
+    booking = _get_booking(booking_id)
+    try:
+        service.apply_transition(booking, action, actor=current_user)
+        db.session.commit()
+        flash(_("Booking #%(id)s is %(status)s now.", id=booking.id, status=service.status_label(booking.status)),
+              "success")
+    except PlannerError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    back = request.form.get("next") or url_for("planner_ui.edit_booking", booking_id=booking_id)
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/planner/")
+
+
+# --- quick booking (planner.quick) -----------------------------------------------------------------------
+
+@bp.route("/quick", methods=["GET", "POST"])
+@ui_view("planner.booking.create", feature=QUICK)
+def quick_booking():
+    """Two clicks: a free cell opens this small form (a dialog with JS, a page without) with the bay
+    and the time filled in; client, car and reason, then save."""
+    if request.method == "GET":
+        values = {"bay_id": request.args.get("bay_id", type=int), "start": request.args.get("start", ""),
+                  "duration_minutes": request.args.get("duration", type=int) or 60}
+        template = "planner/_quick_form.html" if request.args.get("fragment") else "planner/quick.html"
+        return _render_form(template, booking=None, values=values, errors={})
+    data, errors = _form_data(partial=False)
+    if not errors:
+        data.setdefault("status", "confirmed")
+        result = _save(data, None)
+        if isinstance(result, Booking):
+            flash(_("Booking #%(id)s saved.", id=result.id), "success")
+            return redirect(url_for("planner_ui.day_page", date=result.start_at.astimezone(service.tenant_zone()).date().isoformat()))
+        errors = result
+    return _render_form("planner/quick.html", booking=None, values=dict(request.form), errors=errors,
+                        status=409 if "_form" in errors else 422)
+
+
+# --- settings: slots, online page, working hours, days off, feeds -------------------------------------------
+
+def _weekday_names() -> list[str]:
+    return [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+
+
+def _settings_page(errors: dict | None = None, status: int = 200):
+    tenant = service.tenant_row()
+    hours = {wd: None for wd in range(7)}
+    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.bay_id.is_(None))
+                                  .order_by(WorkingHours.weekday, WorkingHours.opens)):
+        if hours[row.weekday] is None:
+            hours[row.weekday] = row
+    days_off = list(db.session.scalars(select(DayOff).where(DayOff.day >= _today() - timedelta(days=30))
+                                       .order_by(DayOff.day)))
+    bays = list(db.session.scalars(select(Bay).order_by(Bay.position, Bay.id)))
+    public_url = url_for("planner_public.book_page", station=tenant.slug, _external=True)
+    return render_template("planner/settings.html", settings=load_settings(tenant), hours=hours,
+                           weekdays=_weekday_names(), days_off=days_off, bays=bays, public_url=public_url,
+                           tenant=tenant, errors=errors or {}, has_online=g.tenant.has("planner.online_booking"),
+                           **_ctx()), status
+
+
+@bp.get("/settings")
+@ui_view("planner.settings.manage")
+def settings_page():
+    return _settings_page()
+
+
+@bp.post("/settings")
+@ui_view("planner.settings.manage")
+def settings_save():
+    tenant = service.tenant_row()
+    form = request.form
+    data = {k: form.get(k) for k in ("slot_minutes", "buffer_percent", "online_name", "online_address",
+                                     "online_hours_text", "online_duration_minutes", "online_days_ahead")
+            if form.get(k) is not None}
+    data["online_enabled"] = form.get("online_enabled") == "on"
+    data["online_services"] = [line.strip() for line in form.get("online_services", "").splitlines() if line.strip()]
+    before = load_settings(tenant)
+    try:
+        after = save_settings(tenant, PlannerSettingsSchema().load(data))
+    except ValidationError as err:
+        db.session.rollback()
+        return _settings_page(translate_errors(err.messages), 422)
+    audit.record("settings", tenant, object_type="planner_settings", changes=audit.diff(before, after))
+    db.session.commit()
+    flash(_("Settings saved."), "success")
+    return redirect(url_for("planner_ui.settings_page"))
+
+
+@bp.post("/settings/hours")
+@ui_view("planner.settings.manage")
+def hours_save():
+    """The shop's hours per weekday (one span a day here; split shifts and per-bay hours through the
+    working-hours list). An empty weekday is closed."""
+    errors = {}
+    spans = {}
+    for wd in range(7):
+        opens, closes = request.form.get(f"opens_{wd}", "").strip(), request.form.get(f"closes_{wd}", "").strip()
+        if not opens and not closes:
+            continue
+        try:
+            o, c = time.fromisoformat(opens), time.fromisoformat(closes)
+        except ValueError:
+            errors[f"hours_{wd}"] = [_("Enter both times as HH:MM.")]
+            continue
+        if o >= c:
+            errors[f"hours_{wd}"] = [_("Closing must be later than opening.")]
+            continue
+        spans[wd] = (o, c)
+    if errors:
+        return _settings_page(errors, 422)
+    before = {r.weekday: f"{r.opens:%H:%M}-{r.closes:%H:%M}" for r in
+              db.session.scalars(select(WorkingHours).where(WorkingHours.bay_id.is_(None)))}
+    db.session.execute(delete(WorkingHours).where(WorkingHours.bay_id.is_(None))
+                       .execution_options(synchronize_session=False))
+    for wd, (o, c) in spans.items():
+        db.session.add(WorkingHours(weekday=wd, opens=o, closes=c))
+    after = {wd: f"{o:%H:%M}-{c:%H:%M}" for wd, (o, c) in spans.items()}
+    audit.record("update", None, object_type="planner_working_hours", changes=audit.diff(before, after))
+    db.session.commit()
+    flash(_("Working hours saved."), "success")
+    return redirect(url_for("planner_ui.settings_page"))
+
+
+@bp.post("/settings/days-off")
+@ui_view("planner.settings.manage")
+def day_off_add():
+    try:
+        day = date.fromisoformat(request.form.get("day", ""))
+    except ValueError:
+        return _settings_page({"day": [_("Not a valid date (use YYYY-MM-DD).")]}, 422)
+    if db.session.scalar(select(DayOff.id).where(DayOff.day == day)) is None:
+        row = DayOff(day=day, title=request.form.get("title", "").strip()[:120])
+        db.session.add(row)
+        db.session.flush()
+        audit.record("create", row, changes={"day": [None, day.isoformat()], "title": [None, row.title]})
+        db.session.commit()
+    flash(_("Day off added."), "success")
+    return redirect(url_for("planner_ui.settings_page"))
+
+
+@bp.post("/settings/days-off/<int:day_off_id>/delete")
+@ui_view("planner.settings.manage")
+def day_off_delete(day_off_id: int):
+    row = db.session.scalars(select(DayOff).where(DayOff.id == day_off_id)).first()
+    if row is None:
+        abort(404)
+    audit.record("delete", row, changes={"day": [row.day.isoformat(), None]})
+    db.session.delete(row)
+    db.session.commit()
+    flash(_("Day off removed."), "success")
+    return redirect(url_for("planner_ui.settings_page"))
+
+
+@bp.post("/settings/bays/<int:bay_id>/new-feed-link")
+@ui_view("planner.settings.manage")
+def rotate_feed(bay_id: int):
+    from .models import _new_ics_token
+
+    bay = db.session.scalars(select(Bay).where(Bay.id == bay_id)).first()
+    if bay is None:
+        abort(404)
+    bay.ics_token = _new_ics_token()
+    audit.record("update", bay, changes={"ics_token": ["***", "*** (new)"]})
+    db.session.commit()
+    flash(_("The old calendar link of %(bay)s no longer works.", bay=bay.name), "success")
+    return redirect(url_for("planner_ui.settings_page"))
+

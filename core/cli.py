@@ -30,6 +30,16 @@ def main() -> None:
     cli(prog_name="garage")
 
 
+def _add_static_commands() -> None:
+    # Catalog work needs no app (and must run while a plugin under construction cannot even import).
+    from .ui.i18n_tools import i18n_group
+
+    cli.add_command(i18n_group)
+
+
+_add_static_commands()
+
+
 def fail(message: str) -> None:
     """One line, exit code 2; the caller's transaction is rolled back."""
     db.session.rollback()

@@ -35,14 +35,30 @@ def select_locale() -> str:
     best = request.accept_languages.best_match(languages) if request else None
     if best:
         return best
-    tenant = g.get("tenant")
-    return getattr(tenant, "language", None) or current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    row = _tenant_row()
+    language = getattr(row, "language", None)
+    return language if language in languages else current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+
+
+def _tenant_row():
+    if g.get("tenant") is None:
+        return None
+    from .ui.formatting import tenant_row
+
+    return tenant_row()
+
+
+def select_timezone() -> str | None:
+    """Dates and times are shown in the shop's time zone (the tenant setting)."""
+    row = _tenant_row() if request else None
+    return getattr(row, "timezone", None) or None
 
 
 def init_app(app: Flask) -> None:
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=select_timezone,
         default_domain="core",
         default_translation_directories=str(LOCALES_DIR),
     )

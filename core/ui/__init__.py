@@ -1,0 +1,59 @@
+"""Core subsystem: the web UI shell (server-rendered Jinja pages) and languages.
+
+* the shell: ``core/base.html`` (blocks ``title``, ``content``, ``scripts``; flash messages; the menu
+  from the ``menu_items`` hook), dashboard (``dashboard_widgets`` hook), profile, tenant settings;
+* generic list / detail / create / edit pages for every registered entity and document type at
+  ``/<slug>/<resource>`` (:mod:`core.ui.generic`), overridable per type by a plugin template;
+* friendly error pages (HTML for the UI, JSON under ``/api/``) and the upgrade page;
+* Jinja filters formatting dates, numbers and money per locale and tenant currency;
+* the ``garage i18n extract|update|compile`` command (:mod:`core.ui.i18n_tools`, registered on the
+  ``garage`` group itself so it works without building the app).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from ..plugins import hookimpl
+from ..registry import MenuItem
+
+
+def init_app(app: Flask) -> None:
+    from . import errors, formatting, generic, shell
+
+    app.register_blueprint(shell.bp)
+    app.register_blueprint(generic.bp)
+    errors.init_app(app)
+    from .forms import value_for_input
+
+    # A global, not a context variable: imported macros (core/macros.html) see globals only.
+    app.add_template_global(value_for_input)
+    from flask_babel import get_locale
+
+    app.add_template_global(get_locale)  # <html lang="{{ get_locale() }}">
+    formatting.init_app(app)
+    _plugin_templates(app)
+
+
+def _plugin_templates(app: Flask) -> None:
+    """Plugins may ship ``templates/<slug>/...`` without a blueprint (e.g. to override a generic
+    page): their folders are searched after the core's, so ``<slug>/<resource>_list.html`` is found."""
+    host = app.extensions["garage"]
+    loaders = [app.jinja_loader]
+    for plugin in host.plugins.values():
+        folder = Path(plugin.path) / "templates"
+        if folder.is_dir():
+            loaders.append(FileSystemLoader(str(folder)))
+    if len(loaders) > 1:
+        app.jinja_loader = ChoiceLoader(loaders)
+
+
+@hookimpl
+def menu_items(ctx):
+    return [
+        MenuItem("core.settings", _l("Settings"), "/settings", order=900, permission="core.settings.manage",
+                 section="admin"),
+    ]

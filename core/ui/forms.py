@@ -1,0 +1,149 @@
+"""HTML forms generated from marshmallow schemas (entity forms and plugin settings forms).
+
+A schema field becomes one form control; its label comes from ``metadata={"label": _l("...")}``
+(falling back to the field name), an optional ``metadata={"help": _l("...")}`` is shown under it.
+The schema stays the only validator: the form posts strings, :func:`form_to_payload` turns them into
+what marshmallow expects (empty -> None/missing, checkbox -> bool), and marshmallow's per-field errors
+are shown next to the control while everything the user typed is put back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+
+
+@dataclass
+class FormField:
+    name: str
+    label: Any
+    widget: str  # text, number, checkbox, select, date, datetime-local, email, textarea, url, time
+    required: bool = False
+    choices: list[tuple[str, Any]] = field(default_factory=list)
+    step: str | None = None
+    help: Any = None
+    maxlength: int | None = None
+
+
+def _label(name: str, f: fields.Field) -> Any:
+    return f.metadata.get("label") or f.metadata.get("title") or name.replace("_", " ").capitalize()
+
+
+def _choices(f: fields.Field) -> list[tuple[str, Any]] | None:
+    labels = f.metadata.get("choices")  # optional {value: label}
+    validators = f.validators if isinstance(f.validators, (list, tuple)) else [f.validators]
+    for v in validators:
+        if isinstance(v, validate.OneOf):
+            out = []
+            for i, choice in enumerate(v.choices):
+                label = (labels or {}).get(choice)
+                if label is None:
+                    label = v.labels[i] if i < len(v.labels or ()) else choice
+                out.append((str(choice), label))
+            return out
+    if isinstance(f, fields.Enum):
+        return [(m.name if not f.by_value else str(m.value), (labels or {}).get(m.name, m.name)) for m in f.enum]
+    return None
+
+
+def _maxlength(f: fields.Field) -> int | None:
+    validators = f.validators if isinstance(f.validators, (list, tuple)) else [f.validators]
+    for v in validators:
+        if isinstance(v, validate.Length) and v.max is not None:
+            return v.max
+    return None
+
+
+def schema_fields(schema: Schema | type[Schema]) -> list[FormField]:
+    """The editable fields of ``schema``, in declaration order (dump-only fields are left out)."""
+    schema = schema() if isinstance(schema, type) else schema
+    out = []
+    for name, f in schema.fields.items():
+        if f.dump_only or f.metadata.get("form") is False:
+            continue
+        key = f.data_key or name
+        choices = _choices(f)
+        step = None
+        if choices is not None:
+            widget = "select"
+        elif isinstance(f, fields.Boolean):
+            widget = "checkbox"
+        elif isinstance(f, (fields.Integer,)):
+            widget, step = "number", "1"
+        elif isinstance(f, (fields.Decimal, fields.Float, fields.Number)):
+            places = getattr(f, "places", None)  # marshmallow keeps it as a quantizer: Decimal("0.01")
+            widget, step = "number", (str(places) if places is not None else "any")
+        elif isinstance(f, fields.DateTime):
+            widget = "datetime-local"
+        elif isinstance(f, fields.Date):
+            widget = "date"
+        elif isinstance(f, fields.Time):
+            widget = "time"
+        elif isinstance(f, fields.Email):
+            widget = "email"
+        elif isinstance(f, fields.Url):
+            widget = "url"
+        elif isinstance(f, (fields.Nested, fields.List, fields.Dict)):
+            continue  # structured values have pages of their own, not a flat form control
+        elif f.metadata.get("multiline"):
+            widget = "textarea"
+        else:
+            widget = "text"
+        out.append(FormField(name=key, label=_label(name, f), widget=widget, required=f.required,
+                             choices=choices or [], step=step, help=f.metadata.get("help"),
+                             maxlength=_maxlength(f)))
+    return out
+
+
+def form_to_payload(form, form_fields: list[FormField]) -> dict:
+    """Posted strings -> the dict marshmallow loads. An empty input means "no value" (None), so an
+    optional field can be cleared; an empty required input stays missing for a "required" error."""
+    payload: dict = {}
+    for ff in form_fields:
+        if ff.widget == "checkbox":
+            payload[ff.name] = ff.name in form
+            continue
+        if ff.name not in form:
+            continue
+        value = form.get(ff.name, "").strip() if ff.widget != "textarea" else form.get(ff.name, "")
+        if value == "":
+            if not ff.required:
+                payload[ff.name] = None
+            continue
+        if ff.widget == "number":
+            # People type "1 234,50" in ru/zh habits; the schema wants "1234.50".
+            value = value.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        payload[ff.name] = value
+    return payload
+
+
+def value_for_input(value: Any, widget: str) -> str:
+    """A Python value as the ``value`` attribute of its control (ISO dates, plain decimals)."""
+    if value is None:
+        return ""
+    if widget == "datetime-local" and isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "value") and hasattr(value, "name"):  # Enum
+        return str(value.name)
+    return str(value)
+
+
+def errors_for(messages: dict) -> dict[str, str]:
+    """marshmallow's ``{field: [msg, ...]}`` -> ``{field: "msg msg"}`` for display next to controls,
+    translated by the same table the REST API uses (core.api.errors)."""
+    from ..api.errors import translate_message
+
+    out = {}
+    for key, value in (messages or {}).items():
+        if isinstance(value, dict):
+            value = [m for v in value.values() for m in (v if isinstance(v, list) else [v])]
+        out[key] = " ".join(translate_message(m) for m in (value if isinstance(value, list) else [value]))
+    return out

@@ -1,0 +1,278 @@
+"""Generic pages for every registered entity and document type, without code of their own:
+
+    GET       /<slug>/<resource>                list (search q, filters, sort, page)
+    GET/POST  /<slug>/<resource>/new            create form
+    GET       /<slug>/<resource>/<id>           detail (documents: transition buttons, print link)
+    GET/POST  /<slug>/<resource>/<id>/edit      edit form
+
+A plugin overrides one page by shipping ``templates/<slug>/<resource>_list.html`` (``_detail``,
+``_form``); the same context variables are passed. Plugin blueprints with a route of the same path
+win (werkzeug prefers static path segments over ``<converters>``).
+
+Rules: the tenant must have the plugin and the type's feature (else the upgrade page, status 404);
+the user needs ``<permission_prefix>.read`` / ``.create`` / ``.update`` (else 403); another tenant's
+id is 404; every write is one transaction with its audit row; a validation error re-shows the form
+with the messages next to the fields and everything typed kept (status 422).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from .. import audit
+from ..db import Money, db
+from ..web import feature_unavailable, host, ui_context
+from .forms import errors_for, form_to_payload, schema_fields
+from .listing import list_query, parse_params
+from .shell import _require_login
+
+bp = Blueprint("ui_generic", __name__)
+
+
+@bp.before_request
+def _login_first():
+    # An unknown /<a>/<b> is a plain 404 (JSON under /api/), not a redirect to the login page.
+    args = request.view_args or {}
+    if (args.get("slug"), args.get("resource")) not in all_types():
+        abort(404)
+    return _require_login()
+
+
+def _resources() -> dict:
+    """The REST API's registry of entity and document types: the UI serves exactly the same set, with
+    the same slugs, gating and permission names (``core.api.resources.Resource``)."""
+    from ..api.resources import resources
+
+    return resources()
+
+
+def all_types() -> dict:
+    """(slug, resource) -> EntityType or DocumentType (documents are entities with a workflow)."""
+    return {key: res.spec for key, res in _resources().items()}
+
+
+def permission(t, verb: str) -> str | None:
+    res = _resources().get((_slug(t), t.resource))
+    return res.permission(verb) if res is not None else None
+
+
+def _slug(t) -> str:
+    from ..plugins import is_core
+
+    return "core" if is_core(t.plugin) else t.plugin
+
+
+def readable_types(ctx) -> list:
+    """The types the tenant has and the user may read (for the menu)."""
+    if ctx.tenant is None:
+        return []
+    return [res.spec for _key, res in sorted(_resources().items())
+            if res.available_to(ctx.tenant) and ctx.can(res.permission("read"))]
+
+
+def is_document(t) -> bool:
+    return hasattr(t, "workflow") or hasattr(t, "transitions") or hasattr(t, "states")
+
+
+def _resolve(slug: str, resource: str, verb: str):
+    res = _resources().get((slug, resource))
+    if res is None:
+        abort(404)
+    t = res.spec
+    if not res.available_to(g.tenant):
+        if slug == "core":
+            abort(404)
+        return t, feature_unavailable(slug, getattr(t, "feature", None))
+    perm = permission(t, verb)
+    if perm and not current_user.can(perm):
+        abort(403)
+    return t, None
+
+
+def _get(t, object_id: int):
+    model = t.model
+    pk = model.__mapper__.primary_key[0]
+    # A select, not session.get(): the tenant guard applies to queries, so another tenant's id is None.
+    obj = db.session.execute(select(model).where(pk == object_id)).scalar_one_or_none()
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def columns(t) -> list[tuple[str, object]]:
+    """(attribute, label) of the list columns: declared ``list_columns`` or the first schema fields."""
+    form_fields = {f.name: f.label for f in schema_fields(t.schema)}
+    schema = t.schema()
+    labels = {name: (f.metadata.get("label") or name.replace("_", " ").capitalize()) for name, f in schema.fields.items()}
+    labels.update(form_fields)
+    names = list(getattr(t, "list_columns", ()) or ()) or [n for n in labels if n != "id"][:5]
+    return [(n, labels.get(n, n.replace("_", " ").capitalize())) for n in names]
+
+
+def display(t, obj, name: str):
+    """A value as the page shows it: money in the tenant's currency, dates and numbers per locale."""
+    import datetime as dt
+
+    from . import formatting
+
+    value = getattr(obj, name, None)
+    column = t.model.__table__.c.get(name)
+    if value is None:
+        return ""
+    if column is not None and isinstance(column.type, Money):
+        return formatting.money(value)
+    if isinstance(value, bool):
+        return formatting.yesno(value)
+    if isinstance(value, dt.datetime):
+        return formatting.datetime(value)
+    if isinstance(value, dt.date):
+        return formatting.date(value)
+    if isinstance(value, (int, float, Decimal)):
+        return formatting.number(value)
+    if hasattr(value, "label"):
+        return value.label
+    return str(value)
+
+
+def _templates(t, page: str) -> list[str]:
+    return [f"{t.plugin}/{t.resource.replace('-', '_')}_{page}.html", f"{t.plugin}/{t.resource}_{page}.html",
+            f"core/generic/{page}.html"]
+
+
+def _context(t, **kw) -> dict:
+    return {"type": t, "slug": _slug(t), "resource": t.resource, "is_document": is_document(t),
+            "can_create": current_user.can(permission(t, "create")),
+            "can_update": current_user.can(permission(t, "update")),
+            "display": lambda obj, name: display(t, obj, name), **kw}
+
+
+@bp.get("/<slug>/<resource>")
+def list_page(slug: str, resource: str):
+    t, gate = _resolve(slug, resource, "read")
+    if gate is not None:
+        return gate
+    params = parse_params(t, request.args)
+    result = list_query(t, params)
+    filter_fields = [f for f in schema_fields(t.schema) if f.name in (getattr(t, "filter_fields", ()) or ())]
+    return render_template(_templates(t, "list"), **_context(
+        t, result=result, params=params, columns=columns(t), filter_fields=filter_fields,
+        errors=errors_for(params.errors)))
+
+
+def _form_fields(t):
+    return schema_fields(t.schema)
+
+
+def _snapshot(obj, names) -> dict:
+    return {n: getattr(obj, n, None) for n in names}
+
+
+@bp.route("/<slug>/<resource>/new", methods=["GET", "POST"])
+def create_page(slug: str, resource: str):
+    t, gate = _resolve(slug, resource, "create")
+    if gate is not None:
+        return gate
+    fields_ = _form_fields(t)
+    if request.method == "GET":
+        return render_template(_templates(t, "form"), **_context(t, obj=None, fields=fields_, values={}, errors={}))
+    try:
+        data = t.schema().load(form_to_payload(request.form, fields_))
+    except ValidationError as exc:
+        return _invalid(t, None, fields_, exc)
+    obj = data if isinstance(data, t.model) else t.model(**data)
+    db.session.add(obj)
+    db.session.flush()
+    audit.record("create", obj, changes=audit.diff({}, _snapshot(obj, [f.name for f in fields_])))
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=_pk(obj)))
+
+
+def _pk(obj):
+    return obj.__mapper__.primary_key_from_instance(obj)[0]
+
+
+def _invalid(t, obj, fields_, exc: ValidationError):
+    flash(_("Please correct the marked fields."), "error")
+    return render_template(_templates(t, "form"), **_context(
+        t, obj=obj, fields=fields_, values=request.form, errors=errors_for(exc.messages))), 422
+
+
+@bp.get("/<slug>/<resource>/<int:object_id>")
+def detail_page(slug: str, resource: str, object_id: int):
+    t, gate = _resolve(slug, resource, "read")
+    if gate is not None:
+        return gate
+    obj = _get(t, object_id)
+    ctx = ui_context()
+    actions, panels, transitions, print_url = [], [], [], None
+    if is_document(t):
+        from ..web import collect_ui
+
+        actions = collect_ui("document_actions", ctx, document=obj)
+        panels = collect_ui("document_panels", ctx, document=obj)
+        transitions = _transitions(t, obj)
+        print_url = _print_url(t, obj)
+    fields_ = _form_fields(t)
+    return render_template(_templates(t, "detail"), **_context(
+        t, obj=obj, fields=fields_, actions=actions, panels=panels, transitions=transitions,
+        print_url=print_url))
+
+
+def _transitions(t, obj) -> list:
+    """The transitions available from the document's state that the user may run (documents engine)."""
+    try:
+        from .. import documents
+    except ImportError:  # pragma: no cover - the engine is part of the core
+        return []
+    available = getattr(documents, "available_transitions", None)
+    if available is None:
+        return []
+    try:
+        return list(available(obj, current_user))
+    except Exception:  # noqa: BLE001 - buttons are a convenience; the page still shows the document
+        return []
+
+
+def _print_url(t, obj) -> str | None:
+    from .shell import url_if
+
+    return url_if("documents.print_document", slug=t.plugin, resource=t.resource, object_id=_pk(obj))
+
+
+@bp.route("/<slug>/<resource>/<int:object_id>/edit", methods=["GET", "POST"])
+def edit_page(slug: str, resource: str, object_id: int):
+    t, gate = _resolve(slug, resource, "update")
+    if gate is not None:
+        return gate
+    obj = _get(t, object_id)
+    fields_ = _form_fields(t)
+    if request.method == "GET":
+        return render_template(_templates(t, "form"), **_context(
+            t, obj=obj, fields=fields_, values={f.name: getattr(obj, f.name, None) for f in fields_}, errors={}))
+    if hasattr(obj, "version") and request.form.get("version") not in (None, str(obj.version)):
+        flash(_("Someone else changed this record in the meantime. Your changes are below; reload to see theirs."), "error")
+        return render_template(_templates(t, "form"), **_context(
+            t, obj=obj, fields=fields_, values=request.form, errors={})), 409
+    names = {f.name for f in fields_}
+    not_in_form = tuple(n for n, f in t.schema().fields.items() if (f.data_key or n) not in names)
+    try:
+        data = t.schema().load(form_to_payload(request.form, fields_), partial=not_in_form or False)
+    except ValidationError as exc:
+        return _invalid(t, obj, fields_, exc)
+    before = _snapshot(obj, names)
+    for key, value in (data.items() if isinstance(data, dict) else []):
+        setattr(obj, key, value)
+    if hasattr(obj, "version") and isinstance(getattr(obj, "version"), int):
+        obj.version += 1
+    changes = audit.diff(before, _snapshot(obj, names))
+    if changes:
+        audit.record("update", obj, changes=changes)
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=object_id))

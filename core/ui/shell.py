@@ -1,0 +1,313 @@
+"""The shell's own pages: dashboard, profile (language), tenant settings (incl. plugin settings)."""
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from decimal import Decimal
+
+from babel.numbers import list_currencies
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.routing import BuildError
+
+from .. import audit
+from ..db import db
+from ..i18n import LANGUAGES
+from ..web import collect_ui, host, ui_context
+from .forms import errors_for, form_to_payload, schema_fields, value_for_input
+from .formatting import tenant_row
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ui", __name__)
+
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh": "中文"}
+
+
+# --- helpers shared with the templates --------------------------------------------------------------
+
+def url_if(endpoint: str, **values) -> str | None:
+    """The URL of ``endpoint`` when some subsystem provides it (pages of other helpers may be
+    missing in a trimmed installation); None otherwise, so the template leaves the link out."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def menu() -> list:
+    """The tenant's menu: the ``menu_items`` hook plus a link to every entity list the user may read,
+    unless a plugin already put that URL in the menu."""
+    if "ui_menu" in g:
+        return g.ui_menu
+    ctx = ui_context()
+    items = collect_ui("menu_items", ctx)
+    urls = {i.url for i in items}
+    from ..registry import MenuItem
+    from .generic import readable_types
+
+    extra = []
+    for t in readable_types(ctx):
+        url = url_for("ui_generic.list_page", slug=_type_slug(t), resource=t.resource)
+        if url not in urls:
+            extra.append(MenuItem(f"{t.plugin}.{t.resource}", t.title, url, order=600, section=_type_slug(t)))
+    g.ui_menu = sorted(items + extra, key=lambda i: (i.order, i.key))
+    return g.ui_menu
+
+
+def _type_slug(t) -> str:
+    from .generic import _slug
+
+    return _slug(t)
+
+
+def is_current(url: str) -> bool:
+    path = request.path
+    return path == url if url == "/" else (path == url or path.startswith(url.rstrip("/") + "/"))
+
+
+@bp.app_context_processor
+def _shell_context():
+    return {
+        "menu": menu,
+        "url_if": url_if,
+        "is_current": is_current,
+        "tenant_row": tenant_row,
+        "language_names": LANGUAGE_NAMES,
+        "value_for_input": value_for_input,
+        "plugin_gettext": _plugin_gettext,
+        "upgrade_offer": upgrade_offer,
+    }
+
+
+def upgrade_offer(manifest, feature: str | None = None) -> dict:
+    """What the missing feature is and the cheapest tier (lowest position) that includes it; with no
+    specific feature, the cheapest tier with any of the plugin's features."""
+    from sqlalchemy import select
+
+    from ..models import Tier, TierFeature
+
+    wanted = [feature] if feature else list(manifest.features)
+    description = manifest.features.get(feature) if feature else manifest.description
+    tier = None
+    if wanted:
+        tier = db.session.execute(
+            select(Tier).join(TierFeature).where(TierFeature.feature.in_(wanted)).order_by(Tier.position, Tier.id).limit(1)
+        ).unique().scalar_one_or_none()
+    return {"description": description, "tier": tier.title if tier else None}
+
+
+def _plugin_gettext(slug: str):
+    """For a plugin's own templates: ``{% set _ = plugin_gettext("crm") %}`` uses the crm domain."""
+    from ..i18n import domain
+
+    return domain(slug).gettext
+
+
+def _require_login():
+    if current_user and current_user.is_authenticated and g.get("tenant") is not None:
+        return None
+    login = url_if("auth.login") or url_if("core_auth.login")
+    if login:
+        return redirect(f"{login}?next={request.full_path.rstrip('?')}")
+    abort(401)
+
+
+@bp.before_request
+def _login_first():
+    return _require_login()
+
+
+# --- dashboard -----------------------------------------------------------------------------------------
+
+@bp.get("/")
+def dashboard():
+    ctx = ui_context()
+    widgets = []
+    for widget in collect_ui("dashboard_widgets", ctx):
+        try:
+            widgets.append((widget, Markup(widget.render(ctx))))
+        except Exception:  # noqa: BLE001 - one broken widget must not take the dashboard down
+            log.exception("dashboard widget %r failed; it is left out", widget.key)
+    return render_template("core/dashboard.html", widgets=widgets)
+
+
+# --- profile -------------------------------------------------------------------------------------------
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    errors = {}
+    if request.method == "POST":
+        language = request.form.get("language", "")
+        if language and language not in current_app.config.get("LANGUAGES", LANGUAGES):
+            errors["language"] = _("Choose one of the offered languages.")
+        else:
+            before = {"language": current_user.language}
+            current_user.language = language or None
+            audit.record("update", current_user, changes=audit.diff(before, {"language": current_user.language}))
+            db.session.commit()
+            # Flash after the change so the message is already in the new language.
+            from flask_babel import refresh
+
+            refresh()
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("ui.profile"))
+    return render_template("core/profile.html", errors=errors,
+                           languages=current_app.config.get("LANGUAGES", LANGUAGES)), (422 if errors else 200)
+
+
+# --- tenant settings -----------------------------------------------------------------------------------
+
+VAT_MODES = {"none": _l("No VAT"), "included": _l("VAT included in prices"), "on_top": _l("VAT added on top of prices")}
+
+
+def _timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone."))
+
+
+def _currency(value: str) -> None:
+    if value not in list_currencies():
+        raise ValidationError(_("Unknown currency code."))
+
+
+def _digits(*lengths: int):
+    def check(value: str) -> None:
+        if value and (not value.isdigit() or len(value) not in lengths):
+            raise ValidationError(_("Must be %(digits)s digits.", digits=" / ".join(str(n) for n in lengths)))
+    return check
+
+
+class TenantSettingsSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                         metadata={"label": _l("Display name")})
+    timezone = fields.String(required=True, validate=_timezone, metadata={"label": _l("Time zone")})
+    currency = fields.String(required=True, validate=_currency, metadata={"label": _l("Currency")})
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES),
+                             metadata={"label": _l("Default language"), "choices": LANGUAGE_NAMES})
+    vat_mode = fields.String(required=True, validate=validate.OneOf(list(VAT_MODES)),
+                             metadata={"label": _l("VAT mode"), "choices": VAT_MODES})
+    vat_rate = fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=100),
+                              metadata={"label": _l("VAT rate, %")})
+
+
+REQUISITES = (
+    ("legal_name", _l("Legal name"), None),
+    ("inn", _l("Tax ID (INN)"), _digits(10, 12)),
+    ("kpp", _l("KPP"), _digits(9)),
+    ("address", _l("Address"), None),
+    ("phone", _l("Phone"), None),
+    ("bank_name", _l("Bank"), None),
+    ("bik", _l("BIK"), _digits(9)),
+    ("account", _l("Account number"), _digits(20)),
+    ("corr_account", _l("Correspondent account"), _digits(20)),
+)
+
+
+RequisitesSchema = Schema.from_dict({
+    name: fields.String(load_default="", allow_none=True,
+                        validate=[validate.Length(max=300)] + ([check] if check else []), metadata={"label": label})
+    for name, label, check in REQUISITES
+}, name="RequisitesSchema")
+
+
+def _tenant_snapshot(t) -> dict:
+    return {"name": t.name, "timezone": t.timezone, "currency": t.currency, "language": t.language,
+            "vat_mode": t.vat_mode, "vat_rate": Decimal(t.vat_rate or 0), "requisites": dict(t.requisites or {})}
+
+
+def _plugin_forms() -> list[dict]:
+    """Each enabled plugin with a ``settings_schema``: its generated form and current values."""
+    t = tenant_row()
+    out = []
+    for slug in host().order:
+        manifest = host().plugins[slug].manifest
+        if slug not in g.tenant.plugins or manifest.settings_schema is None:
+            continue
+        schema = manifest.settings_schema()
+        stored = (t.plugin_settings or {}).get(slug) or {}
+        try:
+            values = schema.load(stored) if stored else {}
+        except ValidationError:
+            values = stored
+        out.append({"slug": slug, "title": manifest.title, "fields": schema_fields(schema), "values": values,
+                    "errors": {}})
+    return out
+
+
+def _require_settings_permission():
+    if not current_user.can("core.settings.manage"):
+        abort(403)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    _require_settings_permission()
+    t = tenant_row()
+    main_fields = schema_fields(TenantSettingsSchema)
+    requisite_fields = schema_fields(RequisitesSchema)
+    errors: dict = {}
+    values = {**_tenant_snapshot(t), **(t.requisites or {})}
+    if request.method == "POST":
+        values = request.form
+        errors = {}
+        data = req = None
+        try:
+            data = TenantSettingsSchema().load(form_to_payload(request.form, main_fields))
+        except ValidationError as exc:
+            errors.update(errors_for(exc.messages))
+        try:
+            req = RequisitesSchema().load(form_to_payload(request.form, requisite_fields))
+        except ValidationError as exc:
+            errors.update(errors_for(exc.messages))
+        if not errors:
+            before = _tenant_snapshot(t)
+            for key, value in data.items():
+                setattr(t, key, value)
+            t.requisites = {k: (v or "").strip() for k, v in req.items()}
+            changes = audit.diff(before, _tenant_snapshot(t))
+            if changes:
+                audit.record("update", t, changes=changes, object_type="core_tenant")
+            db.session.commit()
+            flash(_("Settings are saved."), "success")
+            return redirect(url_for("ui.settings"))
+        flash(_("Please correct the marked fields."), "error")
+    return render_template("core/settings.html", main_fields=main_fields, requisite_fields=requisite_fields,
+                           values=values, errors=errors, plugin_forms=_plugin_forms()), (422 if errors else 200)
+
+
+@bp.post("/settings/plugins/<slug>")
+def plugin_settings(slug: str):
+    _require_settings_permission()
+    forms = {f["slug"]: f for f in _plugin_forms()}
+    form = forms.get(slug)
+    if form is None:
+        abort(404)
+    manifest = host().plugins[slug].manifest
+    schema = manifest.settings_schema()
+    try:
+        loaded = schema.load(form_to_payload(request.form, form["fields"]))
+    except ValidationError as exc:
+        form["errors"] = errors_for(exc.messages)
+        form["values"] = request.form
+        flash(_("Please correct the marked fields."), "error")
+        t = tenant_row()
+        return render_template("core/settings.html", main_fields=schema_fields(TenantSettingsSchema),
+                               requisite_fields=schema_fields(RequisitesSchema),
+                               values={**_tenant_snapshot(t), **(t.requisites or {})}, errors={},
+                               plugin_forms=list(forms.values())), 422
+    t = tenant_row()
+    stored = dict(t.plugin_settings or {})
+    before = stored.get(slug) or {}
+    after = schema.dump(loaded)
+    stored[slug] = after
+    t.plugin_settings = stored  # a new dict: JSON columns notice reassignment, not in-place edits
+    changes = audit.diff(before, after)
+    if changes:
+        audit.record("update", t, changes={f"{slug}.{k}": v for k, v in changes.items()}, object_type="core_tenant")
+    db.session.commit()
+    flash(_("Settings of %(plugin)s are saved.", plugin=manifest.title), "success")
+    return redirect(url_for("ui.settings") + f"#plugin-{slug}")

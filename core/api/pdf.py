@@ -1,0 +1,17 @@
+"""HTML to PDF with WeasyPrint (needs Pango from the system: `make install` installs it)."""
+from __future__ import annotations
+
+
+def _no_remote(url: str, *args, **kwargs):
+    # Print templates are rendered from tenant data: never let one make the server fetch a URL.
+    if url.startswith("data:"):
+        from weasyprint import default_url_fetcher
+
+        return default_url_fetcher(url, *args, **kwargs)
+    raise ValueError(f"print templates may not load external resources: {url[:80]}")
+
+
+def html_to_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html, url_fetcher=_no_remote).write_pdf()

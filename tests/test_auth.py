@@ -15,6 +15,14 @@ from core.tenants import get_tenant
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+@pytest.fixture
+def client(app):
+    """English pages (a shop's default language is Russian), so the tests can read the messages."""
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return c
+
+
 def csrf_of(client, path="/login"):
     page = client.get(path)
     match = CSRF_RE.search(page.get_data(as_text=True))
@@ -167,6 +175,8 @@ def test_login_is_throttled_per_account(app, client, user):
     assert int(r.headers["Retry-After"]) > 800
     with client.session_transaction() as sess:
         assert "_user_id" not in sess
+    r = sign_in(client, u, headers={"Accept-Language": "ru"})
+    assert r.status_code == 429 and "Too many failed" not in r.get_data(as_text=True)  # said in Russian
     assert "login_locked" in [a for a, *_ in audit_actions(app, u.tenant.slug)]
     # another account from the same address is not locked by this one
     assert sign_in(client, user(role="owner")).status_code == 302

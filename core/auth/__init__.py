@@ -25,6 +25,7 @@ from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
 
 from ..plugins import hookimpl
+from . import audit_guard  # noqa: F401 (installs the bulk-statement guard)
 from ..registry import MenuItem
 from .access import host_tenant_slug, login_required, permission_required  # noqa: F401 (public API)
 from .models import ApiToken

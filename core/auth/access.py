@@ -102,12 +102,15 @@ def load_token_user(req):
     return user
 
 
+def _challenge() -> str:
+    return 'Bearer error="invalid_token"' if g.get("garage_bad_token") else "Bearer"
+
+
 def unauthorized():
     if is_api_request():
-        challenge = 'Bearer error="invalid_token"' if g.get("garage_bad_token") else "Bearer"
         response = jsonify(error="unauthorized", message=_("Sign in or send an API token."))
         response.status_code = 401
-        response.headers["WWW-Authenticate"] = challenge
+        response.headers["WWW-Authenticate"] = _challenge()
         return response
     return redirect(url_for("core_auth.login", next=request.full_path.rstrip("?")))
 
@@ -126,7 +129,10 @@ def core_feature_unavailable(feature: str):
 
     if is_api_request():
         return jsonify(error="not_found", message=_("Not found")), 404
-    manifest = SimpleNamespace(slug="core", title=_("Not in your plan"), description=CORE_FEATURES.get(feature, ""))
+    description = CORE_FEATURES.get(feature, "")
+    # Shaped like a plugin manifest for the shared upgrade page (title, description, features).
+    manifest = SimpleNamespace(slug="core", title=description, description=description,
+                               features={feature: description})
     return render_template("core/upgrade.html", manifest=manifest, feature=feature), 404
 
 
@@ -189,6 +195,13 @@ def _forbidden_page(exc):
                            message=_("You do not have permission to open this page.")), 403
 
 
+def _add_bearer_challenge(response):
+    """Every 401 of the API tells the client how to authenticate (RFC 6750), whoever raised it."""
+    if response.status_code == 401 and is_api_request() and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = _challenge()
+    return response
+
+
 class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed-cookie session whose cookie is ``Secure`` whenever the request came over HTTPS
     (behind a proxy, with ProxyFix), or always when ``SESSION_COOKIE_SECURE`` is set."""
@@ -208,5 +221,6 @@ def init_security(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, _check_csrf)
     app.register_error_handler(CSRFError, _csrf_failed)
+    app.after_request(_add_bearer_challenge)
     # A plain default; the UI shell may register a richer 403 page after us (it replaces this one).
     app.register_error_handler(403, _forbidden_page)

@@ -81,7 +81,8 @@ def query_audit(args) -> tuple[dict, dict]:
         errors["per_page"] = str(exc)
     if errors:
         return {"items": [], "total": 0, "page": page, "per_page": per_page}, errors
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    # Count on the statement itself, not a subquery: the tenant guard applies to the outer statement.
+    total = db.session.scalar(stmt.with_only_columns(func.count(AuditLog.id)))
     rows = db.session.scalars(stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())
                               .limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": rows, "total": total, "page": page, "per_page": per_page}, errors

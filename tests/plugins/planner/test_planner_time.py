@@ -1,0 +1,104 @@
+"""Time zones and DST, free slots, buffers and the earliest fit."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+MONDAY = "2030-03-25"
+BERLIN_DST_SUNDAY = "2030-03-31"  # 02:00 CET -> 03:00 CEST
+
+
+def _utc_start(in_tenant, s, booking_id):
+    from plugins.planner.models import Booking
+
+    with in_tenant(s) as session:
+        return session.scalars(select(Booking.start_at).where(Booking.id == booking_id)).one()
+
+
+def test_local_times_in_and_out_across_a_dst_change(app, shop, api, book, in_tenant):
+    s = shop(tz="Europe/Berlin")
+    client = api(s)
+    friday = book(client, s.bays["Lift 1"], "2030-03-29T10:00").json
+    monday = book(client, s.bays["Lift 1"], "2030-04-01T10:00").json
+    assert friday["start"] == "2030-03-29T10:00+01:00"
+    assert monday["start"] == "2030-04-01T10:00+02:00"
+    assert _utc_start(in_tenant, s, friday["id"]) == datetime(2030, 3, 29, 9, 0, tzinfo=timezone.utc)
+    assert _utc_start(in_tenant, s, monday["id"]) == datetime(2030, 4, 1, 8, 0, tzinfo=timezone.utc)
+    # An explicit offset is honoured: 08:00Z is 10:00 in Berlin in summer.
+    other = book(client, s.bays["Lift 2"], "2030-04-01T08:00:00+00:00").json
+    assert other["start"] == "2030-04-01T10:00+02:00"
+
+
+def test_the_night_of_the_clock_change(app, shop, api, book, set_hours):
+    s = shop(tier="specialist", tz="Europe/Berlin", bays=(("Lift 1", "lift"),))
+    set_hours(s, {6: ("01:00", "05:00")})  # a Sunday night shift
+    client = api(s)
+    skipped = book(client, s.bays["Lift 1"], f"{BERLIN_DST_SUNDAY}T02:30")
+    assert skipped.status_code == 422
+    assert "does not exist" in skipped.json["fields"]["start"][0]
+    # 01:30 CET + 60 real minutes = 03:30 CEST.
+    b = book(client, s.bays["Lift 1"], f"{BERLIN_DST_SUNDAY}T01:30", 60).json
+    assert (b["start"], b["end"]) == (f"{BERLIN_DST_SUNDAY}T01:30+01:00", f"{BERLIN_DST_SUNDAY}T03:30+02:00")
+    day = client.get(f"/api/v1/planner/day?date={BERLIN_DST_SUNDAY}").json
+    assert [x["id"] for x in day["bookings"]] == [b["id"]]
+    # Local 01:00-05:00 that night is three real hours.
+    assert day["load"] == [{"bay_id": s.bays["Lift 1"], "capacity_hours": 3.0, "booked_hours": 1.0, "percent": 33}]
+    client.post(f"/api/v1/planner/bookings/{b['id']}/cancel")
+    slots = client.get(f"/api/v1/planner/slots?date={BERLIN_DST_SUNDAY}&duration=60").json["slots"]
+    assert [x["start"] for x in slots] == [
+        f"{BERLIN_DST_SUNDAY}T01:00+01:00", f"{BERLIN_DST_SUNDAY}T01:30+01:00", f"{BERLIN_DST_SUNDAY}T03:00+02:00",
+        f"{BERLIN_DST_SUNDAY}T03:30+02:00", f"{BERLIN_DST_SUNDAY}T04:00+02:00"]
+
+
+def test_free_slots_respect_hours_breaks_and_bookings(app, shop, api, book, set_hours):
+    s = shop()
+    set_hours(s, {0: ("09:00", "13:00")}, breaks=[("11:00", "11:30")])
+    client = api(s)
+    book(client, s.bays["Alignment"], f"{MONDAY}T09:30", 60)
+    r = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=alignment")
+    assert r.status_code == 200
+    # 09:00-11:00 open but booked 09:30-10:30; lunch 11:00-11:30; 11:30-13:00 open.
+    assert [x["start"][11:16] for x in r.json["slots"]] == ["11:30", "12:00"]
+    lifts = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=lift").json["slots"]
+    assert lifts[0] == {"start": f"{MONDAY}T09:00+03:00", "end": f"{MONDAY}T10:00+03:00",
+                        "bay_ids": [s.bays["Lift 1"], s.bays["Lift 2"]]}
+    assert client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=boat").status_code == 422
+    assert client.get(f"/api/v1/planner/slots?date={MONDAY}").status_code == 422
+    assert client.get("/api/v1/planner/slots?date=2030-03-24&duration=60").json["slots"] == []  # Sunday
+
+
+def _settings(app, s, **values):
+    from core.db import db
+    from core.models import Tenant
+
+    with app.app_context():
+        row = db.session.get(Tenant, s.id)
+        row.plugin_settings = {**(row.plugin_settings or {}), "planner": values}
+        db.session.commit()
+
+
+def test_buffers_keep_time_free_after_bookings_with_advanced_only(app, shop, api, book):
+    for tier, expected in (("free", ["09:00", "11:00", "11:30"]), ("specialist", ["11:30"])):
+        s = shop(tier=tier)
+        _settings(app, s, buffer_percent=50)
+        client = api(s)
+        assert book(client, s.bays["Alignment"], f"{MONDAY}T10:00", 60).status_code == 201
+        slots = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=alignment").json["slots"]
+        # Free tier: no buffers. Specialist: 50% after the 10:00-11:00 job (to 11:30) and after the new
+        # one, so 09:00 (+30 min buffer reaches 10:30) does not fit either.
+        assert [x["start"][11:16] for x in slots][:len(expected)] == expected, tier
+
+
+def test_earliest_fit_across_days(app, shop, api, book):
+    s = shop(tier="specialist")
+    _settings(app, s, buffer_percent=10)
+    client = api(s)
+    book(client, s.bays["Alignment"], f"{MONDAY}T09:00", 600)  # all Monday
+    book(client, s.bays["Alignment"], "2030-03-26T09:00", 180)  # Tuesday 9-12 (+18 min buffer)
+    r = client.get(f"/api/v1/planner/earliest?duration=120&bay_type=alignment&from={MONDAY}")
+    assert r.status_code == 200
+    assert r.json["slot"] == {"start": "2030-03-26T12:30+03:00", "end": "2030-03-26T14:30+03:00",
+                              "bay_ids": [s.bays["Alignment"]]}
+    none = client.get(f"/api/v1/planner/earliest?duration=900&bay_type=alignment&from={MONDAY}&days=5")
+    assert none.json["slot"] is None

@@ -85,7 +85,10 @@ class _Templates:
         return self.pg_error is None
 
     def template(self, backend: str, config: dict) -> str:
-        key = (backend, tuple(sorted((config.get("GARAGE_EXTRA_PLUGINS") or {}).items())))
+        # Every setting that changes the loaded plugins changes the schema, hence the template.
+        allow = config.get("GARAGE_PLUGINS")
+        key = (backend, tuple(sorted((config.get("GARAGE_EXTRA_PLUGINS") or {}).items())),
+               None if allow is None else tuple(sorted(allow)), tuple(sorted(config.get("GARAGE_DISABLED_PLUGINS") or ())))
         if key not in self.made:
             if backend == "sqlite":
                 path = self.tmp / f"template-{len(self.made)}.db"

@@ -189,6 +189,9 @@ def demo_data(tenant):
     from .models import Thing
 
     _record("demo_data", tenant.id)
+    if BEHAVIOUR.get("demo_data") == "crash":
+        db.session.add(Thing(name="half-written"))
+        raise RuntimeError("every_hook demo data is broken")
     if db.session.scalars(select(Thing).where(Thing.name == "Demo thing")).first() is None:
         db.session.add(Thing(name="Demo thing"))
 

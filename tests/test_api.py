@@ -345,6 +345,11 @@ def test_cross_tenant_matrix_every_id_route_answers_404(app, shop, api):
         assert response.is_json and response.json["error"] == "not_found", (method, url)
     # and the object is untouched, while its owner still reads it
     assert owner_a.get(f"{THINGS}/{thing['id']}").json == thing
+    # lists, totals and the plugin's own counts are per tenant too
+    listed = owner_b.get(THINGS).json
+    assert listed["total"] == 1 and [i["code"] for i in listed["items"]] == ["THEIRS"]
+    assert owner_b.get(f"{THINGS}?q=MINE").json["total"] == 0
+    assert owner_b.get("/api/v1/api_things/stats").json == {"count": 1}
 
 
 def test_tier_matrix_every_plugin_route_answers_404_without_the_feature(app, shop, api):

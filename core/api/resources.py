@@ -263,21 +263,24 @@ def list_objects(res: Resource) -> dict:
     page = _int_arg("page", 1, 1)
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     schema = res.schema()
-    stmt = select(res.model)
+    conditions = []
     for name in res.spec.filter_fields:
         if name in request.args:
             values = _filter_values(res, schema, name, request.args[name])
             column = getattr(res.model, name)
-            stmt = stmt.where(column == values[0] if len(values) == 1 else column.in_(values))
+            conditions.append(column == values[0] if len(values) == 1 else column.in_(values))
     q = (request.args.get("q") or "").strip()
     if q and res.spec.search_fields:
         # Prefix match on each search field: served by an index on lower(field) (text_pattern_ops on
         # PostgreSQL) or by a normalised search column the plugin keeps.
         pattern = _like_prefix(q)
-        stmt = stmt.where(or_(*(casefold(getattr(res.model, f)).like(pattern, escape="\\")
+        conditions.append(or_(*(casefold(getattr(res.model, f)).like(pattern, escape="\\")
                                 for f in res.spec.search_fields)))
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.scalars(stmt.order_by(*_sort_clauses(res)).limit(per_page).offset((page - 1) * per_page))
+    # count(<model column>), not count(*) FROM (subquery): the tenant guard only sees statements whose
+    # columns belong to a tenant-scoped model.
+    total = db.session.scalar(select(func.count(res.model.id)).where(*conditions))
+    stmt = select(res.model).where(*conditions).order_by(*_sort_clauses(res))
+    rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))
     return {
         "items": [dump(res, obj) for obj in rows],
         "total": total,
@@ -351,10 +354,14 @@ def changed_since(res: Resource, obj, version: int) -> list[str]:
     from ..audit import AuditLog
 
     rows = db.session.scalars(select(AuditLog.changes).where(
-        AuditLog.object_type == res.model.__tablename__, AuditLog.object_id == obj.id))
+        AuditLog.object_type == res.model.__tablename__, AuditLog.object_id == obj.id).order_by(AuditLog.id))
     fields: set[str] = set()
+    saves = 0  # rows without a "version" entry (documents engine): the n-th save after creation made n+1
     for changes in rows:
-        before = (changes or {}).get("version", [None])[0]
+        changes = changes or {}
+        recorded = changes.get("version")
+        before = recorded[0] if isinstance(recorded, list) and recorded else (saves or None)
+        saves += 1
         if isinstance(before, int) and before >= version:
             fields.update(k for k in changes if k != "version")
     return sorted(fields)

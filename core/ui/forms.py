@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, fields, validate
+from marshmallow.utils import missing as missing_
 
 
 
@@ -27,6 +28,8 @@ class FormField:
     step: str | None = None
     help: Any = None
     maxlength: int | None = None
+    allow_none: bool = True
+    default: Any = None  # the schema's load_default, pre-filled in a new form
 
 
 def _label(name: str, f: fields.Field) -> Any:
@@ -93,10 +96,18 @@ def schema_fields(schema: Schema | type[Schema]) -> list[FormField]:
             widget = "textarea"
         else:
             widget = "text"
+        default = f.load_default
+        if default is missing_ or callable(default):
+            default = None
         out.append(FormField(name=key, label=_label(name, f), widget=widget, required=f.required,
                              choices=choices or [], step=step, help=f.metadata.get("help"),
-                             maxlength=_maxlength(f)))
+                             maxlength=_maxlength(f), allow_none=bool(f.allow_none), default=default))
     return out
+
+
+def defaults(form_fields: list[FormField]) -> dict:
+    """Initial values of a new form: the schema's ``load_default`` of each field."""
+    return {ff.name: ff.default for ff in form_fields if ff.default is not None}
 
 
 def form_to_payload(form, form_fields: list[FormField]) -> dict:
@@ -111,8 +122,12 @@ def form_to_payload(form, form_fields: list[FormField]) -> dict:
             continue
         value = form.get(ff.name, "").strip() if ff.widget != "textarea" else form.get(ff.name, "")
         if value == "":
-            if not ff.required:
+            # Cleared: None where the schema allows it; otherwise leave it out, so the schema's default
+            # or its "required" message applies.
+            if ff.allow_none and not ff.required:
                 payload[ff.name] = None
+            elif not ff.required and ff.widget in ("text", "textarea", "email", "url"):
+                payload[ff.name] = ""  # an emptied text is an empty string, so clearing it sticks
             continue
         if ff.widget == "number":
             # People type "1 234,50" in ru/zh habits; the schema wants "1234.50".

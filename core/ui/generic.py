@@ -27,7 +27,7 @@ from sqlalchemy import select
 from .. import audit
 from ..db import Money, db
 from ..web import feature_unavailable, host, ui_context
-from .forms import errors_for, form_to_payload, schema_fields
+from .forms import defaults, errors_for, form_to_payload, schema_fields
 from .listing import list_query, parse_params
 from .shell import _require_login
 
@@ -158,10 +158,19 @@ def list_page(slug: str, resource: str):
         return gate
     params = parse_params(t, request.args)
     result = list_query(t, params)
-    filter_fields = [f for f in schema_fields(t.schema) if f.name in (getattr(t, "filter_fields", ()) or ())]
+    filter_fields = [_as_filter(f) for f in schema_fields(t.schema) if f.name in (getattr(t, "filter_fields", ()) or ())]
     return render_template(_templates(t, "list"), **_context(
         t, result=result, params=params, columns=columns(t), filter_fields=filter_fields,
         errors=errors_for(params.errors)))
+
+
+def _as_filter(ff):
+    """A yes/no field filters through a select (all / yes / no), not a checkbox."""
+    if ff.widget != "checkbox":
+        return ff
+    from dataclasses import replace
+
+    return replace(ff, widget="select", choices=[("true", _("Yes")), ("false", _("No"))])
 
 
 def _form_fields(t):
@@ -179,7 +188,8 @@ def create_page(slug: str, resource: str):
         return gate
     fields_ = _form_fields(t)
     if request.method == "GET":
-        return render_template(_templates(t, "form"), **_context(t, obj=None, fields=fields_, values={}, errors={}))
+        return render_template(_templates(t, "form"), **_context(t, obj=None, fields=fields_, values=defaults(fields_),
+                                                                 errors={}))
     try:
         data = t.schema().load(form_to_payload(request.form, fields_))
     except ValidationError as exc:

@@ -48,7 +48,7 @@ class Note(TenantScoped, db.Model):
 class NoteSchema(Schema):
     id = fields.Integer(dump_only=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={"label": "Title"})
-    body = fields.String(load_default="", allow_none=True, metadata={"label": "Text", "multiline": True})
+    body = fields.String(load_default="", metadata={"label": "Text", "multiline": True})
     priority = fields.String(load_default="normal", validate=validate.OneOf(["low", "normal", "high"]),
                              metadata={"label": "Priority"})
     amount = fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=0), metadata={"label": "Amount"})

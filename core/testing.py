@@ -37,6 +37,13 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends(*names): run this test only on these database backends")
+    # Argon2id at test strength (about 1 ms a hash instead of hundreds): every user() and sign-in hashes.
+    # Still Argon2id, so verification works the same; production parameters are untouched.
+    from argon2 import PasswordHasher
+
+    from core import security
+
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def pytest_generate_tests(metafunc):

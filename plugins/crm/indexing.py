@@ -9,30 +9,35 @@ Core statements on the flush's own connection, so it is part of the same transac
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, event, inspect, insert, update
+from sqlalchemy import delete, event, inspect, insert, select, update
 
 from core.db import GarageSession
 from core.models import utcnow
 
-from .models import Client, OdometerReading, Ownership, PlateHistory, SearchKey, Vehicle
-from .normalize import name_keys, plate_keys
+from .models import Client, ClientPhone, OdometerReading, Ownership, PlateHistory, SearchKey, Vehicle
+from .normalize import name_keys, name_pairs, phone_digits_reversed, plate_keys
 
 
 class OdometerImmutable(RuntimeError):
     pass
 
 
-def client_key_rows(tenant_id: int, client_id: int, name: str) -> list[dict]:
+def client_key_rows(tenant_id: int, client_id: int, name: str, phones: list[str] = ()) -> list[dict]:
+    """``n:`` name words, ``f:`` adjacent word pairs, ``d:`` one-deletion variants of the words, ``t:``
+    reversed phone digits."""
     words, typo = name_keys(name)
     keys = {f"n:{w}"[:64] for w in words} | {f"d:{w}"[:64] for w in typo}
+    keys |= {f"f:{pair}"[:64] for pair in name_pairs(name)}
+    keys |= {f"t:{phone_digits_reversed(p)}" for p in phones}
     return [{"tenant_id": tenant_id, "key": k, "client_id": client_id, "vehicle_id": None} for k in sorted(keys)]
 
 
-def vehicle_key_rows(tenant_id: int, vehicle_id: int, plate: str | None) -> list[dict]:
-    if not plate:
-        return []
-    return [{"tenant_id": tenant_id, "key": f"p:{s}", "client_id": None, "vehicle_id": vehicle_id}
-            for s in plate_keys(plate)]
+def vehicle_key_rows(tenant_id: int, vehicle_id: int, plate: str | None, vin: str | None = None) -> list[dict]:
+    """``p:`` every suffix of the plate (substring search), ``v:`` the reversed VIN (suffix search)."""
+    keys = [f"p:{s}" for s in plate_keys(plate)] if plate else []
+    if vin:
+        keys.append(f"v:{vin[::-1]}")
+    return [{"tenant_id": tenant_id, "key": k, "client_id": None, "vehicle_id": vehicle_id} for k in keys]
 
 
 def _changed(obj, attr: str) -> bool:
@@ -43,7 +48,10 @@ def _reindex_client(conn, obj: Client, fresh: bool) -> None:
     table = SearchKey.__table__
     if not fresh:
         conn.execute(delete(table).where(table.c.tenant_id == obj.tenant_id, table.c.client_id == obj.id))
-    rows = client_key_rows(obj.tenant_id, obj.id, obj.name or "")
+    # The phones as flushed (rows added or orphaned in this flush are already in the database).
+    phones = conn.execute(select(ClientPhone.__table__.c.e164).where(
+        ClientPhone.__table__.c.tenant_id == obj.tenant_id, ClientPhone.__table__.c.client_id == obj.id)).scalars().all()
+    rows = client_key_rows(obj.tenant_id, obj.id, obj.name or "", phones)
     if rows:
         conn.execute(insert(table), rows)
 
@@ -52,7 +60,7 @@ def _reindex_vehicle(conn, obj: Vehicle, fresh: bool) -> None:
     table = SearchKey.__table__
     if not fresh:
         conn.execute(delete(table).where(table.c.tenant_id == obj.tenant_id, table.c.vehicle_id == obj.id))
-    rows = vehicle_key_rows(obj.tenant_id, obj.id, obj.plate)
+    rows = vehicle_key_rows(obj.tenant_id, obj.id, obj.plate, obj.vin)
     if rows:
         conn.execute(insert(table), rows)
 
@@ -84,21 +92,35 @@ def _guard_odometer(session, flush_context, instances):
 
 @event.listens_for(GarageSession, "after_flush")
 def _maintain(session, flush_context):
-    touched = [o for o in session.new if isinstance(o, (Client, Vehicle))]
-    touched += [o for o in session.dirty if isinstance(o, (Client, Vehicle)) and o not in session.deleted]
-    if not touched:
+    clients: dict[int, tuple[Client, bool]] = {}
+    vehicles = []
+    for obj in session.new:
+        if isinstance(obj, Client):
+            clients[id(obj)] = (obj, True)
+        elif isinstance(obj, Vehicle):
+            vehicles.append((obj, True))
+    for obj in session.dirty:
+        if obj in session.deleted:
+            continue
+        if isinstance(obj, Client) and (_changed(obj, "name") or _changed(obj, "phone_rows")):
+            clients.setdefault(id(obj), (obj, False))
+        elif isinstance(obj, Vehicle):
+            vehicles.append((obj, False))
+    # A phone added, changed or removed on its own (not through the client's list) re-indexes its client.
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, ClientPhone) and obj.client is not None and obj.client not in session.deleted:
+            clients.setdefault(id(obj.client), (obj.client, obj.client in session.new))
+    if not clients and not vehicles:
         return
     conn = session.connection()
     now = utcnow()
-    for obj in touched:
-        fresh = obj in session.new
-        if isinstance(obj, Client):
-            if fresh or _changed(obj, "name"):
-                _reindex_client(conn, obj, fresh)
-            continue
+    for obj, fresh in clients.values():
+        _reindex_client(conn, obj, fresh)
+    for obj, fresh in vehicles:
         # A vehicle whose owner was set through the relationship has client_id synced by now.
-        if fresh or _changed(obj, "plate"):
+        if fresh or _changed(obj, "plate") or _changed(obj, "vin"):
             _reindex_vehicle(conn, obj, fresh)
+        if fresh or _changed(obj, "plate"):
             _record_plate(conn, obj, now, fresh)
         if fresh or _changed(obj, "client_id") or _changed(obj, "owner"):
             _record_owner(conn, obj, now, fresh)

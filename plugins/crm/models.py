@@ -250,9 +250,10 @@ class OdometerReading(TenantScoped, db.Model):
 
 
 class SearchKey(TenantScoped, db.Model):
-    """Normalised lookup keys: ``n:<name word>``, ``d:<word minus one letter>``, ``p:<plate suffix>``.
+    """Normalised lookup keys of clients (``n:`` name word, ``d:`` name word minus one letter, ``t:``
+    reversed phone digits) and vehicles (``p:`` plate suffix, ``v:`` reversed VIN).
 
-    Every search is a handful of index range scans ``key >= :prefix AND key < :prefix || U+FFFF``
+    A search is one statement of a few index range scans ``key >= :prefix AND key < :prefix || U+FFFF``
     (portable to SQLite and PostgreSQL, no extension, no full scan).
     """
 

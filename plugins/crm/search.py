@@ -1,42 +1,49 @@
 """Instant search: one box that finds a client or a car by whatever reception has at hand.
 
-Keys and how they are found (all are index range scans on normalised columns, no full scan):
+All keys live in ``crm_search_key`` (index ``tenant_id, key``), normalised when written
+(:mod:`plugins.crm.indexing`):
 
-=================  =====================================================  ==========================
-what is typed      how it is matched                                     column (index)
-=================  =====================================================  ==========================
-full VIN           equality on the reversed VIN                          crm_vehicle.vin_rev
-last 4-16 of VIN   prefix of the reversed VIN                            crm_vehicle.vin_rev
-plate, any part    prefix of one of the plate's suffixes, after folding  crm_search_key ``p:``
+=================  =====================================================  =========
+what is typed      how it is matched                                     key
+=================  =====================================================  =========
+full VIN           equality on the reversed VIN                          ``v:``
+last 4-16 of VIN   prefix of the reversed VIN                            ``v:``
+plate, any part    prefix of one of the plate's suffixes, after folding  ``p:``
                    Cyrillic look-alikes to Latin (``а123вс`` = A123BC)
-phone, any format  E.164 equality; or last 4+ digits as a prefix of the   crm_client_phone.digits_rev
-                   reversed digits
-name / company     word prefix                                           crm_search_key ``n:``
-one typo in name   one-deletion neighbourhood (SymSpell-style)           crm_search_key ``d:``/``n:``
-=================  =====================================================  ==========================
+phone, any format  E.164 equality; the national number or its last 4+    ``t:``
+                   digits as a prefix of the reversed digits
+name / company     word prefix                                           ``n:``
+two name words     "surname first-name" (either order), the last a prefix ``f:``
+one typo in name   one-deletion neighbourhood (SymSpell-style)           ``d:``/``n:``
+=================  =====================================================  =========
 
-Each token of the query is tried as every kind it could be; a hit scores by how exact it is, scores of
-different tokens add up (``иванов а123`` ranks Ivanov's A123.. car first), and the best come first.
+Every candidate reading of the query becomes one index range scan with its own small LIMIT, and all of
+them go to the database as ONE ``UNION ALL`` statement; two more fetch what is shown (cars with their
+owners, clients with phones). No scan of a table, whatever the size of the shop.
+
+A hit scores by how exact it is; scores of different tokens add up (``иванов а123`` ranks Ivanov's
+A123.. car first); the best come first.
 """
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import literal, select, union_all
 
 from core.db import db
+from core.tenancy import current_tenant_id
 
 from .models import Client, ClientPhone, SearchKey, Vehicle
 from .normalize import (InvalidValue, TYPO_MIN_LEN, deletions, fold_plate, name_words, normalize_phone,
                         phone_digits_reversed)
 
-FANOUT = 50  # rows one lookup may bring back; short prefixes are capped, exact keys rank first anyway
+FANOUT = 30  # rows one range scan may bring back; short prefixes are capped, exact keys rank first anyway
 TOP = "\uffff"  # above every character a key holds: [p, p + TOP) is "starts with p"
 _PHONE_CHARS = re.compile(r"^[\d\s()+\-.]+$")
 _HAS_DIGIT = re.compile(r"\d")
 VIN_CHARS = re.compile(r"^[A-HJ-NPR-Z0-9]+$")
+LATIN_ONLY = re.compile(r"^[A-Za-z0-9]+$")
 
 # Score of each kind of match (higher = more exact).
 S_EXACT = 100
@@ -49,9 +56,102 @@ S_NAME_WORD = 60
 S_NAME_PREFIX = 50
 S_NAME_TYPO = 30
 
+WHOLE_QUERY_PHONE = -1
+WHOLE_QUERY_PLATE = -2
 
-def _starts_with(column, prefix: str):
-    return (column >= prefix) & (column < prefix + TOP)
+
+class _Plan:
+    """The range scans to run: (token index, what, score, lower bound, exact keys or None)."""
+
+    def __init__(self):
+        self.scans: list[tuple[int, str, int, str | None, list[str] | None]] = []
+
+    def prefix(self, token: int, what: str, score: int, prefix: str) -> None:
+        self.scans.append((token, what, score, prefix, None))
+
+    def exact(self, token: int, what: str, score: int, keys: list[str]) -> None:
+        self.scans.append((token, what, score, None, keys))
+
+
+def _plan_phone(q: str, plan: _Plan) -> None:
+    digits = re.sub(r"\D", "", q)
+    if len(digits) < 4 or not _PHONE_CHARS.match(q):
+        return
+    if len(digits) >= 10:
+        try:
+            plan.exact(WHOLE_QUERY_PHONE, "phone", S_EXACT, ["t:" + phone_digits_reversed(normalize_phone(q))])
+        except InvalidValue:
+            pass
+        # The national number alone (country code typed differently, or an 8 in front).
+        plan.prefix(WHOLE_QUERY_PHONE, "phone", S_PHONE_NATIONAL, "t:" + digits[-10:][::-1])
+    else:
+        plan.prefix(WHOLE_QUERY_PHONE, "phone", S_PHONE_SUFFIX, "t:" + digits[::-1])
+
+
+def _plan_vehicle(token: str, index: int, plan: _Plan) -> None:
+    folded = fold_plate(token)
+    if len(folded) < 3:
+        return
+    if len(folded) == 17 and VIN_CHARS.match(folded):
+        plan.exact(index, "vin", S_EXACT, ["v:" + folded[::-1]])
+    elif 4 <= len(folded) < 17 and VIN_CHARS.match(folded):
+        plan.prefix(index, "vin", S_VIN_SUFFIX, "v:" + folded[::-1])
+    if _HAS_DIGIT.search(folded) and len(folded) <= 12:
+        plan.prefix(index, "plate", S_PLATE_PART, "p:" + folded)
+
+
+def _plan_name(word: str, index: int, plan: _Plan) -> None:
+    if len(word) < 2:
+        return
+    plan.prefix(index, "name", S_NAME_PREFIX, "n:" + word)
+    if len(word) >= TYPO_MIN_LEN:
+        near = deletions(word)
+        plan.exact(index, "name~", S_NAME_TYPO, ["d:" + word] + ["d:" + w for w in near] + ["n:" + w for w in near])
+
+
+def _tokens(q: str) -> list[str]:
+    return [t for t in re.split(r"[\s,;]+", q) if t]
+
+
+def plan(q: str) -> _Plan:
+    p = _Plan()
+    q = (q or "").strip()
+    if len(q) < 2:
+        return p
+    _plan_phone(q, p)
+    tokens = _tokens(q)
+    joined = fold_plate(q)
+    if len(tokens) > 1 and _HAS_DIGIT.search(joined):  # "а 123 вс 77": one plate typed with spaces
+        _plan_vehicle(joined, WHOLE_QUERY_PLATE, p)
+    for i, token in enumerate(tokens):
+        if _HAS_DIGIT.search(token) or (LATIN_ONLY.match(token) and len(token) >= 4):
+            _plan_vehicle(token, i, p)
+        if not _HAS_DIGIT.search(token):
+            for word in name_words(token):
+                _plan_name(word, i, p)
+    # Two adjacent words as a pair key, typed in either order ("Иван Иванов" finds "Иванов Иван ...").
+    for i, (a, b) in enumerate(zip(tokens, tokens[1:])):
+        wa, wb = name_words(a), name_words(b)
+        if len(wa) == 1 and len(wb) == 1 and len(wa[0]) >= 2 and len(wb[0]) >= 1:
+            p.prefix(i, "name2", S_NAME_WORD, f"f:{wa[0]} {wb[0]}")
+            p.prefix(i, "name2", S_NAME_WORD, f"f:{wb[0]} {wa[0]}")
+    return p
+
+
+def _lookup(p: _Plan) -> list[tuple[int, int, str, str, int | None, int | None]]:
+    """Run every scan of the plan in one statement: rows (scan number, token, what, key, client, vehicle)."""
+    tenant_id = current_tenant_id()
+    parts = []
+    for n, (token, what, _score, prefix, keys) in enumerate(p.scans):
+        cond = (SearchKey.key.in_(keys) if keys is not None
+                else (SearchKey.key >= prefix) & (SearchKey.key < prefix + TOP))
+        parts.append(select(literal(n).label("scan"), SearchKey.key, SearchKey.client_id, SearchKey.vehicle_id)
+                     .where(SearchKey.tenant_id == tenant_id, cond).limit(FANOUT).subquery().select())
+    if not parts:
+        return []
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows = db.session.execute(stmt).all()
+    return [(r[0], p.scans[r[0]][0], p.scans[r[0]][1], r[1], r[2], r[3]) for r in rows]
 
 
 class _Hits:
@@ -59,167 +159,109 @@ class _Hits:
         self.clients: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
         self.vehicles: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
 
-    def add(self, kind: str, obj_id: int, token: int, score: int, match: str) -> None:
-        table = self.clients if kind == "client" else self.vehicles
+    def add(self, table, obj_id: int, token: int, score: int, match: str) -> None:
         if table[obj_id].get(token, (0, ""))[0] < score:
             table[obj_id][token] = (score, match)
 
 
-def _phone_lookups(q: str, hits: _Hits) -> None:
-    digits = re.sub(r"\D", "", q)
-    if len(digits) < 4 or not _PHONE_CHARS.match(q):
-        return
-    if len(digits) >= 10:
-        try:
-            e164 = normalize_phone(q)
-        except InvalidValue:
-            e164 = None
-        if e164:
-            for cid in db.session.scalars(select(ClientPhone.client_id)
-                                          .where(ClientPhone.digits_rev == phone_digits_reversed(e164)).limit(FANOUT)):
-                hits.add("client", cid, -1, S_EXACT, "phone")
-        # The national part alone (country code typed differently or missing).
-        prefix = digits[-10:][::-1]
-        score = S_PHONE_NATIONAL
-    else:
-        prefix = digits[::-1]
-        score = S_PHONE_SUFFIX
-    for cid in db.session.scalars(select(ClientPhone.client_id)
-                                  .where(_starts_with(ClientPhone.digits_rev, prefix)).limit(FANOUT)):
-        hits.add("client", cid, -1, score, "phone")
-
-
-def _vehicle_lookups(token: str, index: int, hits: _Hits) -> None:
-    folded = fold_plate(token)
-    if len(folded) < 3:
-        return
-    if len(folded) == 17 and VIN_CHARS.match(folded):
-        for vid in db.session.scalars(select(Vehicle.id).where(Vehicle.vin_rev == folded[::-1]).limit(FANOUT)):
-            hits.add("vehicle", vid, index, S_EXACT, "vin")
-    elif 4 <= len(folded) < 17 and VIN_CHARS.match(folded) and _HAS_DIGIT.search(folded):
-        rows = db.session.scalars(select(Vehicle.id).where(_starts_with(Vehicle.vin_rev, folded[::-1])).limit(FANOUT))
-        for vid in rows:
-            hits.add("vehicle", vid, index, S_VIN_SUFFIX, "vin")
-    if _HAS_DIGIT.search(folded) and len(folded) <= 12:
-        rows = db.session.execute(select(SearchKey.vehicle_id, SearchKey.key)
-                                  .where(_starts_with(SearchKey.key, "p:" + folded)).limit(FANOUT)).all()
-        for vid, key in rows:
-            hits.add("vehicle", vid, index, S_PLATE_PART, "plate")
-        if rows:
-            # Exact and leading matches rank above a match in the middle of the plate.
-            for vid, plate in db.session.execute(select(Vehicle.id, Vehicle.plate).where(
-                    Vehicle.id.in_({r[0] for r in rows}), _starts_with(Vehicle.plate, folded))):
-                hits.add("vehicle", vid, index, S_EXACT if plate == folded else S_PLATE_PREFIX, "plate")
-
-
-def _name_lookups(word: str, index: int, hits: _Hits) -> None:
-    if len(word) < 2:
-        return
-    for cid, key in db.session.execute(select(SearchKey.client_id, SearchKey.key)
-                                       .where(_starts_with(SearchKey.key, "n:" + word)).limit(FANOUT)):
-        hits.add("client", cid, index, S_NAME_WORD if key == "n:" + word else S_NAME_PREFIX, "name")
-    if len(word) >= TYPO_MIN_LEN:
-        near = deletions(word)
-        keys = ["d:" + word] + ["d:" + w for w in near] + ["n:" + w for w in near]
-        for cid in db.session.scalars(select(SearchKey.client_id).where(SearchKey.key.in_(keys)).limit(FANOUT)):
-            hits.add("client", cid, index, S_NAME_TYPO, "name~")
-
-
-def _tokens(q: str) -> list[str]:
-    return [t for t in re.split(r"[\s,;]+", q) if t]
-
-
-def find(q: str) -> _Hits:
-    hits = _Hits()
-    q = (q or "").strip()
-    if len(q) < 2:
-        return hits
-    _phone_lookups(q, hits)
-    tokens = _tokens(q)
-    # "а 123 вс 77" is one plate typed with spaces: try the whole query too, as token -2.
-    joined = fold_plate(q)
-    if len(tokens) > 1 and _HAS_DIGIT.search(joined):
-        _vehicle_lookups(joined, -2, hits)
-    for i, token in enumerate(tokens):
-        if _HAS_DIGIT.search(token):
-            _vehicle_lookups(token, i, hits)
-        else:
-            for word in name_words(token):
-                _name_lookups(word, i, hits)
-    return hits
-
-
-def _score(token_scores: dict[int, tuple[int, str]]) -> tuple[int, list[str]]:
-    """Sum over the query's tokens; the whole query read as one plate (-2) stands instead of its parts
-    when it scores more; the whole query read as a phone (-1) adds."""
+def _score(token_scores: dict[int, tuple[int, str]]) -> int:
+    """Sum over the query's tokens; the whole query read as one plate stands instead of its parts when it
+    scores more; the whole query read as a phone adds."""
     per_token = sum(v[0] for k, v in token_scores.items() if k >= 0)
-    whole_plate = token_scores.get(-2, (0, ""))[0]
-    total = max(per_token, whole_plate) + token_scores.get(-1, (0, ""))[0]
-    return total, sorted({v[1] for v in token_scores.values()})
-
-
-def _vehicle_dict(v: Vehicle) -> dict:
-    return {"id": v.id, "vin": v.vin, "plate": v.plate, "make": v.make, "model": v.model, "year": v.year,
-            "client_id": v.client_id}
-
-
-def _client_dict(c: Client | None) -> dict | None:
-    if c is None:
-        return None
-    return {"id": c.id, "name": c.name, "kind": c.kind, "phones": c.phones}
+    whole_plate = token_scores.get(WHOLE_QUERY_PLATE, (0, ""))[0]
+    return max(per_token, whole_plate) + token_scores.get(WHOLE_QUERY_PHONE, (0, ""))[0]
 
 
 def search(q: str, limit: int = 20) -> list[dict]:
     """Ranked results: ``{"type": "vehicle"|"client", "score", "matched", "vehicle", "client",
-    "vehicles", "last_visit"}``."""
+    "vehicles", "last_visit"}``; the client of a car is its current owner."""
     from .services import last_visits
 
-    hits = find(q)
+    p = plan(q)
+    hits = _Hits()
+    for scan, token, what, key, client_id, vehicle_id in _lookup(p):
+        score = p.scans[scan][2]
+        if what == "name" and key == p.scans[scan][3]:
+            score = S_NAME_WORD  # the whole word, not just its beginning
+        if vehicle_id is not None:
+            hits.add(hits.vehicles, vehicle_id, token, score, what)
+        elif what == "name2":  # a pair stands for both of its tokens
+            hits.add(hits.clients, client_id, token, score, "name")
+            hits.add(hits.clients, client_id, token + 1, score, "name")
+        elif client_id is not None:
+            hits.add(hits.clients, client_id, token, score, what)
     if not hits.clients and not hits.vehicles:
         return []
-    vehicles = {v.id: v for v in db.session.scalars(select(Vehicle).options(selectinload(Vehicle.owner))
-                                                   .where(Vehicle.id.in_(list(hits.vehicles))))}
-    results = []
-    covered_clients = set()
+
+    # Cars with their owners, in one statement.
+    vehicle_rows = {}
+    if hits.vehicles:
+        stmt = (select(Vehicle.id, Vehicle.vin, Vehicle.plate, Vehicle.make, Vehicle.model, Vehicle.year,
+                       Vehicle.client_id, Client.name, Client.kind)
+                .outerjoin(Client, Client.id == Vehicle.client_id).where(Vehicle.id.in_(list(hits.vehicles))))
+        vehicle_rows = {r.id: r for r in db.session.execute(stmt)}
+    plate_tokens = {s[0]: s[3][2:] for s in p.scans if s[1] == "plate"}
+
+    results = []  # (score, type, vehicle row or None, client id)
+    owners_matched = set()
     for vid, token_scores in hits.vehicles.items():
-        v = vehicles.get(vid)
+        v = vehicle_rows.get(vid)
         if v is None:
             continue
         scores = dict(token_scores)
-        # Owner matched by other tokens ("петров a123"): add them to the car.
-        for token, value in hits.clients.get(v.client_id, {}).items():
-            if token not in scores:
-                scores[token] = value
-        total, matched = _score(scores)
-        results.append((total, "vehicle", v, v.owner))
+        for token, typed in plate_tokens.items():  # exact and leading plate matches rank higher
+            if token in scores and scores[token][1] == "plate" and v.plate:
+                if v.plate == typed:
+                    scores[token] = (S_EXACT, "plate")
+                elif v.plate.startswith(typed):
+                    scores[token] = (S_PLATE_PREFIX, "plate")
+        for token, value in hits.clients.get(v.client_id, {}).items():  # "петров а123": owner matched too
+            scores.setdefault(token, value)
         if v.client_id in hits.clients:
-            covered_clients.add(v.client_id)
-    client_scores = {cid: _score(ts) for cid, ts in hits.clients.items() if cid not in covered_clients}
-    best_clients = sorted(client_scores, key=lambda c: (-client_scores[c][0], c))[:limit]
-    clients = {c.id: c for c in db.session.scalars(select(Client).where(Client.id.in_(best_clients)))}
-    for cid in best_clients:
-        if cid in clients:
-            results.append((client_scores[cid][0], "client", None, clients[cid]))
-    results.sort(key=lambda r: (-r[0], r[1] != "vehicle", (r[2].id if r[2] else r[3].id)))
+            owners_matched.add(v.client_id)
+        results.append((_score(scores), "vehicle", v, v.client_id, sorted({m for _s, m in scores.values()})))
+    for cid, token_scores in hits.clients.items():
+        if cid not in owners_matched:
+            results.append((_score(token_scores), "client", None, cid, sorted({m for _s, m in token_scores.values()})))
+    results.sort(key=lambda r: (-r[0], r[1] != "vehicle", r[2].id if r[2] is not None else r[3]))
     results = results[:limit]
 
-    owned: dict[int, list[Vehicle]] = defaultdict(list)
-    client_ids = [r[3].id for r in results if r[1] == "client"]
+    client_ids = {r[3] for r in results if r[3] is not None}
+    listed_clients = [r[3] for r in results if r[1] == "client"]
+    clients = {}
+    phones: dict[int, list[str]] = defaultdict(list)
+    owned: dict[int, list] = defaultdict(list)
     if client_ids:
-        for v in db.session.scalars(select(Vehicle).where(Vehicle.client_id.in_(client_ids)).order_by(Vehicle.id)):
+        clients = {r.id: r for r in db.session.execute(
+            select(Client.id, Client.name, Client.kind).where(Client.id.in_(client_ids)))}
+        for cid, e164 in db.session.execute(select(ClientPhone.client_id, ClientPhone.e164)
+                                            .where(ClientPhone.client_id.in_(client_ids))
+                                            .order_by(ClientPhone.client_id, ClientPhone.position)):
+            phones[cid].append(e164)
+    if listed_clients:
+        for v in db.session.execute(select(Vehicle.id, Vehicle.vin, Vehicle.plate, Vehicle.make, Vehicle.model,
+                                           Vehicle.year, Vehicle.client_id)
+                                    .where(Vehicle.client_id.in_(listed_clients)).order_by(Vehicle.id)):
             owned[v.client_id].append(v)
-    shown_vehicle_ids = [r[2].id for r in results if r[2] is not None] + [v.id for vs in owned.values() for v in vs]
-    visits = last_visits(shown_vehicle_ids)
+    shown = [r[2].id for r in results if r[2] is not None] + [v.id for vs in owned.values() for v in vs[:5]]
+    visits = last_visits(shown)
+
+    def vehicle_dict(v) -> dict:
+        return {"id": v.id, "vin": v.vin, "plate": v.plate, "make": v.make, "model": v.model, "year": v.year,
+                "client_id": v.client_id}
+
+    def client_dict(cid) -> dict | None:
+        c = clients.get(cid)
+        return None if c is None else {"id": c.id, "name": c.name, "kind": c.kind, "phones": phones.get(c.id, [])}
+
     out = []
-    for total, kind, v, c in results:
-        scores = hits.vehicles[v.id] if v is not None else hits.clients[c.id]
-        if v is not None:
-            scores = {**hits.clients.get(v.client_id, {}), **scores}
-        item = {"type": kind, "score": total, "matched": _score(scores)[1],
-                "vehicle": _vehicle_dict(v) if v is not None else None, "client": _client_dict(c)}
+    for total, kind, v, cid, matched in results:
+        item = {"type": kind, "score": total, "matched": matched,
+                "vehicle": vehicle_dict(v) if v is not None else None, "client": client_dict(cid)}
         if kind == "client":
-            item["vehicles"] = [{**_vehicle_dict(x), "last_visit": visits.get(x.id)} for x in owned.get(c.id, [])[:5]]
-            item["last_visit"] = max((visits[x.id] for x in owned.get(c.id, []) if x.id in visits),
+            cars = owned.get(cid, [])[:5]
+            item["vehicles"] = [{**vehicle_dict(x), "last_visit": visits.get(x.id)} for x in cars]
+            item["last_visit"] = max((visits[x.id] for x in cars if x.id in visits),
                                      key=lambda visit: visit.get("date") or "", default=None)
         else:
             item["vehicles"] = []

@@ -2,9 +2,6 @@
 endpoint code (tests/fixture_plugins/api_things)."""
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
 import pytest
 from sqlalchemy import select
 
@@ -34,42 +31,18 @@ def shop(app, tenant):
 
 
 @pytest.fixture
-def api(app, user, login):
-    """Factory: a test client signed in as a new user of ``role`` in tenant ``t`` (API token when the
-    auth module provides them, else the session)."""
+def api(app, user, token):
+    """Factory: a test client with an API token of a new user of ``role`` in tenant ``t``."""
 
     def make(t, role: str = "owner"):
         u = user(role=role, tenant=t)
         client = app.test_client()
-        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # else the tenant's language (ru) applies
-        token = _token_for(app, u)
-        if token is None:
-            login(client, u)
-        else:
-            client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        # English unless a test asks otherwise (the tenant's default language is Russian)
+        client.environ_base.update(HTTP_AUTHORIZATION=f"Bearer {token(u)}", HTTP_ACCEPT_LANGUAGE="en")
         client.user = u
         return client
 
     return make
-
-
-def _token_for(app, u) -> str | None:
-    try:
-        from core.auth.tokens import create_token
-    except ImportError:
-        return None
-    from core.db import db
-    from core.features import tenant_info
-    from core.models import Tenant, User
-    from core.tenancy import tenant_context
-
-    with app.app_context():
-        tenant = db.session.get(Tenant, u.tenant.id)
-        with tenant_context(tenant_info(tenant)):
-            row = db.session.execute(select(User).where(User.id == u.id)).scalar_one()
-            _token, text = create_token(row, "tests")
-            db.session.commit()
-    return text
 
 
 def _thing(client, **overrides):
@@ -270,6 +243,14 @@ def test_roles_without_the_permission_get_403_and_anonymous_401(app, shop, api):
     bad_token = app.test_client()
     bad_token.environ_base["HTTP_AUTHORIZATION"] = "Bearer gt_1_not-a-real-token"
     assert bad_token.get(THINGS).status_code == 401
+
+
+def test_a_browser_session_reads_the_api_too(app, shop, user, login, client):
+    t = shop("api_things.use")
+    u = user(role="technician", tenant=t)
+    login(client, u)
+    assert client.get(THINGS).json["total"] == 0
+    assert client.get("/api/v1/me").json["user"]["email"] == u.email
 
 
 def test_custom_plugin_routes_win_over_generic_ones(app, shop, api):

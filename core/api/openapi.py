@@ -54,10 +54,12 @@ _BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum
 
 def _plain(value):
     """JSON-ready and valid: validator bounds may come out as Decimal (``Range(min=Decimal("0"))``) or as
-    strings (apispec serialises them with the field: ``Decimal(as_string=True)``); OpenAPI wants numbers."""
+    strings (apispec serialises them, and defaults, with the field: ``Decimal(as_string=True)``); OpenAPI
+    wants numbers there."""
     if isinstance(value, dict):
         out = {k: _plain(v) for k, v in value.items()}
-        for key in _BOUNDS & out.keys():
+        numeric = _BOUNDS | ({"default", "example"} if out.get("type") in ("number", "integer") else set())
+        for key in numeric & out.keys():
             if isinstance(out[key], str):
                 try:
                     out[key] = _plain(Decimal(out[key]))

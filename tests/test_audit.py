@@ -93,9 +93,9 @@ def test_page_lists_and_filters(client, login, shop):
     page = client.get("/audit")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "login_failed" in html and tech.email in html
+    assert "Failed sign-in" in html and tech.email in html
     filtered = client.get("/audit", query_string={"action": "logout"}).get_data(as_text=True)
-    assert "logout" in filtered and "login_failed" not in filtered
+    assert "Signed out" in filtered and "Failed sign-in" not in filtered
     bad = client.get("/audit", query_string={"date_to": "31.01.2026"})
     assert bad.status_code == 400 and "Use a date like 2026-01-31." in bad.get_data(as_text=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, jsonify, render_template, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from ..audit import AuditLog
@@ -21,6 +21,16 @@ api_bp = Blueprint("core_audit_api", __name__, url_prefix="/api/v1/audit")
 READ = "core.audit.read"
 FILTERS = ("user", "action", "object_type", "object_id", "date_from", "date_to")
 MAX_PER_PAGE = 200
+# How the page names the actions it knows; others (a plugin's) show their key.
+ACTION_LABELS = {
+    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "void": _l("Voided"),
+    "transition": _l("Status changed"), "login": _l("Signed in"), "logout": _l("Signed out"),
+    "login_failed": _l("Failed sign-in"), "login_locked": _l("Sign-in refused (too many attempts)"),
+    "password_change": _l("Password changed"), "token_create": _l("API token created"),
+    "token_revoke": _l("API token revoked"), "activate": _l("Activated"), "deactivate": _l("Deactivated"),
+    "tier": _l("Plan changed"), "grant": _l("Feature granted"), "revoke": _l("Feature revoked"),
+    "plugins": _l("Modules changed"), "export": _l("Exported"),
+}
 
 
 def _parse_when(value: str, end: bool) -> datetime:
@@ -101,7 +111,7 @@ def audit_page():
     filters = {k: request.args.get(k, "") for k in FILTERS}
     pages = max(1, -(-result["total"] // result["per_page"]))
     return render_template("core/auth/audit.html", result=result, errors=errors, filters=filters,
-                           pages=pages), (400 if errors else 200)
+                           pages=pages, action_labels=ACTION_LABELS), (400 if errors else 200)
 
 
 @api_bp.route("", methods=["GET"])

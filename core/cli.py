@@ -302,42 +302,6 @@ def plugin_list(tenant_slug, as_json):
 @click.argument("name")
 @click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
               help="folder in which the project folder garage-NAME is created")
-def plugin_new(name, directory):
-    """Write a working third-party plugin package (entry point, manifest, entity, menu item, migration
-    branch, test on the core's fixtures, locales)."""
-    from .scaffold import ScaffoldError, generate
-
-    try:
-        project = generate(name, directory, taken=set(current_app.extensions["garage"].plugins))
-    except (ScaffoldError, OSError) as exc:
-        fail(str(exc))
-    click.echo(f"plugin {name} written to {project}")
-    click.echo(f"next: pip install -e {project} && garage db upgrade && garage tenant grant <tenant> {name}.basic")
-
-
-# --- demo ------------------------------------------------------------------------------------------------
-
-@click.command("demo")
-@with_appcontext
-@operator_errors
-def demo():
-    """Create (idempotently) one demo shop per default tier with staff, and let plugins add demo data."""
-    from .demo import DEMO_PASSWORD, DemoError, run
-
-    try:
-        logins = run()
-    except DemoError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    emit([{"tenant": x.tenant, "tier": x.tier, "email": x.email, "role": x.role,
-           "new": "yes" if x.created else ""} for x in logins], False, ["tenant", "tier", "email", "role", "new"])
-    click.echo(f"demo password for every user above: {DEMO_PASSWORD}")
-
-
-@plugin_group.command("new")
-@click.argument("name")
-@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="folder in which the project folder garage-NAME is created")
 @with_appcontext
 def plugin_new(name, directory):
     """Write a working third-party plugin package (entry point, manifest, entity, menu item, migration

@@ -76,7 +76,17 @@ def readable_types(ctx) -> list:
 
 
 def is_document(t) -> bool:
-    return hasattr(t, "workflow") or hasattr(t, "transitions") or hasattr(t, "states")
+    return hasattr(t, "workflow")
+
+
+def _document_error(t, obj, fields_, exc):
+    """A refusal of the documents engine (stale version, immutable state, veto...): the form again,
+    with what the user typed and the engine's reasons."""
+    for message in exc.messages:
+        flash(message, "error")
+    status = exc.status if 400 <= exc.status < 500 else 409
+    return render_template(_templates(t, "form"), **_context(
+        t, obj=obj, fields=fields_, values=request.form, errors={})), status
 
 
 def _resolve(slug: str, resource: str, verb: str):
@@ -124,6 +134,9 @@ def display(t, obj, name: str):
     column = t.model.__table__.c.get(name)
     if value is None:
         return ""
+    if name == "state" and is_document(t):
+        state = t.workflow.states.get(value)
+        return state.title if state else value
     if column is not None and isinstance(column.type, Money):
         return formatting.money(value)
     if isinstance(value, bool):
@@ -194,11 +207,19 @@ def create_page(slug: str, resource: str):
         data = t.schema().load(form_to_payload(request.form, fields_))
     except ValidationError as exc:
         return _invalid(t, None, fields_, exc)
-    obj = data if isinstance(data, t.model) else t.model(**data)
-    db.session.add(obj)
-    db.session.flush()
-    audit.record("create", obj, changes=audit.diff({}, _snapshot(obj, [f.name for f in fields_])))
-    db.session.commit()
+    if is_document(t):
+        from .. import documents
+
+        try:
+            obj = documents.create_document(t, current_user, **data)
+        except documents.DocumentError as exc:
+            return _document_error(t, None, fields_, exc)
+    else:
+        obj = data if isinstance(data, t.model) else t.model(**data)
+        db.session.add(obj)
+        db.session.flush()
+        audit.record("create", obj, changes=audit.diff({}, _snapshot(obj, [f.name for f in fields_])))
+        db.session.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=_pk(obj)))
 
@@ -220,39 +241,55 @@ def detail_page(slug: str, resource: str, object_id: int):
         return gate
     obj = _get(t, object_id)
     ctx = ui_context()
-    actions, panels, transitions, print_url = [], [], [], None
+    actions, panels, transitions, print_urls, state, history, can_void = [], [], [], {}, None, [], False
     if is_document(t):
+        from .. import documents
         from ..web import collect_ui
 
         actions = collect_ui("document_actions", ctx, document=obj)
         panels = collect_ui("document_panels", ctx, document=obj)
         transitions = _transitions(t, obj)
-        print_url = _print_url(t, obj)
+        print_urls = _print_url(t, obj)
+        state = t.workflow.states.get(obj.state)
+        history = [(h, t.workflow.states.get(h.to_state)) for h in documents.history(obj)]
+        can_void = _can_void(t, obj)
     fields_ = _form_fields(t)
     return render_template(_templates(t, "detail"), **_context(
         t, obj=obj, fields=fields_, actions=actions, panels=panels, transitions=transitions,
-        print_url=print_url))
+        print_urls=print_urls, state=state, history=history, can_void=can_void,
+        editable=not is_document(t) or _editable(t, obj)))
 
 
 def _transitions(t, obj) -> list:
-    """The transitions available from the document's state that the user may run (documents engine)."""
-    try:
-        from .. import documents
-    except ImportError:  # pragma: no cover - the engine is part of the core
-        return []
-    available = getattr(documents, "available_transitions", None)
-    if available is None:
-        return []
-    try:
-        return list(available(obj, current_user))
-    except Exception:  # noqa: BLE001 - buttons are a convenience; the page still shows the document
-        return []
+    """The buttons: transitions from the document's state the user has the permission for."""
+    from .. import documents
+
+    slug = _slug(t)
+    out = []
+    for tr in documents.available_transitions(obj, current_user):
+        if tr.name == documents.VOID:
+            continue  # voiding asks for a reason: a form of its own on the page
+        out.append({"name": tr.name, "label": tr.title,
+                    "url": url_for("ui_generic.transition_page", slug=slug, resource=t.resource,
+                                   object_id=obj.id, name=tr.name)})
+    return out
 
 
-def _print_url(t, obj) -> str | None:
+def _can_void(t, obj) -> bool:
+    from .. import documents
+
+    return any(tr.name == documents.VOID for tr in documents.available_transitions(obj, current_user))
+
+
+def _print_url(t, obj) -> dict:
+    """Print links (HTML and PDF) of the REST API's print endpoints, which also accept the session."""
     from .shell import url_if
 
-    return url_if("documents.print_document", slug=t.plugin, resource=t.resource, object_id=_pk(obj))
+    if not getattr(t, "print_templates", None):
+        return {}
+    args = {"slug": _slug(t), "resource": t.resource, "object_id": _pk(obj)}
+    return {k: v for k, v in (("html", url_if("core_api.print_html", **args)),
+                              ("pdf", url_if("core_api.print_pdf", **args))) if v}
 
 
 @bp.route("/<slug>/<resource>/<int:object_id>/edit", methods=["GET", "POST"])
@@ -262,9 +299,14 @@ def edit_page(slug: str, resource: str, object_id: int):
         return gate
     obj = _get(t, object_id)
     fields_ = _form_fields(t)
+    if is_document(t) and not _editable(t, obj):
+        flash(_("This document cannot be changed in its current state."), "error")
+        return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=object_id))
     if request.method == "GET":
         return render_template(_templates(t, "form"), **_context(
             t, obj=obj, fields=fields_, values={f.name: getattr(obj, f.name, None) for f in fields_}, errors={}))
+    if is_document(t):
+        return _update_document(t, obj, fields_)
     if hasattr(obj, "version") and request.form.get("version") not in (None, str(obj.version)):
         flash(_("Someone else changed this record in the meantime. Your changes are below; reload to see theirs."), "error")
         return render_template(_templates(t, "form"), **_context(
@@ -285,4 +327,65 @@ def edit_page(slug: str, resource: str, object_id: int):
         audit.record("update", obj, changes=changes)
     db.session.commit()
     flash(_("Saved."), "success")
+    return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=object_id))
+
+
+# --- documents: state, transitions, void, print ------------------------------------------------------
+
+def _editable(t, obj) -> bool:
+    state = t.workflow.states.get(obj.state)
+    return state is None or not state.immutable
+
+
+def _form_version():
+    try:
+        return int(request.form.get("version", ""))
+    except ValueError:
+        return None
+
+
+def _update_document(t, obj, fields_):
+    from .. import documents
+
+    names = {f.name for f in fields_}
+    not_in_form = tuple(n for n, f in t.schema().fields.items() if (f.data_key or n) not in names)
+    try:
+        data = t.schema().load(form_to_payload(request.form, fields_), partial=not_in_form or False)
+    except ValidationError as exc:
+        return _invalid(t, obj, fields_, exc)
+    changes = {k: v for k, v in data.items() if getattr(obj, k, None) != v}
+    try:
+        documents.update_document(obj, current_user, expected_version=_form_version(), **changes)
+    except documents.DocumentError as exc:
+        return _document_error(t, _get(t, obj.id), fields_, exc)
+    flash(_("Saved."), "success")
+    return redirect(url_for("ui_generic.detail_page", slug=_slug(t), resource=t.resource, object_id=obj.id))
+
+
+@bp.post("/<slug>/<resource>/<int:object_id>/transition/<name>")
+def transition_page(slug: str, resource: str, object_id: int, name: str):
+    """A transition button: the documents engine decides (permission, vetoes, version); the user sees
+    its reasons as messages on the document page."""
+    from .. import documents
+
+    t, gate = _resolve(slug, resource, "read")
+    if gate is not None:
+        return gate
+    if not is_document(t):
+        abort(404)
+    obj = _get(t, object_id)
+    comment = (request.form.get("comment") or "").strip() or None
+    try:
+        if name == documents.VOID:
+            documents.void(obj, current_user, request.form.get("reason", ""), expected_version=_form_version())
+        else:
+            documents.transition(obj, name, current_user, comment=comment, expected_version=_form_version())
+    except documents.DocumentError as exc:
+        if exc.status == 404:
+            abort(404)
+        for message in exc.messages:
+            flash(message, "error")
+    else:
+        state = t.workflow.states.get(obj.state)
+        flash(_("Done: the document is now %(state)s.", state=state.title if state else obj.state), "success")
     return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=object_id))

@@ -277,13 +277,13 @@ def test_me_describes_user_tenant_tier_features_and_plugins(app, shop, api):
 # --- matrices generated from the URL map ------------------------------------------------------------
 
 
-def _api_requests(app, slug_resources, values):
-    """(method, url) for every rule under /api/ that can be built for the given resources and values:
-    generic rules once per (slug, resource), plugin rules once."""
+def _api_requests(app, slug_resources, values, prefix="/api/"):
+    """(rule, method, url) for every rule under ``prefix`` that can be built for the given resources
+    and values: generic rules once per (slug, resource), plugin rules once."""
     adapter = app.url_map.bind("localhost")
     out = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
+        if not rule.rule.startswith(prefix) or rule.endpoint == "static":
             continue
         combos = slug_resources if {"slug", "resource"} <= rule.arguments else [{}]
         for combo in combos:
@@ -333,7 +333,7 @@ def test_cross_tenant_matrix_every_id_route_answers_404(app, shop, api):
     assert owner_b.get("/api/v1/api_things/stats").json == {"count": 1}
 
 
-def test_tier_matrix_every_plugin_route_answers_404_without_the_feature(app, shop, api):
+def test_tier_matrix_every_plugin_route_answers_404_without_the_feature(app, shop, api, login):
     """Every generic and blueprint route under the plugin's prefix answers 404, like an unknown one."""
     full = api(shop("api_things.use", "api_things.premium"))
     thing = _thing(full)
@@ -359,6 +359,16 @@ def test_tier_matrix_every_plugin_route_answers_404_without_the_feature(app, sho
             assert response.status_code == 404 and response.json == unknown, (method, url)
     assert full.get("/api/v1/api_things/premium-things").json["total"] == 1
     assert half.get(THINGS).status_code == 200
+
+    # the UI pages under /api_things/ (the UI's generic pages included) are gated the same way
+    app.config["WTF_CSRF_ENABLED"] = False  # reach the gate with form posts; CSRF is tested elsewhere
+    browser = login(app.test_client(), lacking.user)
+    pages = [(rule, method, url) for rule, method, url in _api_requests(app, slug_resources, values, prefix="/")
+             if url.startswith("/api_things/")]
+    assert pages, "the UI registers generic pages for entities"
+    for rule, method, url in pages:
+        response = browser.open(url, method=method, data={"name": "x"} if method == "POST" else None)
+        assert response.status_code == 404, (method, url, response.status_code)
 
 
 # --- OpenAPI, docs page, health ---------------------------------------------------------------------

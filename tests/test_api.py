@@ -193,8 +193,9 @@ def test_stale_version_is_a_conflict_that_names_the_changes(app, shop, api):
     assert stale.json["changed_fields"] == ["name"]
     assert alice.get(url).json == {**thing, "name": "Renamed by Alice", "version": 2}
 
-    missing = bob.patch(url, json={"price": "1.00"})
-    assert missing.status_code == 422 and missing.json["fields"] == {"version": ["Missing data for required field."]}
+    missing = bob.patch(url, json={"price": "1.001"})
+    assert missing.status_code == 422 and missing.json["fields"] == {
+        "version": ["Missing data for required field."], "price": ["At most two decimal places."]}
     retried = bob.patch(url, json={"version": 2, "price": "1.00"})
     assert retried.status_code == 200 and retried.json["version"] == 3
 

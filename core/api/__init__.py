@@ -183,8 +183,7 @@ def item(slug: str, resource: str, object_id: int):
         data = r.json_body()
         obj = r.get_object(res, object_id, for_update=True)
         if res.is_document:
-            version = r.expected_version(res, data)
-            values = r.load(res, data, partial=True)
+            version, values = r.load_patch(res, data)
             if version is not None and obj.version != version:
                 raise r.conflict(res, obj, version)
             obj = _run_document(res, obj, version, lambda: _documents().update_document(

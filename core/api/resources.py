@@ -36,6 +36,8 @@ from .errors import ApiError, not_found, translate_errors, validation_error
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
 LIST_PARAMS = frozenset({"page", "per_page", "sort", "q"})
+# Audit actions that write a new version of an object (plugins' own audit rows do not).
+SAVING_ACTIONS = ("create", "update", "transition", "void")
 
 
 # --- the registry of API resources ----------------------------------------------------------------
@@ -336,28 +338,39 @@ def create_object(res: Resource, data: dict, user) -> Any:
     return obj
 
 
-def expected_version(res: Resource, data: dict) -> int | None:
-    """The ``version`` the client read (required in the body of a PATCH of a versioned resource)."""
-    if not res.versioned:
-        data.pop("version", None)
-        return None
-    if "version" not in data:
-        raise validation_error({"version": ["Missing data for required field."]})
-    version = data.pop("version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise validation_error({"version": ["Not a valid integer."]})
-    return version
+def load_patch(res: Resource, data: dict) -> tuple[int | None, dict]:
+    """``(version the client read, validated changes)`` of a PATCH body; every problem in one 422.
+
+    The version is required for a versioned resource (a model with a ``version`` column)."""
+    errors: dict = {}
+    version = data.pop("version", None)
+    if res.versioned:
+        if version is None:
+            errors["version"] = ["Missing data for required field."]
+        elif isinstance(version, bool) or not isinstance(version, int):
+            errors["version"] = ["Not a valid integer."]
+    else:
+        version = None
+    try:
+        values = res.schema().load(data, partial=True)
+    except ValidationError as err:
+        errors.update(err.messages if isinstance(err.messages, dict) else {"_schema": err.messages})
+        values = {}
+    if errors:
+        raise validation_error(errors)
+    return version, values
 
 
 def changed_since(res: Resource, obj, version: int) -> list[str]:
     """Fields changed by the saves after ``version``, read back from the audit log."""
     from ..audit import AuditLog
 
-    rows = db.session.scalars(select(AuditLog.changes).where(
-        AuditLog.object_type == res.model.__tablename__, AuditLog.object_id == obj.id).order_by(AuditLog.id))
+    rows = db.session.execute(select(AuditLog.action, AuditLog.changes).where(
+        AuditLog.object_type == res.model.__tablename__, AuditLog.object_id == obj.id,
+        AuditLog.action.in_(SAVING_ACTIONS)).order_by(AuditLog.id))
     fields: set[str] = set()
     saves = 0  # rows without a "version" entry (documents engine): the n-th save after creation made n+1
-    for changes in rows:
+    for _action, changes in rows:
         changes = changes or {}
         recorded = changes.get("version")
         before = recorded[0] if isinstance(recorded, list) and recorded else (saves or None)
@@ -376,8 +389,7 @@ def conflict(res: Resource, obj, version: int) -> ApiError:
 
 
 def update_object(res: Resource, obj, data: dict, user) -> Any:
-    version = expected_version(res, data)
-    values = load(res, data, partial=True)
+    version, values = load_patch(res, data)
     if version is not None and obj.version != version:
         raise conflict(res, obj, version)
     before = _column_values(res, obj, list(values) + (["version"] if res.versioned else []))

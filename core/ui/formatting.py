@@ -76,3 +76,11 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(datetime)
     app.add_template_filter(percent)
     app.add_template_filter(yesno)
+    # Babel's own functions too, as filters and globals (``{{ day|format_date("full") }}``).
+    import flask_babel
+
+    for name in ("format_date", "format_datetime", "format_time", "format_decimal", "format_currency",
+                 "format_percent", "format_timedelta"):
+        fn = getattr(flask_babel, name)
+        app.add_template_filter(fn, name)
+        app.add_template_global(fn, name)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from werkzeug.routing import BuildError
 
 from .. import audit
@@ -108,7 +108,9 @@ def _plugin_gettext(slug: str):
 
 
 def _require_login():
-    if current_user and current_user.is_authenticated and g.get("tenant") is not None:
+    if current_user and current_user.is_authenticated:
+        if g.get("tenant") is None:
+            abort(403)  # signed in, but the shop is switched off: the login page would send us back here
         return None
     login = url_if("auth.login") or url_if("core_auth.login")
     if login:
@@ -184,14 +186,22 @@ def _digits(*lengths: int):
 class TenantSettingsSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200),
                          metadata={"label": _l("Display name")})
-    timezone = fields.String(required=True, validate=_timezone, metadata={"label": _l("Time zone")})
-    currency = fields.String(required=True, validate=_currency, metadata={"label": _l("Currency")})
+    timezone = fields.String(required=True, validate=_timezone,
+                             metadata={"label": _l("Time zone"), "help": _l("For example Europe/Moscow or Asia/Shanghai.")})
+    currency = fields.String(required=True, validate=_currency,
+                             metadata={"label": _l("Currency"), "help": _l("Three-letter code: RUB, KZT, CNY, USD, EUR.")})
     language = fields.String(required=True, validate=validate.OneOf(LANGUAGES),
                              metadata={"label": _l("Default language"), "choices": LANGUAGE_NAMES})
     vat_mode = fields.String(required=True, validate=validate.OneOf(list(VAT_MODES)),
                              metadata={"label": _l("VAT mode"), "choices": VAT_MODES})
     vat_rate = fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=100),
                               metadata={"label": _l("VAT rate, %")})
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        if isinstance(data.get("currency"), str):
+            data = {**data, "currency": data["currency"].strip().upper()}
+        return data
 
 
 REQUISITES = (

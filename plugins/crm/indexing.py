@@ -15,7 +15,7 @@ from core.db import GarageSession
 from core.models import utcnow
 
 from .models import Client, ClientPhone, OdometerReading, Ownership, PlateHistory, SearchKey, Vehicle
-from .normalize import name_keys, name_pairs, phone_digits_reversed, plate_keys
+from .normalize import name_keys, name_pairs, phone_digits_reversed, plate_keys, typo_keys
 
 
 class OdometerImmutable(RuntimeError):
@@ -23,10 +23,10 @@ class OdometerImmutable(RuntimeError):
 
 
 def client_key_rows(tenant_id: int, client_id: int, name: str, phones: list[str] = ()) -> list[dict]:
-    """``n:`` name words, ``f:`` adjacent word pairs, ``d:`` one-deletion variants of the words, ``t:``
-    reversed phone digits."""
-    words, typo = name_keys(name)
-    keys = {f"n:{w}"[:64] for w in words} | {f"d:{w}"[:64] for w in typo}
+    """``n:`` name words, ``f:`` adjacent word pairs, ``d:`` one-deletion variants of the words (with the
+    word: ``d:ивнов/иванов``), ``t:`` reversed phone digits."""
+    words, _typo = name_keys(name)
+    keys = {f"n:{w}"[:64] for w in words} | {f"d:{k}"[:64] for k in typo_keys(name)}
     keys |= {f"f:{pair}"[:64] for pair in name_pairs(name)}
     keys |= {f"t:{phone_digits_reversed(p)}" for p in phones}
     return [{"tenant_id": tenant_id, "key": k, "client_id": client_id, "vehicle_id": None} for k in sorted(keys)]

@@ -199,6 +199,12 @@ def name_keys(name: str) -> tuple[list[str], set[str]]:
     return words, typo
 
 
+def typo_keys(name: str) -> set[str]:
+    """``<word minus one letter>/<word>`` for every word of 4+ letters: a lookup by the deletion finds the
+    correctly spelled word too, so a typo'd surname can be corrected and combined with the first name."""
+    return {f"{d}/{w}" for w in name_words(name) if len(w) >= TYPO_MIN_LEN for d in deletions(w)}
+
+
 def name_pairs(name: str) -> list[str]:
     """Adjacent word pairs (``иванов иван``, ``иван петрович``): "Иванов Иван" is a common pair of
     common words; a key of its own finds exactly those people instead of intersecting two huge lists."""

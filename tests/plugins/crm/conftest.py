@@ -26,6 +26,7 @@ def api_client(app, login):
     def make(user_handle):
         c = login(app.test_client(), user_handle)
         c.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(app, user_handle)
+        c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         return c
 
     return make
@@ -49,6 +50,7 @@ def crm(app, client, tenant, user, login):
     h.user = user(role="service_advisor", tenant=h.tenant)
     h.client = login(client, h.user)  # signed in for pages; API calls carry a bearer token (no CSRF)
     h.client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + api_token(app, h.user)
+    h.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # assertions below read English messages
 
     @contextmanager
     def ctx(t=None):

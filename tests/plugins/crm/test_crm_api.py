@@ -35,9 +35,9 @@ def test_field_errors_say_what_is_wrong(crm):
     made = make_client(c, name="ООО «Ромашка»", kind="company", phones=["8 (916) 123-45-67"],
                        emails=["Info@Romashka.RU"], inn="7707083893")
     assert made["phones"] == ["+79161234567"] and made["emails"] == ["Info@romashka.ru"]
-    # Russian user: messages in Russian once the catalog has them; at least never a raw exception.
-    r = c.post("/api/v1/crm/vehicles", json={"vin": "XTA21900O12345678"}, headers={"Accept-Language": "ru"})
-    assert r.status_code == 422 and r.get_json()["fields"]["vin"]
+    # A Russian-speaking user reads the same errors in Russian.
+    r = c.post("/api/v1/crm/clients", json={"name": "Х", "phones": ["12345"]}, headers={"Accept-Language": "ru"})
+    assert r.status_code == 422 and "номер телефона" in r.get_json()["fields"]["phones"]["0"][0]
 
 
 def test_duplicates_are_shown_and_merge_moves_everything(crm):
@@ -108,6 +108,10 @@ def test_search_by_every_key(crm):
     assert phone_hit["client"]["id"] == romashka["id"] and phone_hit["vehicles"][0]["id"] == v2["id"]
     assert first("иван")["client"]["id"] == ivanov["id"]  # name prefix
     assert first("Ивонов")["client"]["id"] == ivanov["id"]  # one typo
+    namesake = make_client(c, name="Иванов Алексей Петрович")
+    assert first("Ивонов Сергей")["client"]["id"] == ivanov["id"]  # typo'd surname + first name
+    assert first("Сергей Иванов")["client"]["id"] == ivanov["id"]  # either order
+    assert first("Иванов Алек")["client"]["id"] == namesake["id"]
     assert first("Ромашка")["client"]["id"] == romashka["id"]
     assert first("ромашко")["client"]["id"] == romashka["id"]
     assert first("иванов а123")["vehicle"]["id"] == v1["id"]

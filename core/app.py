@@ -37,7 +37,25 @@ def create_app(config: dict | None = None) -> Flask:
 
     for subsystem in (web, auth, documents, jobs, api, ui):
         subsystem.init_app(app)
+    _check_core_url_space(app, host)
     return app
+
+
+def _check_core_url_space(app: Flask, host: PluginHost) -> None:
+    """A plugin's ``/<slug>`` must not be a path the core itself serves (``/settings``, ``/api``,
+    ``/login``...): its pages would shadow the core's, and slug ``api`` could claim every
+    ``/api/v1/<other>`` prefix."""
+    core_segments = set()
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.split(".", 1)[0] if "." in rule.endpoint else None
+        if blueprint and host.blueprint_owner.get(blueprint, "core") != "core":
+            continue
+        first = rule.rule.lstrip("/").split("/", 1)[0]
+        if first and "<" not in first:
+            core_segments.add(first)
+    for slug in host.order:
+        if slug in core_segments:
+            raise PluginError(f"plugin {slug!r}: its URL prefix /{slug} is already used by the core")
 
 
 def _assemble(app: Flask, host: PluginHost) -> None:

@@ -189,7 +189,9 @@ class PluginHost:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin_name!r}: {exc}") from exc
+            # pluggy's error carries the plugin object; name it by its registered name (the slug).
+            name = self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", repr(exc.plugin))
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
         self._proxies: dict[frozenset[str], TenantHooks] = {}
         self.feature_owner: dict[str, str] = {}
         for slug in self.order:

@@ -2,7 +2,7 @@
 
 Revision ID: every_hook_0001
 Revises: 
-Create Date: 2026-11-25 01:40:52.951080
+Create Date: 2026-11-25 01:51:14.671854
 """
 from alembic import op
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ def upgrade():
     op.create_table('every_hook_thing',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('price', core.db.Money(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_every_hook_thing_tenant_id_core_tenant'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_every_hook_thing'))

@@ -212,6 +212,7 @@ def test_create_list_detail_edit_with_validation(app, client, user, login, tenan
     page = html(client.get(detail, headers={"Accept-Language": "en"}))
     assert "Check brakes" in page and "RUB" in page and "1,234.50" in page
     assert "Custom notes page" in page  # the plugin's templates/ui_notes/notes_detail.html wins
+    assert page.count('aria-current="page"') == 1 and 'href="/ui_notes/notes" aria-current="page"' in page
     # list with search, filter and sort
     _note(client, token, title="Oil change", priority="low", amount="")
     page = html(client.get("/ui_notes/notes?q=check"))

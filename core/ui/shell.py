@@ -39,20 +39,23 @@ def url_if(endpoint: str, **values) -> str | None:
 
 
 def menu() -> list:
-    """The tenant's menu: the ``menu_items`` hook plus a link to every entity list the user may read,
-    unless a plugin already put that URL in the menu."""
+    """The tenant's menu: the ``menu_items`` hook, plus a link to each entity list the user may read
+    of plugins that contribute no menu items of their own (those plugins rely on the generic pages; a
+    plugin with a menu decides itself which of its lists deserve a place). Item keys start with the
+    contributing plugin's slug (``crm.clients``)."""
     if "ui_menu" in g:
         return g.ui_menu
     ctx = ui_context()
     items = collect_ui("menu_items", ctx)
     urls = {i.url for i in items}
+    with_menu = {str(i.key).split(".", 1)[0] for i in items}
     from ..registry import MenuItem
     from .generic import readable_types
 
     extra = []
     for t in readable_types(ctx):
         url = url_for("ui_generic.list_page", slug=_type_slug(t), resource=t.resource)
-        if url not in urls:
+        if url not in urls and _type_slug(t) not in with_menu:
             extra.append(MenuItem(f"{t.plugin}.{t.resource}", t.title, url, order=600, section=_type_slug(t)))
     g.ui_menu = sorted(items + extra, key=lambda i: (i.order, i.key))
     return g.ui_menu
@@ -64,9 +67,17 @@ def _type_slug(t) -> str:
     return _slug(t)
 
 
-def is_current(url: str) -> bool:
-    path = request.path
+def _matches(url: str, path: str) -> bool:
     return path == url if url == "/" else (path == url or path.startswith(url.rstrip("/") + "/"))
+
+
+def is_current(url: str) -> bool:
+    """The menu item of this page: the longest menu URL that the path starts with (so /planner/bays
+    marks "Bays", not also "Planner")."""
+    if "ui_current" not in g:
+        matches = [i.url for i in menu() if _matches(i.url, request.path)]
+        g.ui_current = max(matches, key=len) if matches else None
+    return url == g.ui_current
 
 
 @bp.app_context_processor

@@ -217,11 +217,18 @@ def lock_bays(bay_ids: list[int]) -> list[Bay]:
     return bays
 
 
+def overlapping(start: datetime, end: datetime) -> tuple:
+    """Bookings overlapping [start, end). The lower bound on ``start_at`` (no booking is longer than
+    MAX_DURATION_MINUTES) keeps it one narrow range of the (tenant_id, [bay_id,] start_at) indexes
+    instead of every booking since the shop opened."""
+    return (Booking.start_at < end, Booking.start_at > start - timedelta(minutes=MAX_DURATION_MINUTES),
+            Booking.end_at > start)
+
+
 def find_conflict(bay_ids: list[int], start: datetime, end: datetime, exclude_id: int | None = None) -> Booking | None:
     on_bays = or_(Booking.bay_id.in_(bay_ids),
                   Booking.id.in_(select(BookingBay.booking_id).where(BookingBay.bay_id.in_(bay_ids))))
-    q = (select(Booking).where(on_bays, Booking.start_at < end, Booking.end_at > start,
-                               Booking.status.not_in(RELEASED_STATUSES))
+    q = (select(Booking).where(on_bays, *overlapping(start, end), Booking.status.not_in(RELEASED_STATUSES))
          .order_by(Booking.start_at).limit(1))
     if exclude_id is not None:
         q = q.where(Booking.id != exclude_id)
@@ -402,7 +409,7 @@ def active_bays(bay_type: str | None = None) -> list[Bay]:
 
 
 def bookings_between(start: datetime, end: datetime, *, include_released: bool = False) -> list[Booking]:
-    q = select(Booking).where(Booking.start_at < end, Booking.end_at > start).order_by(Booking.start_at, Booking.id)
+    q = select(Booking).where(*overlapping(start, end)).order_by(Booking.start_at, Booking.id)
     if not include_released:
         q = q.where(Booking.status.not_in(RELEASED_STATUSES))
     return list(db.session.scalars(q))
@@ -418,32 +425,57 @@ def booking_json(b: Booking, tz: ZoneInfo) -> dict:
     }
 
 
+DAY_COLUMNS = (Booking.id, Booking.bay_id, Booking.start_at, Booking.end_at, Booking.duration_minutes,
+               Booking.client_name, Booking.client_phone, Booking.vehicle, Booking.client_id, Booking.vehicle_id,
+               Booking.reason, Booking.planned_jobs, Booking.advisor_id, Booking.status, Booking.source,
+               Booking.version)
+
+
 def day_view(day: date, *, with_load: bool) -> dict:
+    """Bays, the day's bookings (all states), opening hours per bay and, with ``with_load``, capacity
+    vs booked hours per bay. The hot read of the planner: plain column rows instead of ORM objects and
+    one query for the further bays of multi-bay jobs (see bench/planner_day.py)."""
     tz = tenant_zone()
     start, end = day_range_utc(day, tz)
-    bays = active_bays()
-    bookings = bookings_between(start, end, include_released=True)
+    bays = db.session.execute(select(Bay.id, Bay.name, Bay.type).where(Bay.active.is_(True))
+                              .order_by(Bay.position, Bay.id)).all()
+    rows = db.session.execute(select(*DAY_COLUMNS).where(*overlapping(start, end))
+                              .order_by(Booking.start_at, Booking.id)).all()
+    extra: dict[int, list[int]] = {}
+    if rows:
+        for booking_id, bay_id in db.session.execute(
+                select(BookingBay.booking_id, BookingBay.bay_id)
+                .where(BookingBay.booking_id.in_([r.id for r in rows])).order_by(BookingBay.bay_id)):
+            extra.setdefault(booking_id, []).append(bay_id)
+    bookings = []
+    for r in rows:
+        item = r._asdict()
+        item["bay_ids"] = [r.bay_id, *extra.get(r.id, ())]
+        item["start"] = local_iso(item.pop("start_at"), tz)
+        item["end"] = local_iso(item.pop("end_at"), tz)
+        item["planned_jobs"] = list(r.planned_jobs or [])
+        bookings.append(item)
+    schedule = Schedule.load(tz, (day, day))
+    opening = {b.id: schedule.open_intervals(day, b.id) for b in bays}
     out = {
         "date": day.isoformat(), "timezone": str(tz),
         "bays": [{"id": b.id, "name": b.name, "type": b.type} for b in bays],
-        "bookings": [booking_json(b, tz) for b in bookings],
+        "bookings": bookings,
+        "closed": schedule.days_off.get(day) if day in schedule.days_off else None,
+        "hours": {b.id: [[local_iso(s, tz), local_iso(e, tz)] for s, e in opening[b.id]] for b in bays},
     }
-    schedule = Schedule.load(tz, (day, day))
-    out["closed"] = schedule.days_off.get(day) if day in schedule.days_off else None
-    out["hours"] = {b.id: [[local_iso(s, tz), local_iso(e, tz)] for s, e in schedule.open_intervals(day, b.id)]
-                    for b in bays}
     if with_load:
-        booked = {b.id: 0 for b in bays}
-        for bk in bookings:
-            if bk.status in RELEASED_STATUSES:
+        booked = {b.id: 0.0 for b in bays}
+        for r, item in zip(rows, bookings):
+            if r.status in RELEASED_STATUSES:
                 continue
-            minutes = (min(bk.end_at, end) - max(bk.start_at, start)).total_seconds() / 60
-            for bay_id in bk.bay_ids:
+            minutes = (min(r.end_at, end) - max(r.start_at, start)).total_seconds() / 60
+            for bay_id in item["bay_ids"]:
                 if bay_id in booked:
                     booked[bay_id] += minutes
         load = []
         for b in bays:
-            capacity = schedule.capacity_minutes(day, b.id)
+            capacity = sum((e - s).total_seconds() // 60 for s, e in opening[b.id])
             load.append({"bay_id": b.id, "capacity_hours": round(capacity / 60, 2),
                          "booked_hours": round(booked[b.id] / 60, 2),
                          "percent": round(100 * booked[b.id] / capacity) if capacity else None})

@@ -89,6 +89,7 @@ def api(app, user):
                 db.session.commit()
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {text}"
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the tests read English messages
         client.user = u
         return client
 
@@ -102,6 +103,7 @@ def ui(app, user, login):
     def make(s: Shop, role: str = "owner"):
         u = user(role=role, tenant=s.handle)
         client = app.test_client()
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
         login(client, u)
         client.user = u
         return client

@@ -170,3 +170,38 @@ def test_permissions(app, shop, api, book):
     assert tech.post(f"/api/v1/planner/bookings/{b['id']}/cancel").status_code == 403
     # Without a user there is no tenant: the core's plugin gate answers first (404, nothing revealed).
     assert app.test_client().get(f"/api/v1/planner/bookings/{b['id']}").status_code in (401, 404)
+
+
+def test_a_job_over_several_bays_blocks_all_of_them(app, shop, api, book):
+    s = shop(tier="specialist")
+    client = api(s)
+    both = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", 120, bay_ids=[s.bays["Lift 1"], s.bays["Alignment"]])
+    assert both.status_code == 201, both.json
+    assert both.json["bay_ids"] == [s.bays["Lift 1"], s.bays["Alignment"]]
+    clash = book(client, s.bays["Alignment"], f"{MONDAY}T11:00")
+    assert clash.status_code == 409 and clash.json["conflicting_booking_id"] == both.json["id"]
+    day = client.get(f"/api/v1/planner/day?date={MONDAY}").json
+    load = {x["bay_id"]: x["booked_hours"] for x in day["load"]}
+    assert load == {s.bays["Lift 1"]: 2.0, s.bays["Lift 2"]: 0.0, s.bays["Alignment"]: 2.0}
+    # Moving it to one bay frees the other.
+    moved = client.patch(f"/api/v1/planner/bookings/{both.json['id']}", json={"bay_ids": [s.bays["Lift 1"]]})
+    assert moved.status_code == 200 and moved.json["bay_ids"] == [s.bays["Lift 1"]]
+    assert book(client, s.bays["Alignment"], f"{MONDAY}T11:00").status_code == 201
+
+
+def test_client_and_car_ids_need_the_crm_and_must_exist_in_this_shop(app, shop, api, book):
+    free = shop(tier="free")
+    r = book(api(free), free.bays["Lift 1"], f"{MONDAY}T10:00", client_id=1)
+    assert r.status_code == 422 and "client_id" in r.json["fields"]
+
+    basic, other = shop(tier="basic"), shop(tier="basic")
+    client, other_client = api(basic), api(other)
+    mine = client.post("/api/v1/crm/clients", json={"name": "Ivan Petrov"})
+    theirs = other_client.post("/api/v1/crm/clients", json={"name": "Somebody Else"})
+    assert mine.status_code == 201 and theirs.status_code == 201, (mine.json, theirs.json)
+    ok = book(client, basic.bays["Lift 1"], f"{MONDAY}T10:00", client_id=mine.json["id"])
+    assert ok.status_code == 201 and ok.json["client_id"] == mine.json["id"]
+    foreign = book(client, basic.bays["Lift 1"], f"{MONDAY}T12:00", client_id=theirs.json["id"])
+    assert foreign.status_code == 422 and "client_id" in foreign.json["fields"]
+    missing_car = book(client, basic.bays["Lift 1"], f"{MONDAY}T12:00", vehicle_id=987654)
+    assert missing_car.status_code == 422 and "vehicle_id" in missing_car.json["fields"]

@@ -10,6 +10,12 @@ from sqlalchemy import select
 MONDAY = "2030-03-25"
 
 
+def _anonymous(app):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def _page(client, slug, day=MONDAY):
     r = client.get(f"/planner/book/{slug}?day={day}")
     return r
@@ -66,7 +72,7 @@ def _frozen_today(monkeypatch):
 
 def test_a_client_books_without_login_and_the_booking_is_requested(app, online_days, csrf, in_tenant):
     s = online_days(tier="free", bays=(("Lift 1", "lift"),))
-    anonymous = app.test_client()
+    anonymous = _anonymous(app)
     page = _page(anonymous, s.slug)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -89,7 +95,7 @@ def test_a_client_books_without_login_and_the_booking_is_requested(app, online_d
 
 def test_the_form_needs_its_csrf_token(app, online_days, in_tenant):
     s = online_days()
-    client = app.test_client()
+    client = _anonymous(app)
     _page(client, s.slug)
     r = client.post(f"/planner/book/{s.slug}", data={"name": "A", "phone": "+79035551234",
                                                      "start": f"{MONDAY}T09:00+03:00"})
@@ -99,7 +105,7 @@ def test_the_form_needs_its_csrf_token(app, online_days, in_tenant):
 
 def test_a_filled_honeypot_is_thanked_and_dropped(app, online_days, csrf, in_tenant):
     s = online_days()
-    client = app.test_client()
+    client = _anonymous(app)
     html = _page(client, s.slug).get_data(as_text=True)
     r = client.post(f"/planner/book/{s.slug}", data=_form(csrf, html, f"{MONDAY}T09:00+03:00",
                                                           website="http://spam.example"))
@@ -109,7 +115,7 @@ def test_a_filled_honeypot_is_thanked_and_dropped(app, online_days, csrf, in_ten
 
 def test_bad_input_is_shown_next_to_the_fields(app, online_days, csrf, in_tenant):
     s = online_days()
-    client = app.test_client()
+    client = _anonymous(app)
     html = _page(client, s.slug).get_data(as_text=True)
     r = client.post(f"/planner/book/{s.slug}", data=_form(csrf, html, f"{MONDAY}T09:00+03:00", name="", phone="12"))
     assert r.status_code == 422
@@ -126,7 +132,7 @@ def garage_config():
 
 def test_rate_limits_per_phone_and_per_ip(app, online_days, csrf, in_tenant):
     s = online_days()
-    client = app.test_client()
+    client = _anonymous(app)
     html = _page(client, s.slug).get_data(as_text=True)
     ok = [client.post(f"/planner/book/{s.slug}", data=_form(csrf, html, f"{MONDAY}T{h}:00+03:00")).status_code
           for h in ("09", "10")]
@@ -149,7 +155,7 @@ def test_unknown_station_and_switched_off_feature_are_404(app, online_days, in_t
     from core.tenants import set_feature
 
     s = online_days()
-    client = app.test_client()
+    client = _anonymous(app)
     assert client.get("/planner/book/no-such-shop").status_code == 404
     with app.app_context():
         set_feature(db.session.get(Tenant, s.id), "planner.online_booking", False)
@@ -172,7 +178,7 @@ def test_bay_calendar_feed_needs_its_secret(app, shop, api, book, in_tenant):
     book(api(s), s.bays["Lift 1"], f"{MONDAY}T10:00", client_name="Ivan Petrov")
     with in_tenant(s) as session:
         token = session.scalars(select(Bay.ics_token).where(Bay.id == s.bays["Lift 1"])).one()
-    client = app.test_client()
+    client = _anonymous(app)
     r = client.get(f"/planner/ics/{s.slug}/{s.bays['Lift 1']}/{token}.ics")
     assert r.status_code == 200 and r.mimetype == "text/calendar"
     from icalendar import Calendar

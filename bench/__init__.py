@@ -1,0 +1,1 @@
+"""Benchmarks of Garage ERP (``make bench`` / ``python -m bench``)."""

@@ -260,6 +260,12 @@ def test_custom_plugin_routes_win_over_generic_ones(app, shop, api):
     # /api/v1/<slug>/<resource> would also match /stats: the plugin's own route answers
     assert client.get("/api/v1/api_things/stats").json == {"count": 1}
     assert client.get(f"{THINGS}/{thing['id']}/summary").json == {"summary": "Z9: Zed"}
+    # a plugin's view may let marshmallow's ValidationError escape, or raise ApiError
+    invalid = client.post("/api/v1/api_things/things/check", json={"code": "X", "price": 1.001})
+    assert invalid.status_code == 422 and invalid.json["fields"] == {
+        "name": ["Missing data for required field."], "price": ["At most two decimal places."]}
+    taken = client.post("/api/v1/api_things/things/check", json={"code": "TAKEN", "name": "n", "price": "1"})
+    assert taken.status_code == 409 and taken.json == {"error": "taken", "message": "This code is reserved"}
     # the generic rules still serve unknown names under the prefix, as a JSON 404
     assert client.get("/api/v1/api_things/gadgets").json["error"] == "not_found"
 

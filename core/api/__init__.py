@@ -7,8 +7,9 @@
 - ``GET /api/v1/openapi.json`` (the installation's whole API; no tenant data) and ``GET /api/docs``.
 - ``GET /healthz``: database reachability, no authentication (load balancers, monitoring).
 
-For plugin authors: :class:`core.api.fields.Money` (amounts as "0.00" strings) and
-:class:`core.api.errors.ApiError` (raise it from a custom API view for a JSON error body).
+For plugin authors: :class:`core.api.fields.Money` (amounts as "0.00" strings),
+:class:`core.api.errors.ApiError` (raise it from a custom API view for a JSON error body) and
+:func:`json_body` (the request's JSON object with numbers as Decimal; 400 when malformed).
 """
 from __future__ import annotations
 
@@ -252,4 +253,6 @@ def print_pdf(slug: str, resource: str, object_id: int):
                     headers={"Content-Disposition": f'inline; filename="{resource}-{object_id}.pdf"'})
 
 
-__all__ = ["ApiError", "init_app", "translate_errors"]
+json_body = r.json_body  # for plugins' own views: JSON numbers as Decimal, 400 when malformed
+
+__all__ = ["ApiError", "init_app", "json_body", "translate_errors"]

@@ -105,6 +105,17 @@ def summary(thing_id: int):
     return jsonify(summary=f"{thing.code}: {thing.name}")
 
 
+@bp.post("/things/check")
+def check():
+    """Validate a thing without saving it: errors escape as marshmallow or API errors."""
+    from core.api import ApiError, json_body
+
+    data = ThingSchema().load(json_body())  # a ValidationError becomes the usual 422
+    if data["code"] == "TAKEN":
+        raise ApiError(409, "taken", "This code is reserved")
+    return jsonify(ok=True)
+
+
 @hookimpl
 def register_blueprints():
     return [bp]

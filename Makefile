@@ -36,7 +36,7 @@ chromium:
 
 # PDF printing (WeasyPrint) needs Pango and a font with Cyrillic glyphs from the system.
 pdf-libs:
-	@ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi dejavu || { \
+	@{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi dejavu || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    PKGS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core"; \
 	    (apt-get install -y -q $$PKGS >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q $$PKGS >/dev/null)) \

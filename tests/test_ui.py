@@ -83,6 +83,7 @@ def test_dashboard_shows_plugin_widgets_and_survives_a_broken_one(app, client, u
     page = html(r)
     assert "Notes widget" in page  # the plugin's widget
     assert "Broken" not in page  # the failing one is left out, the page still renders
+    assert "Your plan" in page and "Profi" in page  # the core's own widget
     assert 'href="#main"' in page and 'id="main"' in page  # skip link for keyboard users
 
 

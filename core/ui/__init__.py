@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from ..plugins import hookimpl
-from ..registry import MenuItem
+from ..registry import MenuItem, Widget
 
 
 def init_app(app: Flask) -> None:
@@ -57,3 +57,25 @@ def menu_items(ctx):
         MenuItem("core.settings", _l("Settings"), "/settings", order=900, permission="core.settings.manage",
                  section="admin"),
     ]
+
+
+def _plan_widget(ctx) -> str:
+    """The shop's plan and the modules it includes: what the menu is made of."""
+    from flask import current_app
+    from markupsafe import escape
+    from sqlalchemy import select
+
+    from ..db import db
+    from ..models import Tier
+
+    host = current_app.extensions["garage"]
+    tier = db.session.execute(select(Tier).where(Tier.key == ctx.tenant.tier)).scalar_one_or_none()
+    modules = [str(host.plugins[s].manifest.title) for s in host.order if s in ctx.tenant.plugins]
+    items = "".join(f"<li>{escape(m)}</li>" for m in modules)
+    return (f"<p class='big'>{escape(tier.title if tier else ctx.tenant.tier)}</p>"
+            + (f"<ul class='plain'>{items}</ul>" if items else ""))
+
+
+@hookimpl
+def dashboard_widgets(ctx):
+    return [Widget("core.plan", _l("Your plan"), _plan_widget, order=900, permission="core.settings.manage")]

@@ -94,7 +94,7 @@ def _station_page(station: str, *, errors: dict | None = None, form: dict | None
     response = Response(render_template(
         "planner/public_book.html", tenant=tenant, settings=settings, station=station, days=days, chosen=chosen,
         slots=[(s.start.astimezone(tz), service.local_iso(s.start, tz)) for s in slots], errors=errors or {},
-        form=form or {}, booked=booked, booked_local=booked.start_at.astimezone(tz) if booked else None,
+        form=form or {"start": request.args.get("start", "")}, booked=booked, booked_local=booked.start_at.astimezone(tz) if booked else None,
         embed=embed, honeypot=HONEYPOT), status=status)
     # The page is made to be embedded in the shop's own site (the iframe snippet in the settings).
     response.headers["Content-Security-Policy"] = "frame-ancestors *"

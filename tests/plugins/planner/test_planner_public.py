@@ -188,3 +188,16 @@ def test_bay_calendar_feed_needs_its_secret(app, shop, api, book, in_tenant):
     assert events[0].decoded("dtstart").isoformat() == "2030-03-25T07:00:00+00:00"
     assert client.get(f"/planner/ics/{s.slug}/{s.bays['Lift 1']}/wrong.ics").status_code == 404
     assert client.get(f"/planner/ics/{other.slug}/{s.bays['Lift 1']}/{token}.ics").status_code == 404
+
+
+def test_the_embedded_widget_hands_the_chosen_time_to_the_station_page(app, online_days):
+    s = online_days()
+    client = _anonymous(app)
+    r = client.get(f"/planner/book/{s.slug}?day={MONDAY}&embed=1")
+    assert r.status_code == 200
+    assert "frame-ancestors *" in r.headers["Content-Security-Policy"]
+    html = r.get_data(as_text=True)
+    assert 'method="post"' not in html  # no cookie-bound form inside a third-party frame
+    link = re.search(r'href="([^"]+start=[^"]+)"', html).group(1).replace("&amp;", "&")
+    page = client.get(link).get_data(as_text=True)
+    assert re.search(r'value="2030-03-25T09:00\+03:00" required checked', page)

@@ -102,3 +102,22 @@ def test_earliest_fit_across_days(app, shop, api, book):
                               "bay_ids": [s.bays["Alignment"]]}
     none = client.get(f"/api/v1/planner/earliest?duration=900&bay_type=alignment&from={MONDAY}&days=5")
     assert none.json["slot"] is None
+
+
+def test_a_bay_can_have_hours_of_its_own(app, shop, api, book, in_tenant):
+    from datetime import time
+
+    from plugins.planner.models import WorkingHours
+
+    s = shop()
+    with in_tenant(s) as session:  # the alignment stand works Mondays 12-16 only
+        session.add(WorkingHours(weekday=0, bay_id=s.bays["Alignment"], opens=time(12), closes=time(16)))
+        session.commit()
+    client = api(s)
+    assert book(client, s.bays["Alignment"], f"{MONDAY}T10:00").status_code == 422
+    assert book(client, s.bays["Lift 1"], f"{MONDAY}T10:00").status_code == 201
+    assert book(client, s.bays["Alignment"], f"{MONDAY}T12:00").status_code == 201
+    slots = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=alignment").json["slots"]
+    assert [x["start"][11:16] for x in slots] == ["13:00", "13:30", "14:00", "14:30", "15:00"]
+    hours = client.get(f"/api/v1/planner/day?date={MONDAY}").json["hours"]
+    assert hours[str(s.bays["Alignment"])] == [[f"{MONDAY}T12:00+03:00", f"{MONDAY}T16:00+03:00"]]

@@ -52,7 +52,7 @@ def test_free_shop_uses_everything_it_has(app, shop, api, ui, book, csrf, in_ten
     maria = _bookings(in_tenant, s)[-1]
     assert (maria.client_name, maria.planned_jobs, maria.duration_minutes) == (
         "Maria", ["Check suspension", "Replace links"], 90)
-    for url in ("/planner/week?date=" + MONDAY, "/planner/arrivals?date=" + MONDAY, "/planner/settings",
+    for url in ("/planner/bays", "/planner/week?date=" + MONDAY, "/planner/arrivals?date=" + MONDAY, "/planner/settings",
                 f"/planner/bookings/{maria.id}"):
         assert page.get(url).status_code == 200, url
 

@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 install: pdf-libs $(STAMP)
 
 compile-locales: $(BIN)/python
-	@for po in locales/*/LC_MESSAGES/*.po; do [ -f "$$po" ] || continue; $(BIN)/pybabel compile -q -i "$$po" -o "$${po%.po}.mo"; done
+	@for po in locales/*/LC_MESSAGES/*.po; do [ -f "$$po" ] || continue; $(BIN)/pybabel -q compile -i "$$po" -o "$${po%.po}.mo"; done
 
 
 run: install

@@ -443,9 +443,10 @@ def day_view(day: date, *, with_load: bool) -> dict:
                               .order_by(Booking.start_at, Booking.id)).all()
     extra: dict[int, list[int]] = {}
     if rows:
+        # A join on the same range rather than IN (ids): no per-id bind parameters to build.
         for booking_id, bay_id in db.session.execute(
-                select(BookingBay.booking_id, BookingBay.bay_id)
-                .where(BookingBay.booking_id.in_([r.id for r in rows])).order_by(BookingBay.bay_id)):
+                select(BookingBay.booking_id, BookingBay.bay_id).join(Booking, Booking.id == BookingBay.booking_id)
+                .where(*overlapping(start, end)).order_by(BookingBay.bay_id)):
             extra.setdefault(booking_id, []).append(bay_id)
     bookings = []
     for r in rows:

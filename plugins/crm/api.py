@@ -16,11 +16,12 @@ from marshmallow import ValidationError
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
+from core import audit
 from core.db import db
 from core.i18n import domain
 
 from . import services
-from .models import Client, Ownership, PlateHistory, Recommendation, Vehicle
+from .models import Client, Ownership, PlateHistory, Recommendation, Vehicle, VehicleDriver
 from .schemas import OdometerSchema, RecommendationSchema
 from .search import search
 
@@ -182,6 +183,61 @@ def odometer_add(vehicle_id: int):
     return jsonify(reading=OdometerSchema().dump(reading), mileage=services.mileage(vehicle.id).as_dict()), 201
 
 
+# --- drivers ---------------------------------------------------------------------------------------
+
+
+def _drivers(vehicle_id: int) -> list[dict]:
+    rows = db.session.execute(select(VehicleDriver, Client.name).join(Client, Client.id == VehicleDriver.client_id)
+                              .where(VehicleDriver.vehicle_id == vehicle_id).order_by(VehicleDriver.id)).all()
+    return [{"client_id": d.client_id, "name": name, "note": d.note} for d, name in rows]
+
+
+@bp.get("/vehicles/<int:vehicle_id>/drivers")
+@requires("crm.vehicle.read")
+def drivers_list(vehicle_id: int):
+    return jsonify(drivers=_drivers(_get(Vehicle, vehicle_id).id))
+
+
+@bp.post("/vehicles/<int:vehicle_id>/drivers")
+@requires("crm.vehicle.update")
+def drivers_add(vehicle_id: int):
+    """Body ``{"client_id": n, "note": "..."}``: client n may drive this car (a fleet driver, a son)."""
+    vehicle = _get(Vehicle, vehicle_id)
+    body = request.get_json(silent=True) or {}
+    try:
+        client_id = int(body.get("client_id"))
+    except (TypeError, ValueError):
+        return _errors({"client_id": [_("Give the id of the client who drives this car.")]})
+    if db.session.scalars(select(Client.id).where(Client.id == client_id)).first() is None:
+        return _errors({"client_id": [_("There is no client #%(id)s.", id=client_id)]})
+    exists = db.session.scalars(select(VehicleDriver).where(VehicleDriver.vehicle_id == vehicle.id,
+                                                            VehicleDriver.client_id == client_id)).first()
+    if exists is None:
+        note = (body.get("note") or "")[:200] or None
+        driver = VehicleDriver(vehicle_id=vehicle.id, client_id=client_id, note=note)
+        db.session.add(driver)
+        db.session.flush()
+        audit.record("create", driver, user=current_user,
+                     changes={"vehicle_id": [None, vehicle.id], "client_id": [None, client_id]})
+        db.session.commit()
+    return jsonify(drivers=_drivers(vehicle.id)), 201 if exists is None else 200
+
+
+@bp.delete("/vehicles/<int:vehicle_id>/drivers/<int:client_id>")
+@requires("crm.vehicle.update")
+def drivers_remove(vehicle_id: int, client_id: int):
+    vehicle = _get(Vehicle, vehicle_id)
+    driver = db.session.scalars(select(VehicleDriver).where(VehicleDriver.vehicle_id == vehicle.id,
+                                                            VehicleDriver.client_id == client_id)).first()
+    if driver is None:
+        abort(404)
+    audit.record("delete", driver, user=current_user,
+                 changes={"vehicle_id": [vehicle.id, None], "client_id": [client_id, None]})
+    db.session.delete(driver)
+    db.session.commit()
+    return jsonify(drivers=_drivers(vehicle.id))
+
+
 # --- service book ----------------------------------------------------------------------------------
 
 
@@ -204,6 +260,7 @@ def vehicle_history(vehicle: Vehicle) -> dict:
                     "until": o.until.isoformat() if o.until else None} for o, name in owners],
         "plates": [{"plate": p.plate, "from": p.valid_from.isoformat(),
                     "to": p.valid_to.isoformat() if p.valid_to else None} for p in plates],
+        "drivers": _drivers(vehicle.id),
     }
 
 

@@ -33,6 +33,13 @@ RECOMMENDATION_SOURCES = ("visit", "inspection", "manual")
 RECOMMENDATION_STATES = ("open", "accepted", "declined", "dismissed")
 
 
+class TextList(list):
+    """A list that prints as ``a, b`` (how a form input shows the phones of a client)."""
+
+    def __str__(self) -> str:
+        return ", ".join(self)
+
+
 class Client(TenantScoped, db.Model):
     """A counterparty: a person or a company; a client, a supplier and/or an insurer."""
 
@@ -76,7 +83,7 @@ class Client(TenantScoped, db.Model):
     # The API speaks in plain lists of strings; the rows carry the normalised search keys.
     @property
     def phones(self) -> list[str]:
-        return [p.e164 for p in self.phone_rows]
+        return TextList(p.e164 for p in self.phone_rows)
 
     @phones.setter
     def phones(self, values) -> None:
@@ -95,7 +102,7 @@ class Client(TenantScoped, db.Model):
 
     @property
     def emails(self) -> list[str]:
-        return [e.email for e in self.email_rows]
+        return TextList(e.email for e in self.email_rows)
 
     @emails.setter
     def emails(self, values) -> None:

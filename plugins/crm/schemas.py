@@ -8,6 +8,7 @@ been reissued). On an update (PATCH) the record itself is never its own duplicat
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import has_request_context, request
@@ -28,8 +29,9 @@ MAX_ODOMETER = 9_999_999
 
 
 def _editing_id() -> int | None:
-    """The id of the record being updated (the URL's id), so it is not reported as its own duplicate."""
-    if not has_request_context() or request.method not in ("PATCH", "PUT") or not request.view_args:
+    """The id of the record being updated (the URL's id: ``PATCH /api/v1/crm/clients/7``, the form
+    ``POST /crm/clients/7/edit``), so it is not reported as its own duplicate. Creation URLs have none."""
+    if not has_request_context() or not request.view_args:
         return None
     for key in ("id", "pk", "object_id", "item_id"):
         value = request.view_args.get(key)
@@ -39,6 +41,27 @@ def _editing_id() -> int | None:
             except (TypeError, ValueError):
                 return None
     return None
+
+
+class StringList(fields.Field):
+    """A list of strings in the API (``["+79161234567", ...]``) that a one-line form input can carry too
+    (``"8 916 123-45-67, +7 903 ..."``): the generic UI renders it as a text input, not skipped like a
+    ``List``. Values are normalised by the model (E.164 phones, e-mails with a lower-case domain)."""
+
+    default_error_messages = {"invalid": "Not a valid list of strings."}
+    _SPLIT = re.compile(r"[,;\n]+")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [v.strip() for v in self._SPLIT.split(value) if v.strip()]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return [v.strip() for v in value if v.strip()]
+        raise self.make_error("invalid")
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else list(value)
 
 
 def _check(fn, value):
@@ -61,8 +84,12 @@ class ClientSchema(Schema):
         CLIENT_KINDS, error=_l("Choose a person or a company.")))
     name = fields.String(required=True, validate=validate.Length(
         min=1, max=200, error=_l("A name has 1 to 200 characters.")))
-    phones = fields.List(fields.String(), load_default=list)
-    emails = fields.List(fields.String(), load_default=list)
+    phones = StringList(load_default=list, metadata={
+        "label": _l("Phones"), "help": _l("Any format; several separated by commas."),
+        "type": "array", "items": {"type": "string"}})
+    emails = StringList(load_default=list, metadata={
+        "label": _l("E-mails"), "help": _l("Several separated by commas."),
+        "type": "array", "items": {"type": "string"}})
     is_client = fields.Boolean(load_default=True)
     is_supplier = fields.Boolean(load_default=False)
     is_insurer = fields.Boolean(load_default=False)

@@ -196,6 +196,8 @@ def test_service_book_recommendations_and_histories(crm):
     r = c.patch(f"/api/v1/crm/vehicles/{car['id']}", json={"plate": "В456ОР99", "client_id": owner2["id"],
                                                             "version": v["version"]})
     assert r.status_code == 200, r.get_json()
+    stale = c.patch(f"/api/v1/crm/vehicles/{car['id']}", json={"colour": "red", "version": v["version"]})
+    assert stale.status_code == 409  # someone saved since this version was read
     h = c.get(f"/api/v1/crm/vehicles/{car['id']}/history").get_json()
     assert h["entries"][0]["work"] == ["ТО-3"] and h["entries"][0]["amount"] == "12500.50"
     assert h["entries"][0]["parts"] == ["Масло 5W-30", "Фильтр"] and h["entries"][0]["performed_by"] == "Дилер"
@@ -204,6 +206,10 @@ def test_service_book_recommendations_and_histories(crm):
     assert [o["client_id"] for o in h["owners"]] == [owner1["id"], owner2["id"]] and h["owners"][0]["until"]
     # The old plate no longer finds the car; the new one does.
     assert c.get("/api/v1/crm/search?q=B456OP99").get_json()["results"][0]["vehicle"]["id"] == car["id"]
+    r = c.post(f"/api/v1/crm/vehicles/{car['id']}/drivers", json={"client_id": owner1["id"], "note": "сын"})
+    assert r.status_code == 201 and r.get_json()["drivers"][0]["name"] == "Первый Владелец"
+    assert c.get(f"/api/v1/crm/vehicles/{car['id']}/history").get_json()["drivers"][0]["note"] == "сын"
+    assert c.delete(f"/api/v1/crm/vehicles/{car['id']}/drivers/{owner1['id']}").get_json()["drivers"] == []
     page = c.get(f"/crm/vehicles/{car['id']}/history")
     assert page.status_code == 200 and "ТО-3" in page.get_data(as_text=True)
     bad = c.post(f"/api/v1/crm/recommendations/{rec['id']}/decide", json={"state": "declined"})

@@ -1,0 +1,31 @@
+"""Reception's pages: the generic client form carries several phones in one input; the search page."""
+import re
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    return m.group(1)
+
+
+def test_client_form_takes_several_phones_and_edit_is_not_its_own_duplicate(crm):
+    c = crm.client
+    page = c.get("/crm/clients/new").get_data(as_text=True)
+    r = c.post("/crm/clients/new", data={"csrf_token": _csrf(page), "name": "Иванов Иван", "kind": "person",
+                                         "phones": "8 916 123-45-67, +7 903 111 22 33"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    url = r.headers["Location"]
+    form = c.get(url + "/edit").get_data(as_text=True)
+    assert 'value="+79161234567, +79031112233"' in form
+    data = {"csrf_token": _csrf(form), "name": "Иванов Иван И.", "kind": "person", "phones": "+79161234567"}
+    version = re.search(r'name="version"[^>]*value="(\d+)"', form)
+    if version:
+        data["version"] = version.group(1)
+    assert c.post(url + "/edit", data=data).status_code == 302
+    # A second client with the same phone is shown the first one instead of being saved.
+    page = c.get("/crm/clients/new").get_data(as_text=True)
+    r = c.post("/crm/clients/new", data={"csrf_token": _csrf(page), "name": "Дубль", "kind": "person",
+                                         "phones": "89161234567"})
+    assert r.status_code == 422 and "already belongs to Иванов Иван И." in r.get_data(as_text=True)
+    results = c.get("/crm/search?q=4567").get_data(as_text=True)
+    assert "Иванов Иван И." in results and "+79161234567" in results

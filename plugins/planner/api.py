@@ -139,6 +139,7 @@ def _commit():
 @bp.get("/bookings")
 @api_view("planner.booking.read")
 def list_bookings():
+    """Bookings overlapping the days date_from..date_to (local dates; filters: status, bay_id)."""
     tz = service.tenant_zone()
     first = _day_arg("date_from", _today())
     last = _day_arg("date_to", first)
@@ -161,6 +162,7 @@ def list_bookings():
 @bp.post("/bookings")
 @api_view("planner.booking.create")
 def create_booking():
+    """Create a booking; 409 when the bay is taken, 422 outside working hours or on a day off."""
     data = _load(BookingCreateSchema(), _body())
     if data.get("status") not in (None, "requested", "confirmed", "arrived"):
         raise validation_error({"status": [_("A new booking can be requested, confirmed or arrived.")]})
@@ -172,14 +174,18 @@ def create_booking():
 @bp.get("/bookings/<int:booking_id>")
 @api_view("planner.booking.read")
 def get_booking(booking_id: int):
+    """One booking, times in the shop's local time."""
     return jsonify(service.booking_json(_booking(booking_id), service.tenant_zone()))
 
 
 @bp.patch("/bookings/<int:booking_id>")
 @api_view("planner.booking.update")
 def patch_booking(booking_id: int):
+    """Change a booking (send ``version`` to refuse a stale edit); ``status`` moves through the transitions."""
     data = _load(BookingInSchema(), _body(), partial=True)
     booking = _booking(booking_id, for_update=True)
+    if data.get("version") is not None and data["version"] != booking.version:
+        raise PlannerError(_("This booking was changed by someone else meanwhile. Reload it and try again."), 409)
     target = data.pop("status", None)
     if target is not None and target != booking.status:
         action = service.STATUS_ACTION.get(target)
@@ -195,6 +201,7 @@ def patch_booking(booking_id: int):
 @bp.delete("/bookings/<int:booking_id>")
 @api_view("planner.booking.delete")
 def delete_booking(booking_id: int):
+    """Delete a booking (audited)."""
     from core import audit
 
     booking = _booking(booking_id, for_update=True)
@@ -209,6 +216,7 @@ def delete_booking(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/<action>")
 @api_view("planner.booking.update")
 def transition_booking(booking_id: int, action: str):
+    """Move a booking: confirm, arrive, no-show, cancel or convert."""
     if action not in service.TRANSITIONS:
         raise not_found()
     booking = _booking(booking_id, for_update=True)
@@ -229,6 +237,7 @@ def day():
 @bp.get("/slots")
 @api_view("planner.booking.read")
 def slots():
+    """Free start times on a date for a job of ``duration`` minutes (optional ``bay_type``)."""
     day_ = _day_arg()
     duration = _int_arg("duration", 5, 24 * 60)
     tz = service.tenant_zone()

@@ -44,7 +44,6 @@
       var rows = Array.prototype.slice.call(grid.tBodies[0].rows);
       var r = rows.indexOf(cell.parentElement);
       var x = cell.getBoundingClientRect().left + 4;
-      var y = cell.getBoundingClientRect().top + 4;
       var target = null;
       if (move[0] !== 0) {
         for (var i = r + move[0]; i >= 0 && i < rows.length && !target; i += move[0]) {
@@ -57,10 +56,46 @@
         var sib = cell;
         do { sib = move[1] > 0 ? sib.nextElementSibling : sib.previousElementSibling; } while (sib && sib.tagName !== "TD");
         target = sib;
-        void y;
       }
       var link = target && target.querySelector("a");
       if (link) { ev.preventDefault(); link.focus(); }
+    });
+  }
+
+  // Drag a booking onto a free cell: PATCH its bay and start through the API (the same conflict and
+  // working-hours checks as every other change; a refusal is shown and nothing moves).
+  if (grid && grid.dataset.moveUrl) {
+    var dragged = null;
+    var errorBox = document.querySelector("[data-move-error]");
+    grid.addEventListener("dragstart", function (ev) {
+      var cell = ev.target.closest("[data-booking]");
+      if (!cell) { return; }
+      dragged = cell;
+      ev.dataTransfer.effectAllowed = "move";
+      ev.dataTransfer.setData("text/plain", cell.dataset.booking);
+    });
+    grid.addEventListener("dragover", function (ev) {
+      if (dragged && ev.target.closest(".planner-free")) { ev.preventDefault(); }
+    });
+    grid.addEventListener("drop", function (ev) {
+      var free = ev.target.closest(".planner-free");
+      var link = free && free.querySelector("a[data-bay]");
+      if (!dragged || !link) { return; }
+      ev.preventDefault();
+      var body = { bay_id: Number(link.dataset.bay), start: link.dataset.start, version: Number(dragged.dataset.version) };
+      fetch(grid.dataset.moveUrl + dragged.dataset.booking, {
+        method: "PATCH", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": grid.dataset.csrf },
+        body: JSON.stringify(body)
+      }).then(function (r) {
+        if (r.ok) { window.location.reload(); return null; }
+        return r.json().then(function (data) {
+          errorBox.textContent = (data && data.message) || grid.dataset.moveFailed;
+          errorBox.hidden = false;
+          errorBox.focus && errorBox.focus();
+        });
+      }).catch(function () { errorBox.textContent = grid.dataset.moveFailed; errorBox.hidden = false; });
+      dragged = null;
     });
   }
 

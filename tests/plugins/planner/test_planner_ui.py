@@ -137,3 +137,24 @@ def test_technician_sees_but_cannot_book(app, shop, ui):
     assert page.get(f"/planner/?date={MONDAY}").status_code == 200
     assert page.get("/planner/bookings/new").status_code == 403
     assert page.get("/planner/settings").status_code == 403
+
+
+def test_dragging_a_booking_moves_it_through_the_api_with_the_page_csrf(app, shop, api, ui, book, in_tenant):
+    s = shop(tier="free")
+    owner_api = api(s)
+    a = book(owner_api, s.bays["Lift 1"], f"{MONDAY}T10:00").json
+    b = book(owner_api, s.bays["Lift 2"], f"{MONDAY}T12:00").json
+    page = ui(s)
+    html = page.get(f"/planner/?date={MONDAY}").get_data(as_text=True)
+    token = re.search(r'data-csrf="([^"]+)"', html).group(1)
+    assert f'data-booking="{a["id"]}" data-version="{a["version"]}"' in html
+    url = f"/api/v1/planner/bookings/{a['id']}"
+    assert page.patch(url, json={"bay_id": s.bays["Lift 2"], "start": f"{MONDAY}T14:00"}).status_code == 400  # no token
+    moved = page.patch(url, json={"bay_id": s.bays["Lift 2"], "start": f"{MONDAY}T14:00", "version": a["version"]},
+                       headers={"X-CSRFToken": token})
+    assert moved.status_code == 200 and moved.json["start"] == f"{MONDAY}T14:00+03:00"
+    onto_b = page.patch(url, json={"start": f"{MONDAY}T12:30", "version": moved.json["version"]},
+                        headers={"X-CSRFToken": token})
+    assert onto_b.status_code == 409 and onto_b.json["conflicting_booking_id"] == b["id"]
+    stale = page.patch(url, json={"start": f"{MONDAY}T16:00", "version": a["version"]}, headers={"X-CSRFToken": token})
+    assert stale.status_code == 409

@@ -4,7 +4,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 
 from core.audit import AuditImmutable, AuditLog, record
 from core.db import db

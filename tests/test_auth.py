@@ -144,6 +144,20 @@ def test_password_change_requires_the_old_password(app, client, user):
     assert sign_in(fresh, u, password="a brand new secret").status_code == 302
 
 
+def test_password_change_ends_the_users_other_sessions(app, client, user):
+    u = user(role="owner")
+    other_device = app.test_client()
+    sign_in(client, u)
+    sign_in(other_device, u)
+    assert other_device.get("/profile/password").status_code == 200
+    r = client.post("/profile/password", data={"csrf_token": csrf_of(client, "/profile/password"),
+                                               "current_password": u.password, "new_password": "a brand new secret",
+                                               "confirm": "a brand new secret"})
+    assert r.status_code == 200
+    assert client.get("/profile/password").status_code == 200  # this session goes on
+    assert other_device.get("/profile/password").status_code == 302  # the other one is signed out
+
+
 def test_safe_next_redirect(client, user):
     u = user(role="owner")
     r = client.get("/profile/password")

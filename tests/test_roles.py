@@ -81,6 +81,22 @@ def test_without_access_rights_the_pages_are_the_upgrade_page(client, user, logi
     assert client.get("/audit").status_code == 200
 
 
+def test_users_and_roles_api_follow_the_feature_and_permission(client, user, token):
+    basic_owner = user(role="owner", tenant=user.tenant_factory(tier="basic"))
+    for path in ("/api/v1/users", "/api/v1/roles"):
+        r = client.get(path, headers={"Authorization": f"Bearer {token(basic_owner)}"})
+        assert r.status_code == 404 and r.get_json()["error"] == "not_found"
+    shop = user.tenant_factory(tier="master")
+    owner = user(role="owner", tenant=shop)
+    tech = user(role="technician", tenant=shop)
+    r = client.get("/api/v1/users", headers={"Authorization": f"Bearer {token(owner)}"})
+    assert r.status_code == 200
+    assert {u["email"]: u["role"] for u in r.get_json()["items"]} == {owner.email: "owner", tech.email: "technician"}
+    roles = client.get("/api/v1/roles", headers={"Authorization": f"Bearer {token(owner)}"}).get_json()["items"]
+    assert {r["key"] for r in roles} >= {"owner", "admin", "service_advisor", "technician", "cashier", "accountant"}
+    assert client.get("/api/v1/users", headers={"Authorization": f"Bearer {token(tech)}"}).status_code == 403
+
+
 def test_owner_creates_edits_and_deactivates_a_user(app, client, user, login, master):
     owner = user(role="owner", tenant=master)
     login(client, owner)

@@ -10,7 +10,7 @@ What other modules use:
 - The CSRF policy is described in :mod:`core.auth.access`.
 - Pages: ``/login``, ``POST /logout``, ``/profile/password``, ``/profile/tokens`` (the profile page
   includes ``core/auth/_tokens.html``, which calls the template global ``current_user_api_tokens()``),
-  ``/users``, ``/roles``, ``/audit``; API ``GET /api/v1/audit``.
+  ``/users``, ``/roles``, ``/audit``; API ``GET /api/v1/audit``, ``GET /api/v1/users``, ``GET /api/v1/roles``.
 - CLI: ``garage user token --tenant SLUG --email EMAIL [--name NAME]`` prints a new API token.
 
 Subdomain tenants (SaaS): ``GARAGE_TENANT_SUBDOMAINS=True`` and ``GARAGE_BASE_DOMAIN`` (or
@@ -42,7 +42,7 @@ def init_app(app: Flask) -> None:
     access.init_security(app)
     throttle.init_limiter(app)
     host = app.extensions["garage"]
-    for bp in (views.bp, admin.bp, audit_views.bp, audit_views.api_bp):
+    for bp in (views.bp, admin.bp, admin.api_bp, audit_views.bp, audit_views.api_bp):
         # Registered here rather than through register_blueprints: these share the root URL space
         # with the UI shell's blueprint, which the per-prefix claim check would refuse.
         app.register_blueprint(bp)

@@ -9,6 +9,8 @@ API call (scripts in our own pages) must send the token in the ``X-CSRFToken`` h
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import wraps
 from types import SimpleNamespace
 
@@ -16,7 +18,7 @@ from flask import (Flask, abort, current_app, g, has_request_context, jsonify, r
                    request, session, url_for)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
@@ -72,6 +74,23 @@ def _fits_host(user: User) -> bool:
 
 # --- Flask-Login loaders -----------------------------------------------------------------------------
 
+PASSWORD_STAMP = "_garage_pw"
+
+
+def password_stamp(user: User) -> str:
+    """A keyed fingerprint of the user's password hash, kept in the session at sign-in: when the
+    password changes, every other session of the user stops being signed in."""
+    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
+    return hmac.new(key, (user.password_hash or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def start_session(user: User) -> None:
+    """Sign ``user`` in on a brand-new session (new cookie value, new CSRF secret)."""
+    session.clear()
+    login_user(user)
+    session[PASSWORD_STAMP] = password_stamp(user)
+
+
 def load_session_user(user_id: str):
     if bearer_token() is not None:
         return None  # a token request is the token's user only; Flask-Login then asks load_token_user
@@ -85,6 +104,9 @@ def load_session_user(user_id: str):
     ).scalar_one_or_none()
     if user is None or not user.tenant.active or not _fits_host(user):
         return None
+    stamp = session.get(PASSWORD_STAMP)
+    if stamp is not None and not hmac.compare_digest(stamp, password_stamp(user)):
+        return None  # the password changed since this session signed in
     return user
 
 

@@ -6,7 +6,7 @@ or changes their own role, so a shop cannot lock itself out by accident.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -243,3 +243,23 @@ def role_edit(role_id: int):
             return redirect(url_for("core_access.roles"))
         return _role_page(form, role, refused, 400)
     return _role_page(form, role, set(role.permissions or ()))
+
+
+# --- read-only API (the same permission and feature as the pages) ------------------------------------
+
+api_bp = Blueprint("core_access_api", __name__, url_prefix="/api/v1")
+
+
+@api_bp.get("/users")
+@permission_required(MANAGE, feature=FEATURE)
+def users_api():
+    rows = db.session.scalars(select(User).order_by(User.email))
+    return jsonify(items=[{"id": u.id, "email": u.email, "name": u.name, "role": u.role.key, "active": u.active,
+                           "language": u.language} for u in rows])
+
+
+@api_bp.get("/roles")
+@permission_required(MANAGE, feature=FEATURE)
+def roles_api():
+    return jsonify(items=[{"id": r.id, "key": r.key, "title": r.title, "builtin": r.builtin,
+                           "permissions": sorted(r.permissions or [])} for r in _roles()])

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..audit import AuditLog
 from ..db import db

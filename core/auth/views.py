@@ -1,9 +1,9 @@
 """Sign in and out, password change and personal API tokens."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from .. import audit
@@ -13,7 +13,7 @@ from ..models import Tenant, User
 from ..security import hash_password, verify_password
 from ..tenancy import tenant_context
 from . import throttle
-from .access import host_tenant_slug, login_required
+from .access import host_tenant_slug, login_required, start_session
 from .forms import ConfirmForm, LoginForm, PasswordChangeForm, TokenForm
 from .models import ApiToken
 from .tokens import create_token, revoke_token, user_tokens
@@ -74,8 +74,7 @@ def login():
             with tenant_context(info):
                 user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
         if user is not None and user.active and verify_password(user.password_hash, form.password.data):
-            session.clear()  # a fresh session (and CSRF secret) for the signed-in user
-            login_user(user)
+            start_session(user)
             with tenant_context(info):
                 audit.record("login", user, user=user)
                 db.session.commit()
@@ -120,8 +119,7 @@ def change_password():
             user.password_hash = hash_password(form.new_password.data)
             audit.record("password_change", user, changes={"password": ["***", "***"]})
             db.session.commit()
-            session.clear()  # rotate the session, as at sign-in
-            login_user(user)
+            start_session(user)  # rotate this session; the user's other sessions end
             form = PasswordChangeForm(formdata=None)
             done = True
     elif request.method == "POST":

@@ -10,7 +10,8 @@ THINGS = "/api/v1/api_things/things"
 
 @pytest.fixture
 def garage_config():
-    return {"GARAGE_EXTRA_PLUGINS": {"api_things": "tests.fixture_plugins.api_things"}}
+    return {"GARAGE_EXTRA_PLUGINS": {"api_things": "tests.fixture_plugins.api_things",
+                                     "api_invoices": "tests.fixture_plugins.api_invoices"}}
 
 
 @pytest.fixture
@@ -294,7 +295,7 @@ def _api_requests(app, slug_resources, values, prefix="/api/"):
             continue
         combos = slug_resources if {"slug", "resource"} <= rule.arguments else [{}]
         for combo in combos:
-            args = {**combo}
+            args = {k: v for k, v in combo.items() if k in rule.arguments}
             for name in rule.arguments - set(args):
                 if name not in values:
                     break
@@ -311,26 +312,33 @@ def _call(client, method, url):
 
 
 def test_cross_tenant_matrix_every_id_route_answers_404(app, shop, api):
-    """For every id-bearing API rule and method, tenant B gets 404 for tenant A's object."""
-    owner_a = api(shop("api_things.use"))
-    owner_b = api(shop("api_things.use"))
+    """For every id-bearing API rule and method, tenant B gets 404 for tenant A's object (an entity
+    and a numbered document, each with the plan that includes it)."""
+    features = ("api_things.use", "api_invoices.use")
+    owner_a = api(shop(*features))
+    owner_b = api(shop(*features))
     thing = _thing(owner_a, code="MINE")
+    invoice = owner_a.post("/api/v1/api_invoices/invoices", json={"customer": "A", "total": "5.00"}).json
     _thing(owner_b, code="THEIRS")
-    from core.api.resources import resources
-
-    with app.app_context():
-        slug_resources = [{"slug": s, "resource": res} for (s, res) in resources() if s == "api_things"]
-    values = {"object_id": thing["id"], "thing_id": thing["id"], "id": thing["id"], "name": "post"}
-    requests = [(rule, method, url) for rule, method, url in _api_requests(app, slug_resources, values)
+    combos = [{"slug": "api_things", "resource": "things", "object_id": thing["id"]},
+              {"slug": "api_invoices", "resource": "invoices", "object_id": invoice["id"]}]
+    values = {"thing_id": thing["id"], "name": "issue"}
+    requests = [(rule, method, url) for rule, method, url in _api_requests(app, combos, values)
                 if {a for a in rule.arguments if a == "id" or a.endswith("_id")}]
     covered = {(rule.endpoint, method) for rule, method, _url in requests}
     assert {("core_api.item", "GET"), ("core_api.item", "PATCH"), ("core_api.item", "DELETE"),
-            ("core_api.run_transition", "POST"), ("core_api.print_pdf", "GET"),
+            ("core_api.run_transition", "POST"), ("core_api.print_html", "GET"), ("core_api.print_pdf", "GET"),
             ("api_things_api.summary", "GET")} <= covered
+    assert any("/api_invoices/invoices/" in url for _r, _m, url in requests)
     for rule, method, url in requests:
         response = _call(owner_b, method, url)
         assert response.status_code == 404, (method, url, response.status_code)
         assert response.is_json and response.json["error"] == "not_found", (method, url)
+    # each URL answers its owner (what B got was no 404 by accident)
+    for rule, method, url in requests:
+        if method == "GET" and "/print" not in url:
+            assert owner_a.get(url).status_code == 200, url
+    assert owner_a.get(f"/api/v1/api_invoices/invoices/{invoice['id']}").json == invoice
     # and the object is untouched, while its owner still reads it
     assert owner_a.get(f"{THINGS}/{thing['id']}").json == thing
     # lists, totals and the plugin's own counts are per tenant too
@@ -342,20 +350,24 @@ def test_cross_tenant_matrix_every_id_route_answers_404(app, shop, api):
 
 def test_tier_matrix_every_plugin_route_answers_404_without_the_feature(app, shop, api, login):
     """Every generic and blueprint route under the plugin's prefix answers 404, like an unknown one."""
-    full = api(shop("api_things.use", "api_things.premium"))
+    full = api(shop("api_things.use", "api_things.premium", "api_invoices.use"))
     thing = _thing(full)
-    lacking = api(shop())  # tier profi: no api_things feature at all
+    invoice = full.post("/api/v1/api_invoices/invoices", json={"customer": "A"}).json
+    lacking = api(shop())  # tier profi: none of the fixture plugins' features
     half = api(shop("api_things.use"))  # the plugin is active, the premium resource is not
     unknown = lacking.get("/api/v1/no_such_plugin/things").json
     from core.api.resources import resources
 
     with app.app_context():
-        slug_resources = [{"slug": s, "resource": res} for (s, res) in resources() if s == "api_things"]
-    values = {"object_id": thing["id"], "thing_id": thing["id"], "id": thing["id"], "name": "post"}
+        slug_resources = [{"slug": s, "resource": res, "object_id": invoice["id"] if s == "api_invoices" else thing["id"]}
+                          for (s, res) in resources() if s in ("api_things", "api_invoices")]
+    values = {"thing_id": thing["id"], "name": "issue"}
+    prefixes = ("/api/v1/api_things/", "/api/v1/api_invoices/")
     requests = [(rule, method, url) for rule, method, url in _api_requests(app, slug_resources, values)
-                if url.startswith("/api/v1/api_things/")]
-    assert len({rule.rule for rule, _m, _u in requests}) >= 7  # 5 generic rules + 2 of the blueprint
-    assert {"/api/v1/api_things/premium-things", THINGS} <= {url for _r, _m, url in requests}
+                if url.startswith(prefixes)]
+    assert len({rule.rule for rule, _m, _u in requests}) >= 8  # 5 generic rules + 3 of the blueprint
+    assert {"/api/v1/api_things/premium-things", THINGS, "/api/v1/api_invoices/invoices"} <= {
+        url for _r, _m, url in requests}
     for rule, method, url in requests:
         response = _call(lacking, method, url)
         assert response.status_code == 404, (method, url, response.status_code)
@@ -371,7 +383,7 @@ def test_tier_matrix_every_plugin_route_answers_404_without_the_feature(app, sho
     app.config["WTF_CSRF_ENABLED"] = False  # reach the gate with form posts; CSRF is tested elsewhere
     browser = login(app.test_client(), lacking.user)
     pages = [(rule, method, url) for rule, method, url in _api_requests(app, slug_resources, values, prefix="/")
-             if url.startswith("/api_things/")]
+             if url.startswith(("/api_things/", "/api_invoices/"))]
     assert pages, "the UI registers generic pages for entities"
     for rule, method, url in pages:
         response = browser.open(url, method=method, data={"name": "x"} if method == "POST" else None)

@@ -12,7 +12,9 @@ INVOICES = "/api/v1/api_invoices/invoices"
 
 @pytest.fixture
 def garage_config():
-    return {"GARAGE_EXTRA_PLUGINS": {"api_invoices": "tests.fixture_plugins.api_invoices"}}
+    # the same plugin set as test_api.py: one migrated template database serves both
+    return {"GARAGE_EXTRA_PLUGINS": {"api_things": "tests.fixture_plugins.api_things",
+                                     "api_invoices": "tests.fixture_plugins.api_invoices"}}
 
 
 @pytest.fixture

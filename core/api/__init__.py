@@ -181,8 +181,8 @@ def item(slug: str, resource: str, object_id: int):
     if request.method == "GET":
         return jsonify(r.dump(res, r.get_object(res, object_id)))
     if request.method == "PATCH":
+        obj = r.get_object(res, object_id, for_update=True)  # 404 before anything about the body
         data = r.json_body()
-        obj = r.get_object(res, object_id, for_update=True)
         if res.is_document:
             version, values = r.load_patch(res, data)
             if version is not None and obj.version != version:
@@ -214,6 +214,7 @@ def run_transition(slug: str, resource: str, object_id: int, name: str):
     if not res.is_document:
         raise r.not_found()
     user = r.require_user()
+    obj = r.get_object(res, object_id, for_update=True)  # 404 before anything about the body
     data = r.json_body() if request.get_data(cache=True).strip() else {}
     unknown = sorted(set(data) - {"comment", "version"})
     if unknown:
@@ -224,7 +225,6 @@ def run_transition(slug: str, resource: str, object_id: int, name: str):
     version = data.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise validation_error({"version": ["Not a valid integer."]})
-    obj = r.get_object(res, object_id, for_update=True)
     obj = _run_document(res, obj, version, lambda: _documents().transition(
         obj, name, user, comment=comment, expected_version=version))
     return jsonify(r.dump(res, obj))

@@ -344,3 +344,19 @@ def test_pages_are_fast(app, client, user, login, tenant):
         elapsed = time.perf_counter() - started
         assert r.status_code == 200, path
         assert elapsed < 0.15, f"{path} took {elapsed * 1000:.0f} ms"
+
+
+def test_datetime_inputs_are_the_shops_local_time(app, user, tenant):
+    import datetime as dt
+
+    from flask import g
+
+    from core.ui.forms import FormField, localise_datetimes, value_for_input
+
+    t = shop(app, tenant, notes=False)  # a new shop is in Europe/Moscow (UTC+3)
+    field = FormField(name="at", label="At", widget="datetime-local")
+    with app.test_request_context("/"):
+        g.tenant = tenant_info(get_tenant(t.slug))
+        stored = localise_datetimes({"at": dt.datetime(2026, 3, 8, 9, 0)}, [field])["at"]
+        assert stored == dt.datetime(2026, 3, 8, 6, 0, tzinfo=dt.timezone.utc)
+        assert value_for_input(stored, "datetime-local") == "2026-03-08T09:00"

@@ -141,6 +141,11 @@ def value_for_input(value: Any, widget: str) -> str:
     if value is None:
         return ""
     if widget == "datetime-local" and isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            # Shown in the shop's time zone, as the user thinks of it.
+            from flask_babel import to_user_timezone
+
+            value = to_user_timezone(value).replace(tzinfo=None)
         return value.strftime("%Y-%m-%dT%H:%M")
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
@@ -149,6 +154,25 @@ def value_for_input(value: Any, widget: str) -> str:
     if hasattr(value, "value") and hasattr(value, "name"):  # Enum
         return str(value.name)
     return str(value)
+
+
+def localise_datetimes(data: dict, form_fields: list[FormField]) -> dict:
+    """A ``datetime-local`` input has no zone: it is the shop's local time. Make it aware (UTC), so
+    a booking at 09:00 in Vladivostok is stored as 23:00 UTC the day before, not as 09:00 UTC."""
+    from flask_babel import get_timezone
+
+    if not isinstance(data, dict):
+        return data
+    from zoneinfo import ZoneInfo
+
+    # By name: Flask-Babel may hand a pytz zone, which must never be used with replace(tzinfo=...).
+    zone = ZoneInfo(str(get_timezone()))
+    out = dict(data)
+    for ff in form_fields:
+        value = out.get(ff.name)
+        if ff.widget == "datetime-local" and isinstance(value, dt.datetime) and value.tzinfo is None:
+            out[ff.name] = value.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+    return out
 
 
 def errors_for(messages: dict) -> dict[str, str]:

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from .. import audit
 from ..db import Money, db
 from ..web import feature_unavailable, host, ui_context
-from .forms import defaults, errors_for, form_to_payload, schema_fields
+from .forms import defaults, errors_for, form_to_payload, localise_datetimes, schema_fields
 from .listing import list_query, parse_params
 from .shell import _require_login
 
@@ -204,7 +204,7 @@ def create_page(slug: str, resource: str):
         return render_template(_templates(t, "form"), **_context(t, obj=None, fields=fields_, values=defaults(fields_),
                                                                  errors={}))
     try:
-        data = t.schema().load(form_to_payload(request.form, fields_))
+        data = localise_datetimes(t.schema().load(form_to_payload(request.form, fields_)), fields_)
     except ValidationError as exc:
         return _invalid(t, None, fields_, exc)
     if is_document(t):
@@ -314,7 +314,8 @@ def edit_page(slug: str, resource: str, object_id: int):
     names = {f.name for f in fields_}
     not_in_form = tuple(n for n, f in t.schema().fields.items() if (f.data_key or n) not in names)
     try:
-        data = t.schema().load(form_to_payload(request.form, fields_), partial=not_in_form or False)
+        data = localise_datetimes(
+            t.schema().load(form_to_payload(request.form, fields_), partial=not_in_form or False), fields_)
     except ValidationError as exc:
         return _invalid(t, obj, fields_, exc)
     before = _snapshot(obj, names)
@@ -350,7 +351,8 @@ def _update_document(t, obj, fields_):
     names = {f.name for f in fields_}
     not_in_form = tuple(n for n, f in t.schema().fields.items() if (f.data_key or n) not in names)
     try:
-        data = t.schema().load(form_to_payload(request.form, fields_), partial=not_in_form or False)
+        data = localise_datetimes(
+            t.schema().load(form_to_payload(request.form, fields_), partial=not_in_form or False), fields_)
     except ValidationError as exc:
         return _invalid(t, obj, fields_, exc)
     changes = {k: v for k, v in data.items() if getattr(obj, k, None) != v}

@@ -33,6 +33,7 @@ Work that must survive that belongs in a job queued from the handler, or in an o
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -87,31 +88,46 @@ def pending() -> list[Event]:
     return [ev for ev, _tx in db.session().info.get(_PENDING, [])]
 
 
-def dispatch_pending(_depth: int = 0) -> int:
+def dispatch_pending() -> int:
     """Dispatch the events the current session has committed; returns how many were dispatched."""
     session = db.session()
     committed = session.info.pop(_COMMITTED, [])
-    for ev in committed:
-        _dispatch(ev, _depth)
+    # Breadth first: every committed event, in order, then the events their handlers emitted.
+    queue = deque((ev, 0) for ev in committed)
+    tenants: dict = {}  # tenant id -> TenantInfo, looked up once per dispatch
+    while queue:
+        ev, depth = queue.popleft()
+        follow_ups = _dispatch(ev, tenants)
+        if follow_ups and depth + 1 >= _MAX_DEPTH:
+            log.error("event chain too deep after %s; dropped %s", ev.name, [e.name for e in follow_ups])
+            continue
+        queue.extend((f, depth + 1) for f in follow_ups)
     return len(committed)
 
 
-def _dispatch(ev: Event, depth: int) -> None:
+def _dispatch(ev: Event, tenants: dict) -> list[Event]:
+    """Call every ``on_event`` of the event's tenant, each in its own transaction; returns the events
+    the handlers emitted and committed."""
     from .features import tenant_info
     from .models import Tenant
 
     app = current_app._get_current_object()
     host = app.extensions["garage"]
     # A fresh app context = a fresh Flask-SQLAlchemy session: the handler's transaction is its own.
-    with app.app_context():
-        tenant = db.session.get(Tenant, ev.tenant_id)
-        if tenant is None:
-            log.error("event %s: tenant %s no longer exists; not dispatched", ev.name, ev.tenant_id)
-            return
-        info = tenant_info(tenant)
-        hooks = host.hooks_for(info.plugins)
-        impls = list(reversed(hooks.on_event.get_hookimpls()))
-        db.session.rollback()  # the tenant lookup must not leak into the first handler's transaction
+    if ev.tenant_id not in tenants:
+        with app.app_context():
+            tenant = db.session.get(Tenant, ev.tenant_id)
+            tenants[ev.tenant_id] = tenant_info(tenant) if tenant is not None else None
+    info = tenants[ev.tenant_id]
+    if info is None:
+        log.error("event %s: tenant %s no longer exists; not dispatched", ev.name, ev.tenant_id)
+        return []
+    # Plugin dependency order (core first), never pluggy's last-registered-first.
+    rank = {name: i for i, name in enumerate(host.order)}
+    impls = sorted((i for i in host.hooks_for(info.plugins).on_event.get_hookimpls()
+                    if not (i.hookwrapper or i.wrapper)),
+                   key=lambda i: (rank.get(i.plugin_name, -1), i.plugin_name))
+    follow_ups: list[Event] = []
     for impl in impls:
         with app.app_context(), tenant_context(info):
             try:
@@ -122,12 +138,8 @@ def _dispatch(ev: Event, depth: int) -> None:
                 log.exception("plugin %r failed handling event %s (tenant %s); its work was rolled back",
                               impl.plugin_name, ev.name, ev.tenant_id)
                 continue
-            if depth + 1 >= _MAX_DEPTH:
-                dropped = db.session().info.pop(_COMMITTED, [])
-                if dropped:
-                    log.error("event chain too deep after %s; dropped %s", ev.name, [e.name for e in dropped])
-            else:
-                dispatch_pending(depth + 1)
+            follow_ups.extend(db.session().info.pop(_COMMITTED, []))
+    return follow_ups
 
 
 # --- session bookkeeping ------------------------------------------------------------------------
@@ -177,6 +189,8 @@ def init_app(app: Flask) -> None:
 
 def _dispatch_after_request(exc=None) -> None:
     try:
+        if not db.session.registry.has():  # the request never opened a session
+            return
         session = db.session()
     except RuntimeError:  # no app context: nothing can have been committed
         return

@@ -1,15 +1,18 @@
 """The documents engine: numbering, the transition service, workflow extension, immutability, void."""
 from __future__ import annotations
 
+import re
+import sys
 import threading
+import types
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, func, select
 
-from core import events
 from core.audit import AuditLog
 from core.db import db
 from core.documents import (
@@ -34,10 +37,11 @@ from core.documents import (
 )
 from core.features import tenant_info
 from core.models import User
-from core.plugins import PluginError
+from core.documents import Transition
+from core.plugins import Manifest, PluginError, hookimpl
 from core.tenancy import TenantInfo, tenant_context
 from core.tenants import get_tenant, set_feature
-from tests.fixture_plugins.docs_orders import Order
+from tests.fixture_plugins.docs_orders import ORDER, Order
 
 PLUGINS = {"docs_orders": "tests.fixture_plugins.docs_orders", "docs_extra": "tests.fixture_plugins.docs_extra"}
 
@@ -313,6 +317,45 @@ def test_a_duplicate_transition_stops_the_startup_naming_the_plugin(tmp_path):
     assert "inspect" in app.extensions["garage"].document_types["docs_orders.order"].workflow.transitions
 
 
+def _synthetic_plugin(monkeypatch, **hooks) -> str:
+    """A plugin module ``docs_bad`` built in memory, loaded through GARAGE_EXTRA_PLUGINS."""
+    module = types.ModuleType("tests_docs_bad")
+    module.manifest = Manifest(slug="docs_bad", version="1.0", title="Bad", features={"docs_bad.use": "Bad"},
+                               requires=("docs_orders",))
+    for name, fn in hooks.items():
+        setattr(module, name, hookimpl(fn))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return module.__name__
+
+
+def _steal_order_type():
+    return [replace(ORDER, plugin="docs_bad")]
+
+
+def _transition_to_nowhere(document_type):
+    return [Transition("teleport", "Teleport", ("draft",), "nowhere")]
+
+
+def _transition_with_unknown_permission(document_type):
+    return [Transition("skip", "Skip", ("draft",), "posted", permission="docs_bad.order.skip")]
+
+
+@pytest.mark.parametrize("hooks, message", [
+    ({"register_document_types": _steal_order_type}, "key must start with 'docs_bad.'"),
+    ({"extend_workflow": _transition_to_nowhere}, "transition 'teleport' refers to unknown state 'nowhere'"),
+    ({"extend_workflow": _transition_with_unknown_permission}, "transition 'skip' needs permission 'docs_bad.order.skip'"),
+])
+def test_bad_document_types_stop_the_startup(tmp_path, monkeypatch, hooks, message):
+    from core import create_app
+
+    module = _synthetic_plugin(monkeypatch, **hooks)
+    config = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+              "GARAGE_PLUGINS": ["core"], "GARAGE_EXTRA_PLUGINS": {**PLUGINS, "docs_bad": module}}
+    with pytest.raises(PluginError, match=re.escape(message)) as err:
+        create_app(config)
+    assert str(err.value).startswith("plugin 'docs_bad': document type 'docs_orders.order': ")
+
+
 # --- immutability and void ----------------------------------------------------------------------
 
 
@@ -381,20 +424,3 @@ def test_print_renders_the_documents_template(app, shop):
     assert f"Order {doc.number}" in html
     assert "&lt;Ivanov &amp; Sons&gt;" in html  # escaped
     assert "INN 7707083893" in html and "Draft" in html
-
-
-def test_events_are_queued_for_after_commit(app, shop):
-    t, owner = shop()
-    with working_for(app, t):
-        doc = create_document(Order, actor(owner), customer="Ivanov")
-        transition(doc, "confirm", actor(owner), commit=False)
-        assert [e.name for e in events.pending()] == ["docs_orders.order.confirm", "docs_orders.order.state.confirmed"]
-        assert db.session.scalar(select(func.count()).where(AuditLog.action == "seen_by_docs_extra",
-                                                            AuditLog.object_id == doc.id,
-                                                            AuditLog.object_type.like("%confirm%"))) == 0
-        events.commit()
-        seen = db.session.scalars(select(AuditLog).where(AuditLog.action == "seen_by_docs_extra",
-                                                         AuditLog.object_type == "docs_orders.order.confirm")).one()
-        assert seen.changes == {"state": [None, "confirmed"]}  # it saw the committed state
-        assert db.session.scalars(select(DocumentHistory.transition).where(DocumentHistory.doc_id == doc.id)).all() \
-            == ["create", "confirm"]

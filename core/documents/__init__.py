@@ -95,7 +95,7 @@ def _validate_type(host, plugin: str, dt, registered: dict) -> None:
     if dt.plugin != plugin:
         fail(f"claims plugin {dt.plugin!r}")
     if not is_core(plugin) and not dt.key.startswith(f"{plugin}."):
-        fail(f"key must start with {plugin!r}.")
+        fail(f"key must start with '{plugin}.'")
     if dt.key in registered:
         fail("is registered twice")
     if any(o.plugin == plugin and o.resource == dt.resource for o in registered.values()) or \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core import audit
+from core import audit, events
 from core.db import db
 from core.documents import State, Transition
 from core.plugins import Manifest, hookimpl
@@ -46,5 +46,8 @@ def on_event(event):
     doc = db.session.get(Order, event.payload["id"])
     audit.record("seen_by_docs_extra", object_type=event.name[:80], object_id=event.payload["id"],
                  actor="docs_extra", changes={"state": [None, doc.state if doc else None]})
+    if event.name == "docs_orders.order.created":
+        # handlers may emit too: dispatched after this handler's own commit
+        events.emit("docs_orders.order.noted", id=event.payload["id"])
     if event.name == "docs_orders.order.close":
         raise RuntimeError("docs_extra cannot handle close")

@@ -109,6 +109,8 @@ def menu_items(ctx):
                  permission="crm.client.read", section="crm", icon="users"),
         MenuItem("crm.vehicles", _l("Vehicles"), "/crm/vehicles", order=120, feature=FEATURE,
                  permission="crm.vehicle.read", section="crm", icon="car"),
+        MenuItem("crm.import", _l("Import"), "/crm/import", order=190, feature=FEATURE,
+                 permission="crm.client.import", section="crm", icon="upload"),
     ]
 
 

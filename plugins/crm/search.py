@@ -283,13 +283,14 @@ def search(q: str, limit: int = 20) -> list[dict]:
     clients = {}
     phones: dict[int, list[str]] = defaultdict(list)
     owned: dict[int, list] = defaultdict(list)
-    if client_ids:
-        clients = {r.id: r for r in db.session.execute(
-            select(Client.id, Client.name, Client.kind).where(Client.id.in_(client_ids)))}
-        for cid, e164 in db.session.execute(select(ClientPhone.client_id, ClientPhone.e164)
-                                            .where(ClientPhone.client_id.in_(client_ids))
-                                            .order_by(ClientPhone.client_id, ClientPhone.position)):
-            phones[cid].append(e164)
+    if client_ids:  # clients with their phones in one statement
+        for r in db.session.execute(
+                select(Client.id, Client.name, Client.kind, ClientPhone.e164)
+                .outerjoin(ClientPhone, ClientPhone.client_id == Client.id).where(Client.id.in_(client_ids))
+                .order_by(Client.id, ClientPhone.position)):
+            clients.setdefault(r.id, r)
+            if r.e164:
+                phones[r.id].append(r.e164)
     if listed_clients:
         for v in db.session.execute(select(Vehicle.id, Vehicle.vin, Vehicle.plate, Vehicle.make, Vehicle.model,
                                            Vehicle.year, Vehicle.client_id)

@@ -48,3 +48,27 @@ def history_page(vehicle_id: int):
     if vehicle is None:
         abort(404)
     return render_template("crm/history.html", h=vehicle_history(vehicle), _=_)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_page():
+    """Upload a CSV/XLSX of clients or vehicles; a bad file shows every bad row and writes nothing."""
+    denied = _allowed("crm.client.import")
+    if denied is not None:
+        return denied
+    from .importer import KINDS, ImportRejected, import_file
+
+    report, rejected, status = None, None, 200
+    kind = request.values.get("kind", "clients")
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if kind not in KINDS or upload is None or not upload.filename:
+            rejected, status = {"message": _("Attach a CSV or XLSX file."), "rows": []}, 422
+        else:
+            try:
+                report = import_file(kind, upload.filename, upload.read(), user=current_user)
+                db.session.commit()
+            except ImportRejected as exc:
+                db.session.rollback()
+                rejected, status = {"message": str(exc.message), "rows": exc.rows}, 422
+    return render_template("crm/import.html", kind=kind, report=report, rejected=rejected, _=_), status

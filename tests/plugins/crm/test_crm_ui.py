@@ -29,3 +29,19 @@ def test_client_form_takes_several_phones_and_edit_is_not_its_own_duplicate(crm)
     assert r.status_code == 422 and "already belongs to Иванов Иван И." in r.get_data(as_text=True)
     results = c.get("/crm/search?q=4567").get_data(as_text=True)
     assert "Иванов Иван И." in results and "+79161234567" in results
+
+
+def test_import_page_lists_bad_rows(crm, user, api_client):
+    import io
+
+    admin = api_client(user(role="admin", tenant=crm.tenant))
+    page = admin.get("/crm/import").get_data(as_text=True)
+    bad = "name,phones\nПетров,+7 916 100-00-01\n,+7 916 100-00-02\n".encode()
+    r = admin.post("/crm/import", data={"csrf_token": _csrf(page), "kind": "clients",
+                                        "file": (io.BytesIO(bad), "c.csv")})
+    assert r.status_code == 422 and "<td>3</td><td>name</td>" in r.get_data(as_text=True)
+    good = "name,phones\nПетров,+7 916 100-00-01\n".encode()
+    r = admin.post("/crm/import", data={"csrf_token": _csrf(page), "kind": "clients",
+                                        "file": (io.BytesIO(good), "c.csv")})
+    assert r.status_code == 200 and "Imported: 1." in r.get_data(as_text=True)
+    assert crm.client.get("/crm/import").status_code == 403  # a service advisor does not import

@@ -102,6 +102,8 @@ def test_sign_in_language_list_create_edit_sign_out(browser, live_url, owner):
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    page.goto(f"{live_url}/login")
+    shot(page, "login")
     sign_in(page, live_url, owner)
     assert page.locator("h1").inner_text() == "Dashboard"
     assert page.locator("text=Notes widget").is_visible()
@@ -118,6 +120,10 @@ def test_sign_in_language_list_create_edit_sign_out(browser, live_url, owner):
     page.wait_for_selector("html[lang=ru]")
     assert page.locator(".flash--success").inner_text() == "Профиль сохранён."
     shot(page, "profile-ru")
+
+    page.goto(f"{live_url}/users")
+    shot(page, "users-ru")  # the auth pages share the shell's look
+    page.goto(f"{live_url}/")
 
     # a list, opened from the menu
     page.click("nav#site-nav >> text=Notes")
@@ -191,4 +197,23 @@ def test_phone_width_layout(browser, live_url, owner, app):
     page.goto(live_url + "/ui_notes/notes")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     shot(page, "list-phone")
+    context.close()
+
+
+def test_error_and_upgrade_pages(browser, live_url, app, user, tenant):
+    t = tenant(tier="basic")  # no notes feature in any tier: the upgrade page has no tier to offer
+    u = user(role="technician", tenant=t)
+    context = browser.new_context(viewport={"width": 1024, "height": 700}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, u)
+    response = page.goto(live_url + "/ui_notes/notes")
+    assert response.status == 404 and page.locator("h1").inner_text() == "Notes"
+    assert page.locator("text=Not in your plan").first.is_visible()
+    shot(page, "upgrade")
+    response = page.goto(live_url + "/settings")
+    assert response.status == 403 and page.locator("h1").inner_text() == "Access denied"
+    shot(page, "error-403")
+    response = page.goto(live_url + "/no/such-page")
+    assert response.status == 404 and page.locator("h1").inner_text() == "Page not found"
     context.close()

@@ -189,8 +189,8 @@ def _form_data(partial: bool) -> tuple[dict, dict]:
     raw = {k: v for k, v in raw.items() if v != "" or k in ("client_phone", "vehicle", "reason")}
     if "planned_jobs" in request.form:
         raw["planned_jobs"] = [line.strip() for line in request.form["planned_jobs"].splitlines() if line.strip()]
-    bay_ids = request.form.getlist("bay_ids")
-    if len(bay_ids) > 1:
+    bay_ids = request.form.getlist("bay_ids")  # the multi-select of planner.advanced: the exact set
+    if bay_ids:
         raw["bay_ids"] = bay_ids
     schema = BookingInSchema() if partial else BookingCreateSchema()
     try:

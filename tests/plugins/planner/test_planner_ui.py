@@ -158,3 +158,26 @@ def test_dragging_a_booking_moves_it_through_the_api_with_the_page_csrf(app, sho
     assert onto_b.status_code == 409 and onto_b.json["conflicting_booking_id"] == b["id"]
     stale = page.patch(url, json={"start": f"{MONDAY}T16:00", "version": a["version"]}, headers={"X-CSRFToken": token})
     assert stale.status_code == 409
+
+
+def test_specialist_books_one_or_several_bays_in_the_form(app, shop, ui, csrf, in_tenant):
+    s = shop(tier="specialist")
+    page = ui(s)
+    html = page.get("/planner/bookings/new").get_data(as_text=True)
+    assert 'name="bay_ids"' in html and "multiple" in html
+    base = {"csrf_token": csrf(html), "duration_minutes": "60", "client_name": "Oleg", "status": "confirmed"}
+    one = page.post("/planner/bookings/new", data={**base, "bay_ids": [str(s.bays["Lift 1"])],
+                                                   "start": f"{MONDAY}T10:00"})
+    assert one.status_code == 302
+    two = page.post("/planner/bookings/new", data={**base, "bay_ids": [str(s.bays["Lift 2"]), str(s.bays["Alignment"])],
+                                                   "start": f"{MONDAY}T10:00"})
+    assert two.status_code == 302
+    first, second = _bookings(in_tenant, s)
+    assert first.bay_ids == [s.bays["Lift 1"]]
+    assert second.bay_ids == [s.bays["Lift 2"], s.bays["Alignment"]]
+    # Editing down to one bay frees the other.
+    edit = page.get(f"/planner/bookings/{second.id}").get_data(as_text=True)
+    r = page.post(f"/planner/bookings/{second.id}", data={"csrf_token": csrf(edit), "bay_ids": [str(s.bays["Lift 2"])],
+                                                          "version": str(second.version)})
+    assert r.status_code == 302
+    assert _bookings(in_tenant, s)[1].bay_ids == [s.bays["Lift 2"]]

@@ -1,6 +1,23 @@
-"""Workshop plugin."""
+"""Workshop plugin: service orders (reception acts) and work orders (заказ-наряды) with labour and
+parts lines, several payers per line, the client's decision per line, and the job catalog.
+
+- Document types (:mod:`plugins.workshop.documents`): ``workshop.service_order`` (``SO-…``) and
+  ``workshop.work_order`` (``WO-…``); the core serves ``/api/v1/workshop/service-orders`` and
+  ``/api/v1/workshop/work-orders`` (list, create, get, update, void, transitions, print, print.pdf)
+  and the generic pages; :mod:`plugins.workshop.api` adds lines, payers, shares, decisions, totals.
+- Entity ``/api/v1/workshop/jobs``: the job catalog with standard hours.
+- The CRM: intake mileage goes into the car's odometer history, declined and deferred jobs become
+  recommendations, recommendations carried out leave the list when the order closes, and closed
+  orders are the car's service-book entries and last visits (the CRM's hooks).
+
+Events for other plugins (after commit): ``workshop.work_order.<transition>`` (``.close``: parts to
+write off, invoices per payer, the "your car is ready" message on ``.finish``) and
+``workshop.work_order.state.<state>``; :func:`plugins.workshop.services.totals` gives the amounts
+per payer.
+"""
 from core.i18n import domain
-from core.plugins import Manifest
+from core.plugins import Manifest, hookimpl
+from core.registry import EntityType, MenuItem, Permission
 
 _l = domain("workshop").lazy_gettext
 
@@ -15,3 +32,130 @@ manifest = Manifest(
         "workshop.staff": _l("Employees, payroll, productive-time report"),
     },
 )
+
+FEATURE = "workshop.documents"
+MANAGERS = ("owner", "admin")
+ADVISORS = MANAGERS + ("service_advisor",)
+STAFF = ADVISORS + ("technician", "cashier", "accountant")
+
+
+@hookimpl
+def register_models():
+    from .models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def register_permissions():
+    so, wo = "workshop.service_order", "workshop.work_order"
+    perms = [
+        Permission(f"{so}.read", _l("See service orders"), STAFF),
+        Permission(f"{so}.create", _l("Create service orders"), ADVISORS),
+        Permission(f"{so}.update", _l("Edit service orders"), ADVISORS),
+        Permission(f"{so}.void", _l("Void service orders"), MANAGERS),
+        Permission(f"{so}.accept", _l("Receive cars (accept service orders)"), ADVISORS),
+        Permission(f"{so}.close", _l("Close service orders"), ADVISORS + ("cashier",)),
+        Permission(f"{so}.cancel", _l("Cancel service orders"), ADVISORS),
+        Permission(f"{wo}.read", _l("See work orders"), STAFF),
+        Permission(f"{wo}.create", _l("Create work orders"), ADVISORS),
+        Permission(f"{wo}.update", _l("Edit work orders, their lines, payers and decisions"), ADVISORS),
+        Permission(f"{wo}.void", _l("Void work orders"), MANAGERS),
+        Permission(f"{wo}.approve", _l("Approve work orders"), ADVISORS),
+        Permission(f"{wo}.start", _l("Start and resume work"), ADVISORS + ("technician",)),
+        Permission(f"{wo}.wait", _l("Put work orders on hold (parts or client)"), ADVISORS),
+        Permission(f"{wo}.finish", _l("Finish work (ready for pickup)"), ADVISORS + ("technician",)),
+        Permission(f"{wo}.close", _l("Close work orders"), ADVISORS + ("cashier",)),
+        Permission(f"{wo}.cancel", _l("Cancel work orders"), ADVISORS),
+        Permission("workshop.job.read", _l("See the job catalog"), STAFF),
+        Permission("workshop.job.create", _l("Add jobs to the catalog"), ADVISORS),
+        Permission("workshop.job.update", _l("Edit the job catalog"), ADVISORS),
+        Permission("workshop.job.delete", _l("Delete jobs from the catalog"), MANAGERS),
+    ]
+    return perms
+
+
+@hookimpl
+def register_document_types():
+    from .documents import SERVICE_ORDER, WORK_ORDER
+
+    return [SERVICE_ORDER, WORK_ORDER]
+
+
+@hookimpl
+def register_entities():
+    from .models import Job
+    from .schemas import JobSchema
+
+    return [
+        EntityType(plugin="workshop", resource="jobs", model=Job, schema=JobSchema, title=_l("Job catalog"),
+                   feature=FEATURE, permission_prefix="workshop.job", search_fields=("name", "code"),
+                   filter_fields=("category", "active", "code"), sort_fields=("id", "name", "code", "standard_hours"),
+                   list_columns=("code", "name", "standard_hours", "fixed_price", "active")),
+    ]
+
+
+@hookimpl
+def register_blueprints():
+    from .api import bp
+
+    return [bp]
+
+
+@hookimpl
+def menu_items(ctx):
+    return [
+        MenuItem("workshop.service_orders", _l("Service orders"), "/workshop/service-orders", order=200,
+                 feature=FEATURE, permission="workshop.service_order.read", section="workshop", icon="clipboard"),
+        MenuItem("workshop.work_orders", _l("Work orders"), "/workshop/work-orders", order=210,
+                 feature=FEATURE, permission="workshop.work_order.read", section="workshop", icon="wrench"),
+        MenuItem("workshop.jobs", _l("Job catalog"), "/workshop/jobs", order=220,
+                 feature=FEATURE, permission="workshop.job.read", section="workshop", icon="list"),
+    ]
+
+
+# --- the documents' lifecycle -------------------------------------------------------------------------
+
+
+@hookimpl
+def before_transition(document, transition, actor):
+    from . import services
+    from .models import ServiceOrder, WorkOrder
+
+    if isinstance(document, WorkOrder) and transition.name == "close":
+        services.on_work_order_closing(document, actor)
+    elif isinstance(document, ServiceOrder) and transition.name == "accept":
+        services.on_service_order_accepting(document, actor)
+
+
+@hookimpl
+def after_transition(document, transition, actor):
+    from . import services
+    from .models import WorkOrder
+
+    if isinstance(document, WorkOrder) and transition.name == "close":
+        services.close_service_order_after(document)
+
+
+# --- the CRM's hooks ----------------------------------------------------------------------------------
+
+
+@hookimpl
+def crm_service_book_entries(vehicle_id):
+    from .services import service_book_entries
+
+    return service_book_entries(vehicle_id)
+
+
+@hookimpl
+def crm_last_visits(vehicle_ids):
+    from .services import last_visits
+
+    return last_visits(vehicle_ids)
+
+
+@hookimpl
+def crm_clients_merged(target_id, source_id):
+    from .services import repoint_client
+
+    return repoint_client(target_id, source_id)

@@ -1,0 +1,185 @@
+"""The workshop's own endpoints, where the generic ``/api/v1/workshop/<resource>`` CRUD does not fit:
+lines of a work order, payers and shares, the client's decisions, totals, the funnel.
+
+Service orders, work orders (headers, transitions, print, print.pdf) and the job catalog are served
+by the core's generic API from the types registered in :mod:`plugins.workshop`.
+
+Order of checks, as in the generic API: 401 without a user, 404 when the tenant lacks the feature,
+403 without the permission, 404 for another tenant's ids, 409 when the order is closed, 422 with
+per-field messages for bad input. One request, one transaction, audited.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from core import events
+from core.api.errors import ApiError, not_found, validation_error
+from core.api.resources import json_body, require_user
+from core.db import db
+from core.documents import DocumentError
+from core.i18n import domain
+
+from . import services
+from .documents import FEATURE
+from .models import LaborLine, PartLine, ServiceOrder, WorkOrder
+from .schemas import DecisionsSchema, LaborLineSchema, PartLineSchema, PayerSchema, ShareSchema, WorkOrderSchema
+
+_ = domain("workshop").gettext
+
+bp = Blueprint("workshop_api", __name__, url_prefix="/api/v1/workshop")
+
+KINDS = {"labor-lines": ("labor", LaborLineSchema), "part-lines": ("part", PartLineSchema)}
+
+
+def requires(permission: str):
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            user = require_user()
+            tenant = g.get("tenant")
+            if tenant is None or not tenant.has(FEATURE):
+                raise not_found()
+            if not user.can(permission):
+                raise ApiError(403, "forbidden", _("You do not have permission to do this."), permission=permission)
+            try:
+                return fn(user, *args, **kwargs)
+            except services.WorkshopError as exc:
+                db.session.rollback()
+                body = {"fields": exc.fields} if exc.fields else {}
+                raise ApiError(exc.status, "not_found" if exc.status == 404 else "validation", str(exc.message),
+                               **body) from None
+            except DocumentError as exc:
+                db.session.rollback()
+                raise ApiError(exc.status, "immutable" if exc.status == 409 else "document_error",
+                               "; ".join(exc.messages), messages=exc.messages) from None
+
+        return wrapper
+
+    return deco
+
+
+def _load(schema, data, **kwargs):
+    try:
+        return schema.load(data, **kwargs)
+    except ValidationError as err:
+        raise validation_error(err.messages) from None
+
+
+def _order_json(order: WorkOrder) -> dict:
+    return WorkOrderSchema().dump(order)
+
+
+def _kind(kind_segment: str):
+    if kind_segment not in KINDS:
+        raise not_found()
+    return KINDS[kind_segment]
+
+
+# --- lines ------------------------------------------------------------------------------------------
+
+
+@bp.post("/work-orders/<int:order_id>/<kind_segment>")
+@requires("workshop.work_order.update")
+def add_line(user, order_id: int, kind_segment: str):
+    kind, schema = _kind(kind_segment)
+    order = services.lock_order(order_id)
+    values = _load(schema(), json_body())
+    line = services.add_line(order, kind, values, user)
+    events.commit()
+    response = jsonify(line=schema().dump(line), work_order=_order_json(order))
+    response.status_code = 201
+    return response
+
+
+@bp.route("/work-orders/<int:order_id>/<kind_segment>/<int:line_id>", methods=["PATCH", "DELETE"])
+@requires("workshop.work_order.update")
+def change_line(user, order_id: int, kind_segment: str, line_id: int):
+    kind, schema = _kind(kind_segment)
+    order = services.lock_order(order_id)
+    line = services.get_line(order, kind, line_id)
+    if request.method == "DELETE":
+        services.delete_line(order, kind, line, user)
+        events.commit()
+        return jsonify(work_order=_order_json(order))
+    values = _load(schema(), json_body(), partial=True)
+    services.update_line(order, kind, line, values, user)
+    events.commit()
+    return jsonify(line=schema().dump(line), work_order=_order_json(order))
+
+
+@bp.put("/work-orders/<int:order_id>/<kind_segment>/<int:line_id>/shares")
+@requires("workshop.work_order.update")
+def put_shares(user, order_id: int, kind_segment: str, line_id: int):
+    kind, schema = _kind(kind_segment)
+    order = services.lock_order(order_id)
+    line = services.get_line(order, kind, line_id)
+    body = json_body()
+    shares = _load(ShareSchema(many=True), body.get("shares", []) if isinstance(body.get("shares"), list) else None)
+    services.set_shares(order, kind, line, shares, user)
+    events.commit()
+    return jsonify(line=schema().dump(line), work_order=_order_json(order))
+
+
+# --- payers, decisions, totals ----------------------------------------------------------------------
+
+
+@bp.put("/work-orders/<int:order_id>/payers")
+@requires("workshop.work_order.update")
+def put_payers(user, order_id: int):
+    order = services.lock_order(order_id)
+    body = json_body()
+    raw = body.get("payers")
+    if not isinstance(raw, list):
+        raise validation_error({"payers": [_("Send the list of payers.")]})
+    ids = [p.pop("id", None) if isinstance(p, dict) else None for p in raw]
+    payers = _load(PayerSchema(many=True), raw)
+    for payer, payer_id in zip(payers, ids):
+        if payer_id is not None:
+            payer["id"] = payer_id
+    services.set_payers(order, payers, user)
+    events.commit()
+    return jsonify(_order_json(order))
+
+
+@bp.post("/work-orders/<int:order_id>/decisions")
+@requires("workshop.work_order.update")
+def post_decisions(user, order_id: int):
+    order = services.lock_order(order_id)
+    data = _load(DecisionsSchema(), json_body())
+    services.record_decisions(order, data, user)
+    events.commit()
+    return jsonify(_order_json(order))
+
+
+@bp.get("/work-orders/<int:order_id>/totals")
+@requires("workshop.work_order.read")
+def get_totals(user, order_id: int):
+    order = db.session.execute(select(WorkOrder).where(WorkOrder.id == order_id)).scalar_one_or_none()
+    if order is None:
+        raise not_found()
+    return jsonify(services.totals(order).as_json())
+
+
+@bp.get("/funnel")
+@requires("workshop.work_order.read")
+def funnel(user):
+    """Counts for the sales funnel: service orders and work orders per state, and job lines per
+    client decision (recommended -> approved -> done)."""
+    so = dict(db.session.execute(select(ServiceOrder.state, func.count()).group_by(ServiceOrder.state)).all())
+    wo = dict(db.session.execute(select(WorkOrder.state, func.count()).group_by(WorkOrder.state)).all())
+    decisions = dict(db.session.execute(select(LaborLine.decision, func.count()).group_by(LaborLine.decision)).all())
+    done = db.session.scalar(select(func.count()).select_from(LaborLine).join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+                             .where(WorkOrder.state == "closed", LaborLine.decision == "approved")) or 0
+    parts = db.session.scalar(select(func.count()).select_from(PartLine)) or 0
+    return jsonify(service_orders=so, work_orders=wo, job_decisions=decisions, jobs_done=done, part_lines=parts)
+
+
+@bp.record_once
+def _print_globals(state):
+    from .printing import install
+
+    install(state.app)

@@ -1,0 +1,59 @@
+"""What the print templates (``templates/workshop/print/``) need besides the document: names of the
+client and the car, dates in the shop's time zone, totals per payer, translated labels.
+
+Registered as Jinja globals (``_w``: the workshop's gettext; ``ws_print_info(doc)``) when the API
+blueprint is registered, so the documents engine's print environment sees them too.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.db import db
+from core.documents import tenant_now
+from core.i18n import domain
+
+_w = domain("workshop").gettext
+_l = domain("workshop").lazy_gettext
+
+
+def _when(value) -> str | None:
+    return tenant_now(value).strftime("%d.%m.%Y %H:%M") if value else None
+
+
+def _qty(value) -> str:
+    return format(Decimal(value or 0).normalize(), "f")
+
+
+def print_info(doc) -> dict:
+    from plugins.crm.models import Client, Vehicle
+
+    from .models import ServiceOrder, WorkOrder
+    from .services import totals
+
+    client = db.session.get(Client, doc.client_id)
+    vehicle = db.session.get(Vehicle, doc.vehicle_id)
+    car = " ".join(x for x in (vehicle.make, vehicle.model, str(vehicle.year or "")) if x) if vehicle else ""
+    if vehicle and vehicle.plate:
+        car += f", {vehicle.plate}"
+    if vehicle and vehicle.vin:
+        car += f", VIN {vehicle.vin}"
+    info = {
+        "client_name": client.name if client else "",
+        "client_phone": (client.phones or [None])[0] if client else None,
+        "vehicle": car,
+        "qty": _qty,
+        "decisions": {"declined": _w("declined"), "deferred": _w("deferred")},
+        "payer_kinds": {"client": _w("Client"), "insurer": _w("Insurer"), "fleet": _w("Fleet"),
+                        "warranty": _w("Warranty")},
+    }
+    if isinstance(doc, ServiceOrder):
+        info.update(received=_when(doc.received_at), promised=_when(doc.promised_at))
+    if isinstance(doc, WorkOrder):
+        so = db.session.get(ServiceOrder, doc.service_order_id) if doc.service_order_id else None
+        info.update(totals=totals(doc), closed=_when(doc.closed_at), service_order=so.number if so else None)
+    return info
+
+
+def install(app) -> None:
+    app.add_template_global(_w, "_w")
+    app.add_template_global(print_info, "ws_print_info")

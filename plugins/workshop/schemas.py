@@ -1,0 +1,290 @@
+"""Marshmallow schemas of the workshop: what the API accepts (validated, per-field messages in the
+user's language) and how documents and lines are shown (amounts as "0.00" strings, never floats)."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from sqlalchemy import select
+
+from core.api.fields import Money
+from core.db import db
+from core.i18n import domain
+from core.models import User
+
+from .models import DECISION_CHANNELS, DECISIONS, FUEL_LEVELS, PAYER_KINDS, Job, ServiceOrder
+
+_l = domain("workshop").lazy_gettext
+
+MAX_ODOMETER = 9_999_999
+
+
+class Exact(fields.Field):
+    """A decimal number with at most ``places`` decimals (hours, quantities, percentages): loads
+    str/int/Decimal exactly (never float, never silently rounded); dumps a string."""
+
+    def __init__(self, places: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.quantum = Decimal(1).scaleb(-places)
+        self.places = places
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return str(Decimal(value).quantize(self.quantum))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (bool, float)) or not isinstance(value, (str, int, Decimal)):
+            raise ValidationError(_l("Enter a number."))
+        try:
+            number = Decimal(value.strip().replace(",", ".") if isinstance(value, str) else value)
+        except (InvalidOperation, ValueError):
+            raise ValidationError(_l("Enter a number.")) from None
+        if not number.is_finite():
+            raise ValidationError(_l("Enter a number."))
+        if number != number.quantize(self.quantum):
+            raise ValidationError(_l("At most %(places)s decimal places.", places=self.places))
+        if abs(number) >= Decimal("1e9"):
+            raise ValidationError(_l("The number is too large."))
+        return number.quantize(self.quantum)
+
+
+def _exists(model, object_id) -> bool:
+    # Under the tenant guard another tenant's row is simply not found.
+    return object_id is None or db.session.execute(select(model.id).where(model.id == object_id)).first() is not None
+
+
+def _check_exists(model, message):
+    def check(value):
+        if not _exists(model, value):
+            raise ValidationError(message)
+    return check
+
+
+def _client_check(value):
+    from plugins.crm.models import Client
+
+    if not _exists(Client, value):
+        raise ValidationError(_l("No such client."))
+
+
+def _vehicle_check(value):
+    from plugins.crm.models import Vehicle
+
+    if not _exists(Vehicle, value):
+        raise ValidationError(_l("No such vehicle."))
+
+
+def _user_check(value):
+    if value is not None and db.session.execute(select(User.id).where(User.id == value)).first() is None:
+        raise ValidationError(_l("No such user."))
+
+
+_non_negative = validate.Range(min=0, error=_l("Must not be negative."))
+_percent = validate.Range(min=0, max=100, error=_l("Enter a percentage from 0 to 100."))
+
+
+class _DocumentFields(Schema):
+    id = fields.Integer(dump_only=True)
+    number = fields.String(dump_only=True)
+    state = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+    voided_at = fields.DateTime(dump_only=True)
+    void_reason = fields.String(dump_only=True)
+
+
+class ServiceOrderSchema(_DocumentFields):
+    client_id = fields.Integer(required=True, validate=_client_check)
+    vehicle_id = fields.Integer(required=True, validate=_vehicle_check)
+    booking_id = fields.Integer(allow_none=True)
+    advisor_id = fields.Integer(allow_none=True, validate=_user_check)
+    odometer = fields.Integer(allow_none=True, validate=validate.Range(
+        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
+    fuel_level = fields.Integer(allow_none=True, validate=validate.OneOf(
+        FUEL_LEVELS, error=_l("Choose one of 0, 25, 50, 75, 100 (% of the tank).")))
+    complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    condition_notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    planned_jobs = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    received_at = fields.DateTime(allow_none=True)
+    promised_at = fields.DateTime(allow_none=True)
+
+
+class ShareSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    payer_id = fields.Integer(allow_none=True, load_default=None)  # None: the order's client
+    percent = Exact(places=2, allow_none=True, validate=validate.Range(
+        min=Decimal("0.01"), max=100, error=_l("Enter a percentage above 0 and at most 100.")))
+    amount = Money(allow_none=True, validate=_non_negative)
+    share_amount = Money(dump_only=True)
+
+    @validates_schema
+    def _one_of(self, data, **kwargs):
+        if (data.get("percent") is None) == (data.get("amount") is None):
+            raise ValidationError(_l("Give either a percentage or an amount."), "percent")
+
+
+class _LineFields(Schema):
+    id = fields.Integer(dump_only=True)
+    position = fields.Integer(validate=_non_negative)
+    name = fields.String(validate=validate.Length(min=1, max=300, error=_l("Enter a name (up to 300 characters).")))
+    discount_percent = Exact(places=2, allow_none=True, validate=_percent)
+    discount_amount = Money(allow_none=True, validate=_non_negative)
+    gross = Money(dump_only=True)
+    discount = Money(dump_only=True)
+    amount = Money(dump_only=True)
+    decision = fields.String(dump_only=True)
+    decided_by = fields.String(dump_only=True)
+    decided_at = fields.DateTime(dump_only=True)
+    decision_channel = fields.String(dump_only=True)
+    decision_note = fields.String(dump_only=True)
+    shares = fields.List(fields.Nested(ShareSchema), dump_only=True)
+
+    @validates_schema
+    def _one_discount(self, data, **kwargs):
+        if data.get("discount_percent") and data.get("discount_amount"):
+            raise ValidationError(_l("Give the discount either as a percentage or as an amount."), "discount_amount")
+
+
+class LaborLineSchema(_LineFields):
+    job_id = fields.Integer(allow_none=True, validate=_check_exists(Job, _l("No such job in the catalog.")))
+    hours = Exact(places=3, validate=_non_negative)
+    rate = Money(allow_none=True, validate=_non_negative)
+    fixed_price = Money(allow_none=True, validate=_non_negative)
+    technician_id = fields.Integer(allow_none=True, validate=_user_check)
+    technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    recommendation_id = fields.Integer(allow_none=True)
+    made_recommendation_id = fields.Integer(dump_only=True)
+
+    @post_load
+    def _from_catalog(self, data, partial=None, **kwargs):
+        """A job from the catalog brings its name, standard hours and fixed price unless given."""
+        job_id = data.get("job_id")
+        if job_id:
+            job = db.session.get(Job, job_id)
+            data.setdefault("name", job.name)
+            data.setdefault("hours", job.standard_hours)
+            if job.fixed_price is not None:
+                data.setdefault("fixed_price", job.fixed_price)
+        return data
+
+
+class PartLineSchema(_LineFields):
+    labor_line_id = fields.Integer(allow_none=True)
+    item_id = fields.Integer(allow_none=True)
+    code = fields.String(allow_none=True, validate=validate.Length(max=60))
+    quantity = Exact(places=3, validate=validate.Range(min=Decimal("0.001"), error=_l("The quantity must be above 0.")))
+    unit = fields.String(allow_none=True, validate=validate.Length(max=10))
+    price = Money(validate=_non_negative)
+
+
+class PayerSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(required=True, validate=validate.OneOf(
+        [k for k in PAYER_KINDS if k != "client"], error=_l("Choose insurer, fleet or warranty.")))
+    counterparty_id = fields.Integer(allow_none=True, validate=_client_check)
+    counterparty_name = fields.Function(lambda p: p.counterparty.name if p.counterparty else None, dump_only=True)
+    claim_number = fields.String(allow_none=True, validate=validate.Length(max=60))
+    excess = Money(load_default=Decimal("0"), validate=_non_negative)
+    is_default = fields.Boolean(load_default=False)
+    position = fields.Integer(dump_only=True)
+
+    @validates_schema
+    def _counterparty(self, data, **kwargs):
+        from plugins.crm.models import Client
+
+        kind, cp = data.get("kind"), data.get("counterparty_id")
+        if kind in ("insurer", "fleet") and not cp:
+            raise ValidationError(_l("Choose the company that pays."), "counterparty_id")
+        if kind == "insurer" and cp and not db.session.get(Client, cp).is_insurer:
+            raise ValidationError(_l("This counterparty is not marked as an insurer."), "counterparty_id")
+        if kind != "insurer" and data.get("excess"):
+            raise ValidationError(_l("Only an insurer has an excess."), "excess")
+
+
+class WorkOrderSchema(_DocumentFields):
+    service_order_id = fields.Integer(allow_none=True, validate=_check_exists(ServiceOrder, _l("No such service order.")))
+    client_id = fields.Integer(validate=_client_check)
+    vehicle_id = fields.Integer(validate=_vehicle_check)
+    advisor_id = fields.Integer(allow_none=True, validate=_user_check)
+    odometer = fields.Integer(allow_none=True, validate=validate.Range(
+        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
+    complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    promised_at = fields.DateTime(allow_none=True)
+    vat_mode = fields.String(dump_only=True)
+    vat_rate = Exact(places=2, dump_only=True)
+    total = Money(dump_only=True)
+    vat_total = Money(dump_only=True)
+    closed_at = fields.DateTime(dump_only=True)
+    labor_lines = fields.List(fields.Nested(LaborLineSchema), dump_only=True)
+    part_lines = fields.List(fields.Nested(PartLineSchema), dump_only=True)
+    payers = fields.List(fields.Nested(PayerSchema), dump_only=True)
+    totals = fields.Method("_totals", dump_only=True)
+
+    def _totals(self, order):
+        from .services import totals
+
+        return totals(order).as_json()
+
+    @validates_schema
+    def _client_and_vehicle(self, data, partial=None, **kwargs):
+        if partial:
+            return
+        errors = {}
+        if not data.get("service_order_id"):
+            for name in ("client_id", "vehicle_id"):
+                if not data.get(name):
+                    errors[name] = [_l("Missing data for required field.")]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _from_service_order(self, data, partial=None, **kwargs):
+        """A work order made from a service order takes its client, car, mileage and complaint."""
+        so_id = data.get("service_order_id")
+        if so_id and not partial:
+            so = db.session.get(ServiceOrder, so_id)
+            for name in ("client_id", "vehicle_id", "odometer", "complaint"):
+                if data.get(name) is None and getattr(so, name) is not None:
+                    data[name] = getattr(so, name)
+        return data
+
+
+class DecisionItemSchema(Schema):
+    line_id = fields.Integer(required=True)
+    kind = fields.String(load_default="labor", validate=validate.OneOf(("labor", "part")))
+    decision = fields.String(required=True, validate=validate.OneOf(
+        [d for d in DECISIONS if d != "pending"], error=_l("Choose approved, declined or deferred.")))
+    urgency = fields.String(load_default="normal", validate=validate.OneOf(("low", "normal", "high", "critical")))
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class DecisionsSchema(Schema):
+    """The client's answer: who decided, when, how, and the decision for each line."""
+
+    by = fields.String(required=True, validate=validate.Length(min=1, max=200, error=_l("Say who decided.")))
+    channel = fields.String(load_default="in_person", validate=validate.OneOf(
+        DECISION_CHANNELS, error=_l("Choose in_person, phone, sms, messenger, email or online.")))
+    at = fields.DateTime(allow_none=True)
+    decisions = fields.List(fields.Nested(DecisionItemSchema), required=True,
+                            validate=validate.Length(min=1, error=_l("Give at least one decision.")))
+
+
+class JobSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300, error=_l("Enter a name (up to 300 characters).")))
+    code = fields.String(allow_none=True, validate=validate.Length(max=40))
+    category = fields.String(allow_none=True, validate=validate.Length(max=80))
+    standard_hours = Exact(places=3, load_default=Decimal("0"), validate=_non_negative)
+    fixed_price = Money(allow_none=True, validate=_non_negative)
+    active = fields.Boolean(load_default=True)
+    notes = fields.String(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+
+    @validates("name")
+    def _name(self, value, **kwargs):
+        if not value.strip():
+            raise ValidationError(_l("Enter a name (up to 300 characters)."))

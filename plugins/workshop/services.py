@@ -1,0 +1,541 @@
+"""Workshop services: lines, payers and shares, client decisions, totals, and what closing an order
+does (recommendations done, mileage recorded, the service order closed).
+
+Every mutating service runs for the current tenant, checks that the order is editable
+(:func:`core.documents.ensure_editable`), writes its audit rows and leaves the commit to the caller,
+which commits once (:func:`core.events.commit`): one request, one transaction. The order's row is
+locked first (``SELECT ... FOR UPDATE``) and its version bumped by every line change, so a client
+holding an older version of the order gets a 409 on its next save.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from core import audit
+from core.db import db
+from core.documents import ensure_editable, tenant_now
+from core.i18n import domain
+from core.models import Tenant, utcnow
+
+from . import money
+from .models import LaborLine, LineShare, PartLine, Payer, ServiceOrder, WorkOrder
+
+_ = domain("workshop").gettext
+_l = domain("workshop").lazy_gettext
+
+COUNTED = ("pending", "approved")  # declined and deferred lines are shown but not charged
+LINE_MODELS = {"labor": LaborLine, "part": PartLine}
+
+
+class WorkshopError(Exception):
+    """A request that cannot be carried out: ``status`` (HTTP), ``message``, optional per-field errors."""
+
+    def __init__(self, message: Any, status: int = 422, fields: dict | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.status = status
+        self.fields = fields or {}
+
+
+# --- loading ----------------------------------------------------------------------------------------
+
+
+def lock_order(order_id: int) -> WorkOrder:
+    """The work order, its row locked until the transaction ends; 404 across tenants."""
+    order = db.session.execute(
+        select(WorkOrder).where(WorkOrder.id == order_id).with_for_update()
+    ).scalar_one_or_none()
+    if order is None:
+        raise WorkshopError(_("Not found"), 404)
+    return order
+
+
+def get_line(order: WorkOrder, kind: str, line_id: int):
+    lines = order.labor_lines if kind == "labor" else order.part_lines
+    for line in lines:
+        if line.id == line_id:
+            return line
+    raise WorkshopError(_("Not found"), 404)
+
+
+def _touch(order: WorkOrder) -> None:
+    """Bump the order's version even when its totals did not change: its lines did."""
+    order.updated_at = utcnow()
+
+
+# --- totals -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PayerTotal:
+    key: int | None  # the Payer row's id; None for the order's client
+    kind: str
+    counterparty_id: int | None
+    name: str | None
+    claim_number: str | None = None
+    lines: Decimal = money.ZERO  # what the payer's shares of the lines add up to
+    excess: Decimal = money.ZERO  # + the client takes an insurer's excess; - the insurer gives it
+    net: Decimal = money.ZERO
+    vat: Decimal = money.ZERO
+    total: Decimal = money.ZERO
+
+    def as_json(self) -> dict:
+        return {"payer_id": self.key, "kind": self.kind, "counterparty_id": self.counterparty_id, "name": self.name,
+                "claim_number": self.claim_number, "lines": str(self.lines), "excess": str(self.excess),
+                "net": str(self.net), "vat": str(self.vat), "total": str(self.total)}
+
+
+@dataclass
+class Totals:
+    vat_mode: str
+    vat_rate: Decimal
+    labor: Decimal = money.ZERO
+    parts: Decimal = money.ZERO
+    discount: Decimal = money.ZERO
+    pending: Decimal = money.ZERO  # lines still waiting for the client's decision (included above)
+    declined: Decimal = money.ZERO  # declined or deferred lines (not charged)
+    net: Decimal = money.ZERO
+    vat: Decimal = money.ZERO
+    total: Decimal = money.ZERO
+    payers: list[PayerTotal] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"vat_mode": self.vat_mode, "vat_rate": str(self.vat_rate), "labor": str(self.labor),
+                "parts": str(self.parts), "discount": str(self.discount), "pending": str(self.pending),
+                "declined": str(self.declined), "net": str(self.net), "vat": str(self.vat), "total": str(self.total),
+                "payers": [p.as_json() for p in self.payers]}
+
+
+def _default_payer(order: WorkOrder) -> int | None:
+    return next((p.id for p in order.payers if p.is_default), None)
+
+
+def _line_split(order: WorkOrder, line) -> list[tuple[int | None, Decimal]]:
+    shares = [money.Share(s.payer_id, s.percent, s.amount) for s in line.shares]
+    try:
+        return money.split_line(line.amount, shares, _default_payer(order))
+    except money.SplitError:
+        raise WorkshopError(_("The shares of line \u201c%(line)s\u201d do not fit its amount %(amount)s: fixed "
+                              "shares may not exceed it and percentages must add up to 100.",
+                              line=line.name, amount=line.amount), fields={"shares": [str(line.id)]}) from None
+
+
+def recalculate(order: WorkOrder) -> Totals:
+    """Recompute every line's amounts and shares and the order's stored totals; return the totals."""
+    for line in order.labor_lines:
+        line.gross = money.labor_gross(line.hours, line.rate, line.fixed_price)
+    for line in order.part_lines:
+        line.gross = money.part_gross(line.quantity, line.price)
+    for line in [*order.labor_lines, *order.part_lines]:
+        line.discount, line.amount = money.discounted(line.gross, line.discount_percent, line.discount_amount)
+        by_share = _line_split(order, line)
+        for share, (_payer, amount) in zip(line.shares, by_share):
+            share.share_amount = amount
+    result = totals(order)
+    order.total, order.vat_total = result.total, result.vat
+    return result
+
+
+def totals(order: WorkOrder) -> Totals:
+    """Totals per line kind, per payer and overall, from the lines' stored amounts."""
+    result = Totals(order.vat_mode or "none", order.vat_rate or Decimal("0"))
+    client_key = None
+    per_payer: dict[int | None, Decimal] = {client_key: money.ZERO}
+    for payer in order.payers:
+        per_payer[payer.id] = money.ZERO
+    for kind, lines in (("labor", order.labor_lines), ("part", order.part_lines)):
+        for line in lines:
+            if (line.decision or "pending") not in COUNTED:
+                result.declined += line.amount
+                continue
+            if line.decision == "pending":
+                result.pending += line.amount
+            if kind == "labor":
+                result.labor += line.amount
+            else:
+                result.parts += line.amount
+            result.discount += line.discount
+            for payer, amount in _line_split(order, line):
+                per_payer[payer] = per_payer.get(payer, money.ZERO) + amount
+    excesses = {p.id: p.excess for p in order.payers if p.kind == "insurer" and p.excess}
+    after, moved = money.apply_excess(per_payer, excesses, client_key)
+    rows = [PayerTotal(None, "client", order.client_id, _client_name(order.client_id))]
+    rows += [PayerTotal(p.id, p.kind, p.counterparty_id, p.counterparty.name if p.counterparty else None,
+                        p.claim_number) for p in order.payers]
+    for row in rows:
+        row.lines = per_payer.get(row.key, money.ZERO)
+        row.excess = -moved.get(row.key, money.ZERO) if row.key is not None else sum(moved.values(), money.ZERO)
+        row.net, row.vat, row.total = money.vat(after.get(row.key, money.ZERO), result.vat_mode, result.vat_rate)
+        result.net += row.net
+        result.vat += row.vat
+        result.total += row.total
+    result.payers = rows
+    return result
+
+
+def _client_name(client_id: int | None) -> str | None:
+    from plugins.crm.models import Client
+
+    client = db.session.get(Client, client_id) if client_id else None
+    return client.name if client else None
+
+
+def snapshot_vat(order: WorkOrder) -> None:
+    """Copy the tenant's VAT settings onto a new order (later changes of the settings never rewrite it)."""
+    tenant = db.session.get(Tenant, order.tenant_id)
+    order.vat_mode = tenant.vat_mode or "none"
+    order.vat_rate = tenant.vat_rate or Decimal("0")
+
+
+# --- lines ------------------------------------------------------------------------------------------
+
+
+def _check_line_refs(order: WorkOrder, kind: str, values: dict) -> None:
+    from plugins.crm.models import Recommendation
+
+    if kind == "labor" and values.get("recommendation_id"):
+        rec = db.session.get(Recommendation, values["recommendation_id"])
+        if rec is None or rec.vehicle_id != order.vehicle_id:
+            raise WorkshopError(_("No such recommendation for this car."),
+                                fields={"recommendation_id": [_("No such recommendation for this car.")]})
+        values.setdefault("name", rec.job or rec.text[:300])
+    if kind == "part" and values.get("labor_line_id"):
+        if not any(line.id == values["labor_line_id"] for line in order.labor_lines):
+            raise WorkshopError(_("No such job in this order."), fields={"labor_line_id": [_("No such job in this order.")]})
+    if kind == "labor" and values.get("fixed_price") is None and values.get("rate") is None:
+        values.setdefault("rate", None)
+
+
+def add_line(order: WorkOrder, kind: str, values: dict, user) -> Any:
+    ensure_editable(order)
+    _check_line_refs(order, kind, values)
+    if not values.get("name"):
+        raise WorkshopError(_("Enter a name."), fields={"name": [_("Missing data for required field.")]})
+    model = LINE_MODELS[kind]
+    lines = order.labor_lines if kind == "labor" else order.part_lines
+    values.setdefault("position", max((line.position for line in lines), default=0) + 1)
+    if kind == "labor" and values.get("technician_id") and not values.get("technician_name"):
+        values["technician_name"] = _user_name(values["technician_id"])
+    line = model(decision="pending", **values)
+    line.tenant_id = order.tenant_id
+    lines.append(line)
+    recalculate(order)
+    _touch(order)
+    db.session.flush()
+    audit.record("create", line, user=user, changes={"work_order_id": [None, order.id],
+                                                      **{k: [None, v] for k, v in values.items()}})
+    return line
+
+
+def update_line(order: WorkOrder, kind: str, line, values: dict, user) -> Any:
+    ensure_editable(order)
+    _check_line_refs(order, kind, values)
+    if kind == "labor" and values.get("technician_id") and "technician_name" not in values:
+        values["technician_name"] = _user_name(values["technician_id"])
+    before = {k: getattr(line, k) for k in values}
+    for key, value in values.items():
+        setattr(line, key, value)
+    recalculate(order)
+    _touch(order)
+    changes = audit.diff(before, values)
+    if changes:
+        audit.record("update", line, user=user, changes=changes)
+    db.session.flush()
+    return line
+
+
+def delete_line(order: WorkOrder, kind: str, line, user) -> None:
+    ensure_editable(order)
+    if kind == "labor":
+        for part in order.part_lines:
+            if part.labor_line_id == line.id:
+                part.labor_line_id = None
+        order.labor_lines.remove(line)
+    else:
+        order.part_lines.remove(line)
+    audit.record("delete", line, user=user, changes={"name": [line.name, None], "amount": [line.amount, None]})
+    recalculate(order)
+    _touch(order)
+    db.session.flush()
+
+
+def _user_name(user_id: int) -> str | None:
+    from core.models import User
+
+    u = db.session.get(User, user_id)
+    return (u.name or u.email) if u else None
+
+
+# --- payers and shares ------------------------------------------------------------------------------
+
+
+def set_payers(order: WorkOrder, payers: list[dict], user) -> list[Payer]:
+    """Replace the order's payers (besides the client). Shares of removed payers go with them."""
+    ensure_editable(order)
+    if sum(1 for p in payers if p.get("is_default")) > 1:
+        raise WorkshopError(_("Only one payer can be the default."), fields={"is_default": [_("Only one payer can be the default.")]})
+    keep_ids = {p["id"] for p in payers if p.get("id")}
+    before = [{"kind": p.kind, "counterparty_id": p.counterparty_id, "excess": p.excess} for p in order.payers]
+    existing = {p.id: p for p in order.payers}
+    unknown = keep_ids - set(existing)
+    if unknown:
+        raise WorkshopError(_("No such payer in this order."), fields={"id": [str(i) for i in sorted(unknown)]})
+    for payer in list(order.payers):
+        if payer.id not in keep_ids:
+            for line in [*order.labor_lines, *order.part_lines]:
+                line.shares = [s for s in line.shares if s.payer_id != payer.id]
+            order.payers.remove(payer)
+    for position, data in enumerate(payers):
+        data = dict(data)
+        payer = existing.get(data.pop("id", None)) if data.get("id") else None
+        if payer is None:
+            payer = Payer(tenant_id=order.tenant_id)
+            order.payers.append(payer)
+        for key, value in data.items():
+            setattr(payer, key, value)
+        payer.position = position
+    db.session.flush()
+    recalculate(order)
+    _touch(order)
+    audit.record("update", order, user=user, changes={"payers": [before, [
+        {"kind": p.kind, "counterparty_id": p.counterparty_id, "excess": p.excess} for p in order.payers]]})
+    db.session.flush()
+    return list(order.payers)
+
+
+def set_shares(order: WorkOrder, kind: str, line, shares: list[dict], user) -> Any:
+    """Replace how ``line`` is shared between payers (empty: wholly the default payer's)."""
+    ensure_editable(order)
+    payer_ids = {p.id for p in order.payers}
+    for i, share in enumerate(shares):
+        if share.get("payer_id") is not None and share["payer_id"] not in payer_ids:
+            raise WorkshopError(_("No such payer in this order."), fields={str(i): {"payer_id": [_("No such payer in this order.")]}})
+    if sum(1 for s in shares if s.get("percent") is not None) and \
+            sum(Decimal(s["percent"]) for s in shares if s.get("percent") is not None) != 100:
+        raise WorkshopError(_("The percentages must add up to 100."), fields={"percent": [_("The percentages must add up to 100.")]})
+    before = [{"payer_id": s.payer_id, "percent": s.percent, "amount": s.amount} for s in line.shares]
+    column = "labor_line_id" if kind == "labor" else "part_line_id"
+    line.shares = [LineShare(tenant_id=order.tenant_id, work_order_id=order.id, position=i,
+                             payer_id=s.get("payer_id"), percent=s.get("percent"), amount=s.get("amount"),
+                             **{column: line.id})
+                   for i, s in enumerate(shares)]
+    recalculate(order)
+    _touch(order)
+    audit.record("update", line, user=user, changes={"shares": [before, [
+        {"payer_id": s.get("payer_id"), "percent": s.get("percent"), "amount": s.get("amount")} for s in shares]]})
+    db.session.flush()
+    return line
+
+
+# --- client decisions -------------------------------------------------------------------------------
+
+
+def record_decisions(order: WorkOrder, data: dict, user) -> list:
+    """Record the client's decision per line (who, when, how). A declined or deferred job becomes a
+    CRM recommendation for the car (declined: kept with its date; deferred: open for next time);
+    deciding "approved" after all withdraws the recommendation this order made. A job's parts follow
+    the job's decision."""
+    ensure_editable(order)
+    at = data.get("at") or utcnow()
+    changed = []
+    for item in data["decisions"]:
+        line = get_line(order, item["kind"], item["line_id"])
+        lines = [line]
+        if item["kind"] == "labor":
+            lines += [p for p in order.part_lines if p.labor_line_id == line.id]
+        for target in lines:
+            before = {"decision": target.decision, "decided_by": target.decided_by}
+            target.decision = item["decision"]
+            target.decided_by = data["by"]
+            target.decided_at = at
+            target.decision_channel = data.get("channel")
+            target.decision_note = item.get("note")
+            audit.record("decision", target, user=user, changes=audit.diff(before, {
+                "decision": target.decision, "decided_by": target.decided_by}) | {
+                "channel": [None, target.decision_channel]})
+            changed.append(target)
+        if item["kind"] == "labor":
+            _follow_up(order, line, item, user)
+    recalculate(order)
+    _touch(order)
+    db.session.flush()
+    return changed
+
+
+def _follow_up(order: WorkOrder, line: LaborLine, item: dict, user) -> None:
+    """Keep the car's CRM recommendations in step with the decision on job ``line``."""
+    from plugins.crm.models import Recommendation
+    from plugins.crm.services import decide_recommendation
+
+    decision = line.decision
+
+    def move(rec, state):
+        if rec.state == state:
+            return
+        if state == "declined" and rec.state not in ("open",):
+            decide_recommendation(rec, "open", user)  # declined again after a dismissal: reopen first
+        decide_recommendation(rec, state, user)
+
+    if line.recommendation_id:  # the job came from an earlier recommendation: that one follows
+        rec = db.session.get(Recommendation, line.recommendation_id)
+        if rec is not None and decision == "declined" and rec.state != "declined":
+            move(rec, "declined")
+        return
+    rec = db.session.get(Recommendation, line.made_recommendation_id) if line.made_recommendation_id else None
+    if decision == "approved":
+        if rec is not None and rec.state in ("open", "declined"):
+            decide_recommendation(rec, "dismissed", user)
+        return
+    if rec is None:
+        parts = [p.name for p in order.part_lines if p.labor_line_id == line.id]
+        text = line.name if not item.get("note") else f"{line.name}: {item['note']}"
+        rec = Recommendation(vehicle_id=order.vehicle_id, text=text, job=line.name[:200], parts=parts,
+                             urgency=item.get("urgency") or "normal", source="visit", state="open",
+                             created_by_id=getattr(user, "id", None))
+        db.session.add(rec)
+        db.session.flush()
+        audit.record("create", rec, user=user, changes={
+            "vehicle_id": [None, rec.vehicle_id], "text": [None, rec.text], "state": [None, "open"],
+            "from_work_order": [None, order.number]})
+        line.made_recommendation_id = rec.id
+        if decision == "declined":
+            decide_recommendation(rec, "declined", user)
+        return
+    move(rec, "declined" if decision == "declined" else "open")
+
+
+# --- workflow guards and reactions ------------------------------------------------------------------
+
+
+def lines_of(order: WorkOrder) -> list:
+    return [*order.labor_lines, *order.part_lines]
+
+
+def guard_approve(order: WorkOrder, actor) -> list:
+    lines = lines_of(order)
+    vetoes = []
+    if not lines:
+        vetoes.append(_l("Add at least one job or part first."))
+    elif not any(line.decision == "approved" for line in lines):
+        vetoes.append(_l("The client has approved no line yet."))
+    pending = [line.name for line in lines if line.decision == "pending"]
+    if pending:
+        vetoes.append(_l("Record the client's decision on: %(lines)s.", lines=", ".join(pending)))
+    return vetoes
+
+
+def guard_close(order: WorkOrder, actor) -> list:
+    pending = [line.name for line in lines_of(order) if line.decision == "pending"]
+    if pending:
+        return [_l("Record the client's decision on: %(lines)s.", lines=", ".join(pending))]
+    return []
+
+
+def on_work_order_closing(order: WorkOrder, actor) -> None:
+    """Inside the close transition: the order's date, mileage into the car's history, the
+    recommendations it carried out leave the car's list, its service order closes."""
+    from plugins.crm.models import Recommendation, Vehicle
+    from plugins.crm.services import add_reading, decide_recommendation
+
+    recalculate(order)
+    order.closed_at = utcnow()
+    for line in order.labor_lines:
+        if line.recommendation_id and line.decision == "approved":
+            rec = db.session.get(Recommendation, line.recommendation_id)
+            if rec is not None and rec.state in ("open", "declined"):
+                decide_recommendation(rec, "accepted", actor)
+    so = db.session.get(ServiceOrder, order.service_order_id) if order.service_order_id else None
+    recorded_at_intake = so is not None and so.odometer is not None and so.state != "draft"
+    if order.odometer and not (recorded_at_intake and so.odometer == order.odometer):
+        vehicle = db.session.get(Vehicle, order.vehicle_id)
+        add_reading(vehicle, order.odometer, tenant_now().date(), source="work_order", user=actor)
+
+
+def close_service_order_after(order: WorkOrder) -> None:
+    """After the close: the service order the car came in with is done too (when nothing else of it
+    is still open)."""
+    from core.documents import transition
+
+    if not order.service_order_id:
+        return
+    so = db.session.get(ServiceOrder, order.service_order_id)
+    if so is None or so.state != "accepted":
+        return
+    still_open = db.session.execute(select(WorkOrder.id).where(
+        WorkOrder.service_order_id == so.id, WorkOrder.id != order.id,
+        WorkOrder.state.notin_(("closed", "cancelled", "void")))).first()
+    if still_open is None:
+        transition(so, "close", None, comment=order.number, commit=False)
+
+
+def on_service_order_accepting(so: ServiceOrder, actor) -> None:
+    """The car is received: stamp the time and put the intake mileage into the car's history."""
+    from plugins.crm.models import Vehicle
+    from plugins.crm.services import add_reading
+
+    if so.received_at is None:
+        so.received_at = utcnow()
+    if so.odometer is not None:
+        vehicle = db.session.get(Vehicle, so.vehicle_id)
+        add_reading(vehicle, so.odometer, tenant_now(so.received_at).date(), source="intake", user=actor)
+
+
+# --- the CRM's service book and last visits ---------------------------------------------------------
+
+
+def service_book_entries(vehicle_id: int) -> list[dict]:
+    from core.models import User  # noqa: F401 - technician names are stored on the lines
+
+    orders = db.session.scalars(select(WorkOrder).where(
+        WorkOrder.vehicle_id == vehicle_id, WorkOrder.state == "closed").order_by(WorkOrder.closed_at))
+    entries = []
+    for order in orders:
+        done = [line for line in order.labor_lines if line.decision == "approved"]
+        parts = [p for p in order.part_lines if p.decision == "approved"]
+        technicians = sorted({line.technician_name for line in done if line.technician_name})
+        entries.append({
+            "date": tenant_now(order.closed_at).date() if order.closed_at else None,
+            "mileage": order.odometer,
+            "work": [line.name for line in done],
+            "parts": [f"{p.name} × {_qty(p.quantity)}" + (f" {p.unit}" if p.unit else "") for p in parts],
+            "performed_by": ", ".join(technicians) or None,
+            "amount": order.total,
+            "source": "workshop.work_order",
+            "reference": {"resource": "work-orders", "id": order.id, "number": order.number},
+        })
+    return entries
+
+
+def _qty(value: Decimal) -> str:
+    text = format(Decimal(value).normalize(), "f")
+    return text
+
+
+def last_visits(vehicle_ids: list[int]) -> dict[int, dict]:
+    rows = db.session.execute(select(WorkOrder.vehicle_id, WorkOrder.closed_at, WorkOrder.odometer, WorkOrder.id,
+                                     WorkOrder.number)
+                              .where(WorkOrder.vehicle_id.in_(vehicle_ids), WorkOrder.state == "closed")
+                              .order_by(WorkOrder.closed_at))
+    out: dict[int, dict] = {}
+    for vehicle_id, closed_at, odometer, order_id, number in rows:
+        out[vehicle_id] = {"date": tenant_now(closed_at).date() if closed_at else None, "mileage": odometer,
+                           "reference": {"resource": "work-orders", "id": order_id, "number": number}}
+    return out
+
+
+def repoint_client(target_id: int, source_id: int) -> dict:
+    """The CRM merges two clients: our documents follow. A bulk UPDATE, deliberately: closed orders are
+    immutable for edits, but the client they point at is about to disappear."""
+    from sqlalchemy import update
+
+    moved = {}
+    for model, column in ((ServiceOrder, "client_id"), (WorkOrder, "client_id"), (Payer, "counterparty_id")):
+        col = getattr(model, column)
+        res = db.session.execute(update(model).where(col == source_id).values({column: target_id})
+                                 .execution_options(synchronize_session="fetch"))
+        moved[f"{model.__tablename__}.{column}"] = res.rowcount or 0
+    return moved

@@ -1,0 +1,71 @@
+"""Helpers for the workshop tests: a shop on the Specialist tier with a signed-in API client, a client
+and a car, and shortcuts for the workshop's endpoints."""
+from contextlib import contextmanager
+
+import pytest
+
+API = "/api/v1/workshop"
+
+
+class Shop:
+    def __init__(self, app, tenant, user, api):
+        self.app, self.tenant, self.user, self.api = app, tenant, user, api
+
+    # --- HTTP shortcuts (assert the happy path; tests check failures themselves) ---
+
+    def post(self, url, body=None, status=(200, 201)):
+        r = self.api.post(url, json=body or {})
+        assert r.status_code in ((status,) if isinstance(status, int) else status), (r.status_code, r.get_json())
+        return r.get_json()
+
+    def client_and_car(self, name="Иванов Иван Иванович", insurer=False):
+        c = self.post("/api/v1/crm/clients", {"name": name, "phones": ["+7 916 123-45-67"]})
+        car = self.post("/api/v1/crm/vehicles", {"client_id": c["id"], "make": "Kia", "model": "Rio",
+                                                 "year": 2019, "plate": "А123ВС77"})
+        return c, car
+
+    def insurer(self, name="СПАО «Ингосстрах»"):
+        return self.post("/api/v1/crm/clients", {"name": name, "kind": "company", "is_insurer": True,
+                                                 "is_client": False})
+
+    def work_order(self, **body):
+        return self.post(f"{API}/work-orders", body)
+
+    def line(self, order_id, kind="labor-lines", **body):
+        return self.post(f"{API}/work-orders/{order_id}/{kind}", body)
+
+    def transition(self, resource, doc_id, name, status=200, **body):
+        r = self.api.post(f"{API}/{resource}/{doc_id}/transitions/{name}", json=body)
+        assert r.status_code == status, (r.status_code, r.get_json())
+        return r.get_json()
+
+    @contextmanager
+    def ctx(self):
+        from core.db import db
+        from core.features import tenant_info
+        from core.models import Tenant
+        from core.tenancy import tenant_context
+
+        with self.app.app_context():
+            with tenant_context(tenant_info(db.session.get(Tenant, self.tenant.id))):
+                yield db.session
+
+
+@pytest.fixture
+def make_shop(app, tenant, user, token):
+    """``make_shop(tier="specialist", role="owner")`` -> :class:`Shop` with an API client (bearer token)."""
+
+    def make(tier="specialist", role="owner", t=None):
+        t = t or tenant(tier=tier)
+        u = user(role=role, tenant=t)
+        c = app.test_client()
+        c.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + token(u)
+        c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        return Shop(app, t, u, c)
+
+    return make
+
+
+@pytest.fixture
+def shop(make_shop):
+    return make_shop()

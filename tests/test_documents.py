@@ -296,12 +296,15 @@ def test_another_plugin_extends_the_workflow(app, shop):
         assert doc.state == "posted"
 
 
-def test_extension_transitions_need_the_extending_plugin(app, shop):
+def test_extensions_apply_only_to_tenants_with_the_extending_plugin(app, shop):
     t, owner = shop(features=("docs_orders.use",))
     with working_for(app, t):
         doc = create_document(Order, actor(owner), customer="Big", total=Decimal("5000.00"))
         transition(doc, "confirm", actor(owner))  # docs_extra's veto is not asked for this tenant
         assert doc.state == "confirmed"
+        assert [tr.name for tr in available_transitions(doc, actor(owner))] == ["post", "void"]
+        with pytest.raises(TransitionNotAllowed):
+            transition(doc, "inspect", actor(owner))
 
 
 def test_a_duplicate_transition_stops_the_startup_naming_the_plugin(tmp_path):

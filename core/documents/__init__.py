@@ -128,21 +128,22 @@ def _with_extensions(host, dt: DocumentType) -> DocumentType:
     """
     states = dict(dt.workflow.states)
     transitions = dict(dt.workflow.transitions)
-    owners = {name: dt.plugin for name in list(states) + list(transitions)}
+    # (kind, name) -> the plugin that defined it, for error messages and per-tenant availability.
+    owners = {("state", name): dt.plugin for name in states}
+    owners.update({("transition", name): dt.plugin for name in transitions})
     for plugin, item in flatten(host.call_all("extend_workflow", document_type=dt)):
         if isinstance(item, State):
-            target = states
+            kind, target = "state", states
         elif isinstance(item, Transition):
-            target = transitions
+            kind, target = "transition", transitions
         else:
             raise PluginError(f"plugin {plugin!r}: extend_workflow({dt.key}) must return State or Transition "
                               f"objects, not {type(item).__name__}")
         if item.name in target:
-            raise PluginError(f"plugin {plugin!r}: extend_workflow({dt.key}) adds {type(item).__name__.lower()} "
-                              f"{item.name!r}, which {owners.get(item.name, dt.plugin)!r} already defines "
-                              "(extend, never replace)")
+            raise PluginError(f"plugin {plugin!r}: extend_workflow({dt.key}) adds {kind} {item.name!r}, which "
+                              f"{owners.get((kind, item.name), dt.plugin)!r} already defines (extend, never replace)")
         target[item.name] = item
-        owners[item.name] = plugin
+        owners[(kind, item.name)] = plugin
     if VOID not in states:
         states[VOID] = void_state()
     if VOID not in transitions:
@@ -150,12 +151,14 @@ def _with_extensions(host, dt: DocumentType) -> DocumentType:
 
         sources = tuple(name for name, s in states.items() if not s.final)
         transitions[VOID] = Transition(VOID, _l("Void"), sources, VOID, permission=dt.permission("void"), order=900)
-    workflow = Workflow(dt.workflow.initial, states, transitions)
+    extended_by = {name: owners[("transition", name)] for name in transitions
+                   if owners.get(("transition", name), dt.plugin) != dt.plugin}
+    workflow = Workflow(dt.workflow.initial, states, transitions, extended_by)
     _validate_workflow(host, dt, workflow, owners)
     return replace(dt, workflow=workflow)
 
 
-def _validate_workflow(host, dt: DocumentType, wf: Workflow, owners: dict[str, str]) -> None:
+def _validate_workflow(host, dt: DocumentType, wf: Workflow, owners: dict[tuple[str, str], str]) -> None:
     def fail(plugin: str, msg: str):
         raise PluginError(f"plugin {plugin!r}: document type {dt.key!r}: {msg}")
 
@@ -163,9 +166,9 @@ def _validate_workflow(host, dt: DocumentType, wf: Workflow, owners: dict[str, s
         fail(dt.plugin, f"initial state {wf.initial!r} is not one of its states")
     for name, state in wf.states.items():
         if state.name != name:
-            fail(owners.get(name, dt.plugin), f"state {state.name!r} is filed under {name!r}")
+            fail(owners.get(("state", name), dt.plugin), f"state {state.name!r} is filed under {name!r}")
     for name, tr in wf.transitions.items():
-        owner = owners.get(name, dt.plugin)
+        owner = owners.get(("transition", name), dt.plugin)
         if tr.name != name:
             fail(owner, f"transition {tr.name!r} is filed under {name!r}")
         if name in RESERVED_TRANSITIONS:

@@ -383,7 +383,7 @@ def transition(doc, name: str, actor: Any, comment: str | None = None, *, expect
     dt = get_document_type(doc)
     _available(dt)
     tr: Transition | None = dt.workflow.transitions.get(name)
-    if tr is None:
+    if tr is None or not dt.workflow.offers(name, current_tenant().plugins):
         raise TransitionNotAllowed(_("Unknown transition %(name)s.", name=name))
     if doc.state not in tr.source:
         state = dt.workflow.states.get(doc.state)
@@ -490,7 +490,7 @@ def available_transitions(doc, actor: Any) -> list[Transition]:
     """Transitions from ``doc``'s state that ``actor`` has the permission for, sorted by ``order``
     (what the UI shows as buttons; guards and vetoes are only asked when one is run)."""
     dt = get_document_type(doc)
-    return [t for t in dt.workflow.transitions_from(doc.state)
+    return [t for t in dt.workflow.transitions_from(doc.state, current_tenant().plugins)
             if actor is None or t.permission is None or actor.can(t.permission)]
 
 

@@ -51,15 +51,28 @@ class Transition:
 
 @dataclass(frozen=True)
 class Workflow:
-    """The states and transitions of a document type; ``initial`` is the state of a new document."""
+    """The states and transitions of a document type; ``initial`` is the state of a new document.
+
+    ``extended_by`` is filled by the engine: transition name -> the plugin whose ``extend_workflow``
+    added it. Such a transition exists only for tenants that have that plugin.
+    """
 
     initial: str
     states: dict[str, State]
     transitions: dict[str, Transition]
+    extended_by: dict[str, str] = field(default_factory=dict)
 
-    def transitions_from(self, state: str) -> list[Transition]:
-        """The transitions whose source includes ``state``, sorted by ``order`` then name."""
-        found = [t for t in self.transitions.values() if state in t.source]
+    def offers(self, name: str, plugins: frozenset[str] | None = None) -> bool:
+        """Whether transition ``name`` exists for a tenant with ``plugins`` (None: any tenant)."""
+        if name not in self.transitions:
+            return False
+        owner = self.extended_by.get(name)
+        return owner is None or plugins is None or owner in plugins
+
+    def transitions_from(self, state: str, plugins: frozenset[str] | None = None) -> list[Transition]:
+        """The transitions whose source includes ``state`` (for a tenant with ``plugins``), sorted by
+        ``order`` then name."""
+        found = [t for t in self.transitions.values() if state in t.source and self.offers(t.name, plugins)]
         return sorted(found, key=lambda t: (t.order, t.name))
 
 

@@ -233,6 +233,9 @@ def test_create_list_detail_edit_with_validation(app, client, user, login, tenan
     rows = audit_rows(app, u.tenant.slug, "ui_notes_note")
     assert [a for a, _ in rows] == ["create", "create", "update"]
     assert rows[-1][1]["title"] == ["Check brakes", "Check brakes again"]
+    # a unique key: the same answer as the API, next to the field, nothing written
+    r = _note(client, token, title="Oil change")
+    assert r.status_code == 422 and "Already exists." in html(r) and 'id="f-title-err"' in html(r)
     # a stale form (version 1 after the save made it 2) is a conflict, not a silent overwrite
     r = client.post(edit, data={"csrf_token": token, "title": "Stale", "priority": "low", "version": "1"})
     assert r.status_code == 409 and "Stale" in html(r)

@@ -23,6 +23,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit
 from ..db import Money, db
@@ -104,11 +106,14 @@ def _resolve(slug: str, resource: str, verb: str):
     return t, None
 
 
-def _get(t, object_id: int):
+def _get(t, object_id: int, *, for_update: bool = False):
     model = t.model
     pk = model.__mapper__.primary_key[0]
     # A select, not session.get(): the tenant guard applies to queries, so another tenant's id is None.
-    obj = db.session.execute(select(model).where(pk == object_id)).scalar_one_or_none()
+    stmt = select(model).where(pk == object_id)
+    if for_update:
+        stmt = stmt.with_for_update()  # two saves of one record queue up: the version check holds
+    obj = db.session.execute(stmt).scalar_one_or_none()
     if obj is None:
         abort(404)
     return obj
@@ -216,12 +221,37 @@ def create_page(slug: str, resource: str):
             return _document_error(t, None, fields_, exc)
     else:
         obj = data if isinstance(data, t.model) else t.model(**data)
-        db.session.add(obj)
-        db.session.flush()
-        audit.record("create", obj, changes=audit.diff({}, _snapshot(obj, [f.name for f in fields_])))
-        db.session.commit()
+        if _has_plain_version(t):
+            obj.version = 1
+        try:
+            db.session.add(obj)
+            db.session.flush()
+            audit.record("create", obj, changes=audit.diff({}, _snapshot(obj, [f.name for f in fields_])))
+            db.session.commit()
+        except IntegrityError as exc:
+            return _integrity_error(t, None, fields_, exc)
     flash(_("Saved."), "success")
     return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=_pk(obj)))
+
+
+def _has_plain_version(t) -> bool:
+    """A ``version`` column the app bumps itself (SQLAlchemy's ``version_id_col`` bumps its own)."""
+    from sqlalchemy import inspect
+
+    return "version" in t.model.__table__.c and inspect(t.model).version_id_col is None
+
+
+def _integrity_error(t, obj, fields_, exc: IntegrityError):
+    """A unique key broken by the save: the same answer as the REST API's ("Already exists." on the
+    key's fields, 422), anything else a conflict (409); nothing is written."""
+    from ..api.resources import _integrity_error as api_integrity_error
+
+    db.session.rollback()
+    api_error = api_integrity_error(_resources()[(_slug(t), t.resource)], exc)
+    fields_errors = api_error.extra.get("fields") or {}
+    flash(str(api_error.message) if not fields_errors else _("Please correct the marked fields."), "error")
+    return render_template(_templates(t, "form"), **_context(
+        t, obj=obj, fields=fields_, values=request.form, errors=errors_for(fields_errors))), api_error.status
 
 
 def _pk(obj):
@@ -230,6 +260,12 @@ def _pk(obj):
 
 def _invalid(t, obj, fields_, exc: ValidationError):
     flash(_("Please correct the marked fields."), "error")
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    shown = {f.name for f in fields_}
+    for key, value in messages.items():
+        if key not in shown:  # whole-form rules (_schema) and fields without a control
+            for text in errors_for({key: value}).values():
+                flash(text, "error")
     return render_template(_templates(t, "form"), **_context(
         t, obj=obj, fields=fields_, values=request.form, errors=errors_for(exc.messages))), 422
 
@@ -297,7 +333,7 @@ def edit_page(slug: str, resource: str, object_id: int):
     t, gate = _resolve(slug, resource, "update")
     if gate is not None:
         return gate
-    obj = _get(t, object_id)
+    obj = _get(t, object_id, for_update=request.method == "POST" and not is_document(t))
     fields_ = _form_fields(t)
     if is_document(t) and not _editable(t, obj):
         flash(_("This document cannot be changed in its current state."), "error")
@@ -321,12 +357,20 @@ def edit_page(slug: str, resource: str, object_id: int):
     before = _snapshot(obj, names)
     for key, value in (data.items() if isinstance(data, dict) else []):
         setattr(obj, key, value)
-    if hasattr(obj, "version") and isinstance(getattr(obj, "version"), int):
-        obj.version += 1
     changes = audit.diff(before, _snapshot(obj, names))
     if changes:
+        if _has_plain_version(t):
+            obj.version = (obj.version or 0) + 1
         audit.record("update", obj, changes=changes)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        return _integrity_error(t, _get(t, object_id), fields_, exc)
+    except StaleDataError:
+        db.session.rollback()
+        flash(_("Someone else changed this record in the meantime. Your changes are below; reload to see theirs."), "error")
+        return render_template(_templates(t, "form"), **_context(
+            t, obj=_get(t, object_id), fields=fields_, values=request.form, errors={})), 409
     flash(_("Saved."), "success")
     return redirect(url_for("ui_generic.detail_page", slug=slug, resource=resource, object_id=object_id))
 

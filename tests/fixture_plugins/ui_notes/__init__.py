@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Boolean, Date, Integer, String, Text
+from sqlalchemy import Boolean, Date, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Money, TenantScoped, db
@@ -35,6 +35,7 @@ manifest = Manifest(
 
 class Note(TenantScoped, db.Model):
     __tablename__ = "ui_notes_note"
+    __table_args__ = (UniqueConstraint("tenant_id", "title"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text, default="")

@@ -2,7 +2,7 @@
 
 Revision ID: ui_notes_0001
 Revises: 
-Create Date: 2026-11-25 01:39:24.527500
+Create Date: 2026-11-25 02:04:47.763747
 """
 from alembic import op
 import sqlalchemy as sa
@@ -28,7 +28,8 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_ui_notes_note_tenant_id_core_tenant'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ui_notes_note'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ui_notes_note')),
+    sa.UniqueConstraint('tenant_id', 'title', name=op.f('uq_ui_notes_note_tenant_id_title'))
     )
     # ### end Alembic commands ###
 

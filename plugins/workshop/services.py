@@ -436,13 +436,16 @@ def guard_close(order: WorkOrder, actor) -> list:
 
 
 def on_work_order_closing(order: WorkOrder, actor) -> None:
-    """Inside the close transition: the order's date, mileage into the car's history, the
-    recommendations it carried out leave the car's list, its service order closes."""
+    """Inside the close transition: the recommendations the order carried out leave the car's list,
+    the mileage goes into the car's history, the order gets its closing time.
+
+    The order itself is changed last and not flushed here: the engine's own UPDATE (with the version
+    check) must be the first write to the order's row, so that of two parallel closes the loser
+    fails as a stale document (409) rather than inside this hook.
+    """
     from plugins.crm.models import Recommendation, Vehicle
     from plugins.crm.services import add_reading, decide_recommendation
 
-    recalculate(order)
-    order.closed_at = utcnow()
     for line in order.labor_lines:
         if line.recommendation_id and line.decision == "approved":
             rec = db.session.get(Recommendation, line.recommendation_id)
@@ -453,6 +456,7 @@ def on_work_order_closing(order: WorkOrder, actor) -> None:
     if order.odometer and not (recorded_at_intake and so.odometer == order.odometer):
         vehicle = db.session.get(Vehicle, order.vehicle_id)
         add_reading(vehicle, order.odometer, tenant_now().date(), source="work_order", user=actor)
+    order.closed_at = utcnow()
 
 
 def close_service_order_after(order: WorkOrder) -> None:
@@ -477,11 +481,11 @@ def on_service_order_accepting(so: ServiceOrder, actor) -> None:
     from plugins.crm.models import Vehicle
     from plugins.crm.services import add_reading
 
-    if so.received_at is None:
-        so.received_at = utcnow()
+    received_at = so.received_at or utcnow()
     if so.odometer is not None:
         vehicle = db.session.get(Vehicle, so.vehicle_id)
-        add_reading(vehicle, so.odometer, tenant_now(so.received_at).date(), source="intake", user=actor)
+        add_reading(vehicle, so.odometer, tenant_now(received_at).date(), source="intake", user=actor)
+    so.received_at = received_at  # last, unflushed: the engine's versioned UPDATE writes it
 
 
 # --- the CRM's service book and last visits ---------------------------------------------------------

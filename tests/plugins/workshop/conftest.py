@@ -1,10 +1,12 @@
 """Helpers for the workshop tests: a shop on the Specialist tier with a signed-in API client, a client
 and a car, and shortcuts for the workshop's endpoints."""
+import itertools
 from contextlib import contextmanager
 
 import pytest
 
 API = "/api/v1/workshop"
+_numbers = itertools.count(10)
 
 
 class Shop:
@@ -18,10 +20,11 @@ class Shop:
         assert r.status_code in ((status,) if isinstance(status, int) else status), (r.status_code, r.get_json())
         return r.get_json()
 
-    def client_and_car(self, name="Иванов Иван Иванович", insurer=False):
-        c = self.post("/api/v1/crm/clients", {"name": name, "phones": ["+7 916 123-45-67"]})
+    def client_and_car(self, name="Иванов Иван Иванович"):
+        n = next(_numbers)
+        c = self.post("/api/v1/crm/clients", {"name": name, "phones": [f"+7 916 123-45-{n:02d}"]})
         car = self.post("/api/v1/crm/vehicles", {"client_id": c["id"], "make": "Kia", "model": "Rio",
-                                                 "year": 2019, "plate": "А123ВС77"})
+                                                 "year": 2019, "plate": f"А{n:03d}ВС77"})
         return c, car
 
     def insurer(self, name="СПАО «Ингосстрах»"):

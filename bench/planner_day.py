@@ -135,7 +135,7 @@ class SqlMeter:
 
 
 def bench_backend(backend: str, args) -> dict:
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import insert
 
     from core import create_app, migrate
     from core.db import db

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from core import audit
 from core.db import db
@@ -554,10 +554,3 @@ def arrivals(day: date) -> list[Booking]:
          .order_by(Booking.start_at, Booking.id))
     return list(db.session.scalars(q))
 
-
-def booked_minutes(day: date) -> int:
-    tz = tenant_zone()
-    start, end = day_range_utc(day, tz)
-    return int(db.session.scalar(select(func.coalesce(func.sum(Booking.duration_minutes), 0))
-                                 .where(Booking.start_at >= start, Booking.start_at < end,
-                                        Booking.status.not_in(RELEASED_STATUSES))) or 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
 MONDAY = "2030-03-25"

@@ -23,9 +23,10 @@ Why "commit, then dispatch" and not a session hook: SQLAlchemy forbids SQL insid
 session's queue to a "committed" list, and the dispatch happens right after ``commit()`` returns:
 
 - :func:`commit` does both; the documents engine and every service should use it;
-- a Flask ``teardown_request`` safety net dispatches whatever a view committed with a plain
-  ``db.session.commit()``;
-- :func:`dispatch_pending` is for jobs and CLI commands that committed on their own.
+- a safety net at the end of every app context (so every request, CLI command and job) dispatches
+  whatever was committed with a plain ``db.session.commit()``; it runs before Flask-SQLAlchemy
+  removes the session;
+- :func:`dispatch_pending` dispatches on the spot (a job or command that commits in a loop).
 
 Delivery is at-most-once and in-process: an event committed just before the process dies is lost.
 Work that must survive that belongs in a job queued from the handler, or in an outbox table.
@@ -179,15 +180,19 @@ def _within(tx, ancestor) -> bool:
     return False
 
 
-# --- Flask safety net ---------------------------------------------------------------------------
+# --- the safety net ---------------------------------------------------------------------------
 
 
 def init_app(app: Flask) -> None:
-    """Dispatch what a request committed without :func:`commit` (called by the documents engine)."""
-    app.teardown_request(_dispatch_after_request)
+    """Dispatch what an app context committed without :func:`commit` (called by the documents engine).
+
+    Teardown functions run last-registered-first: this one is registered after Flask-SQLAlchemy's,
+    so it runs while the session (and its committed events) still exists.
+    """
+    app.teardown_appcontext(_dispatch_at_teardown)
 
 
-def _dispatch_after_request(exc=None) -> None:
+def _dispatch_at_teardown(exc=None) -> None:
     try:
         if not db.session.registry.has():  # the request never opened a session
             return
@@ -198,4 +203,4 @@ def _dispatch_after_request(exc=None) -> None:
         try:
             dispatch_pending()
         except Exception:  # noqa: BLE001 - teardown must not fail the response
-            log.exception("dispatching events after the request failed")
+            log.exception("dispatching events at the end of the app context failed")

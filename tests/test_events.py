@@ -107,6 +107,16 @@ def test_a_plain_commit_in_a_view_is_dispatched_after_the_request(app, shop, cli
         assert seen("docs_extra", doc_id)[-1] == "docs_orders.order.touched"
 
 
+def test_a_plain_commit_is_dispatched_when_the_app_context_ends(app, shop):
+    t, owner = shop()
+    with working_for(app, t):
+        doc_id = create_document(Order, actor(owner), customer="Ivanov").id
+        events.emit("docs_orders.order.exported", id=doc_id)
+        db.session.commit()  # e.g. a CLI command that forgot events.commit()
+    with working_for(app, t):
+        assert seen("docs_orders", doc_id)[-1] == "docs_orders.order.exported"
+
+
 def test_jobs_dispatch_what_they_committed(app, shop):
     t, owner = shop()
     with working_for(app, t):

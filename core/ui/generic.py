@@ -121,17 +121,38 @@ def _get(t, object_id: int, *, for_update: bool = False):
 
 def columns(t) -> list[tuple[str, object]]:
     """(attribute, label) of the list columns: declared ``list_columns`` or the first schema fields."""
-    form_fields = {f.name: f.label for f in schema_fields(t.schema)}
+    from .forms import _label
+
     schema = t.schema()
-    labels = {name: (f.metadata.get("label") or name.replace("_", " ").capitalize()) for name, f in schema.fields.items()}
-    labels.update(form_fields)
+    labels = {f.data_key or name: _label(name, f) for name, f in schema.fields.items()}
     names = list(getattr(t, "list_columns", ()) or ()) or [n for n in labels if n != "id"][:5]
     return [(n, labels.get(n, n.replace("_", " ").capitalize())) for n in names]
 
 
-def display(t, obj, name: str):
-    """A value as the page shows it: money in the tenant's currency, dates and numbers per locale."""
+def record_title(t, obj) -> str:
+    """What a record is called on its page: a document's number, else its first list column."""
+    if is_document(t) and getattr(obj, "number", None):
+        return f"{t.title} {obj.number}"
+    cols = columns(t)
+    text = str(display(t, obj, cols[0][0])) if cols else ""
+    return text or f"{t.title} #{_pk(obj)}"
+
+
+def _linked_type(column):
+    """The registered type whose table a foreign-key column points at (for a link on the detail page)."""
+    for fk in column.foreign_keys:
+        for key, res in _resources().items():
+            if res.model.__table__.name == fk.column.table.name:
+                return res
+    return None
+
+
+def display(t, obj, name: str, link: bool = False):
+    """A value as the page shows it: money in the tenant's currency, dates and numbers per locale;
+    with ``link``, a foreign key becomes a link to the referenced record (named by its title)."""
     import datetime as dt
+
+    from markupsafe import Markup, escape
 
     from . import formatting
 
@@ -139,6 +160,14 @@ def display(t, obj, name: str):
     column = t.model.__table__.c.get(name)
     if value is None:
         return ""
+    if link and column is not None and column.foreign_keys:
+        res = _linked_type(column)
+        if res is not None and res.available_to(g.tenant) and current_user.can(res.permission("read")):
+            target = db.session.execute(select(res.model).where(res.model.__mapper__.primary_key[0] == value)
+                                        ).scalar_one_or_none()
+            if target is not None:
+                url = url_for("ui_generic.detail_page", slug=res.slug, resource=res.resource, object_id=value)
+                return Markup(f'<a href="{escape(url)}">{escape(record_title(res.spec, target))}</a>')
     if name == "state" and is_document(t):
         state = t.workflow.states.get(value)
         return state.title if state else value
@@ -166,7 +195,8 @@ def _context(t, **kw) -> dict:
     return {"type": t, "slug": _slug(t), "resource": t.resource, "is_document": is_document(t),
             "can_create": current_user.can(permission(t, "create")),
             "can_update": current_user.can(permission(t, "update")),
-            "display": lambda obj, name: display(t, obj, name), **kw}
+            "display": lambda obj, name, link=False: display(t, obj, name, link),
+            "record_title": lambda obj: record_title(t, obj), **kw}
 
 
 @bp.get("/<slug>/<resource>")

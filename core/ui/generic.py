@@ -120,7 +120,16 @@ def _get(t, object_id: int, *, for_update: bool = False):
 
 
 def columns(t) -> list[tuple[str, object]]:
-    """(attribute, label) of the list columns: declared ``list_columns`` or the first schema fields."""
+    """(attribute, label) of the list columns: declared ``list_columns`` or the first schema fields
+    (computed once per request and type)."""
+    cache = g.setdefault("ui_columns", {})
+    key = (t.plugin, t.resource)
+    if key not in cache:
+        cache[key] = _columns(t)
+    return cache[key]
+
+
+def _columns(t) -> list[tuple[str, object]]:
     from .forms import _label
 
     schema = t.schema()
@@ -221,8 +230,26 @@ def _as_filter(ff):
     return replace(ff, widget="select", choices=[("true", _("Yes")), ("false", _("No"))])
 
 
+FK_SELECT_LIMIT = 200
+
+
 def _form_fields(t):
-    return schema_fields(t.schema)
+    """The schema's controls; a foreign key to a registered type with few rows (bays, advisors)
+    becomes a select of their titles, a long one (clients) stays a number input."""
+    from dataclasses import replace
+
+    out = []
+    for ff in schema_fields(t.schema):
+        column = t.model.__table__.c.get(ff.name)
+        res = _linked_type(column) if column is not None and column.foreign_keys else None
+        if res is not None and ff.widget == "number" and res.available_to(g.tenant) \
+                and current_user.can(res.permission("read")):
+            pk = res.model.__mapper__.primary_key[0]
+            rows = list(db.session.scalars(select(res.model).order_by(pk).limit(FK_SELECT_LIMIT + 1)))
+            if len(rows) <= FK_SELECT_LIMIT:
+                ff = replace(ff, widget="select", choices=[(str(_pk(r)), record_title(res.spec, r)) for r in rows])
+        out.append(ff)
+    return out
 
 
 def _snapshot(obj, names) -> dict:

@@ -1,0 +1,74 @@
+"""Tiers, tenants and roles: who sees and changes workshop documents."""
+from conftest import API
+
+
+def _order_with_line(shop):
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = shop.line(wo["id"], name="Замена свечей", fixed_price="1200.00")["line"]
+    return wo, line
+
+
+def test_a_basic_tier_tenant_has_no_workshop(make_shop):
+    basic = make_shop(tier="basic")
+    for url in (f"{API}/work-orders", f"{API}/service-orders", f"{API}/jobs", f"{API}/funnel",
+                f"{API}/work-orders/1/totals"):
+        assert basic.api.get(url).status_code == 404, url
+    assert basic.api.post(f"{API}/work-orders", json={"client_id": 1, "vehicle_id": 1}).status_code == 404
+    assert basic.api.post(f"{API}/work-orders/1/labor-lines", json={"name": "X"}).status_code == 404
+    assert basic.api.post(f"{API}/work-orders/1/transitions/close", json={}).status_code == 404
+    # The CRM still works for them, without workshop entries.
+    client, car = basic.client_and_car()
+    assert basic.api.get(f"/api/v1/crm/vehicles/{car['id']}/history").status_code == 200
+
+
+def test_tenants_never_see_each_others_orders(make_shop):
+    a, b = make_shop(), make_shop()
+    wo, line = _order_with_line(a)
+    so = a.post(f"{API}/service-orders", {"client_id": wo["client_id"], "vehicle_id": wo["vehicle_id"]})
+    b_client, b_car = b.client_and_car()
+    assert b.api.get(f"{API}/work-orders").get_json()["total"] == 0
+    for url in (f"{API}/work-orders/{wo['id']}", f"{API}/work-orders/{wo['id']}/totals",
+                f"{API}/work-orders/{wo['id']}/print", f"{API}/service-orders/{so['id']}"):
+        assert b.api.get(url).status_code == 404, url
+    assert b.api.post(f"{API}/work-orders/{wo['id']}/labor-lines", json={"name": "X"}).status_code == 404
+    assert b.api.patch(f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}",
+                       json={"fixed_price": "1"}).status_code == 404
+    assert b.api.post(f"{API}/work-orders/{wo['id']}/decisions", json={
+        "by": "x", "decisions": [{"line_id": line["id"], "decision": "declined"}]}).status_code == 404
+    assert b.api.post(f"{API}/work-orders/{wo['id']}/transitions/cancel", json={}).status_code == 404
+    # Another tenant's client, car or service order cannot be referenced either.
+    r = b.api.post(f"{API}/work-orders", json={"client_id": wo["client_id"], "vehicle_id": b_car["id"]})
+    assert r.status_code == 422 and "client_id" in r.get_json()["fields"]
+    r = b.api.post(f"{API}/work-orders", json={"service_order_id": so["id"]})
+    assert r.status_code == 422 and "service_order_id" in r.get_json()["fields"]
+    # A's order is untouched.
+    got = a.api.get(f"{API}/work-orders/{wo['id']}").get_json()
+    assert got["total"] == "1200.00" and got["labor_lines"][0]["decision"] == "pending"
+
+
+def test_roles_decide_who_moves_an_order(make_shop):
+    owner = make_shop()
+    wo, line = _order_with_line(owner)
+    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    technician = make_shop(role="technician", t=owner.tenant)
+    cashier = make_shop(role="cashier", t=owner.tenant)
+    accountant = make_shop(role="accountant", t=owner.tenant)
+    assert accountant.api.get(f"{API}/work-orders/{wo['id']}").status_code == 200
+    assert technician.api.post(f"{API}/work-orders/{wo['id']}/transitions/approve", json={}).status_code == 403
+    assert technician.api.post(f"{API}/work-orders/{wo['id']}/labor-lines", json={"name": "X"}).status_code == 403
+    owner.transition("work-orders", wo["id"], "approve")
+    technician.transition("work-orders", wo["id"], "start")
+    technician.transition("work-orders", wo["id"], "finish")
+    assert technician.api.post(f"{API}/work-orders/{wo['id']}/transitions/close", json={}).status_code == 403
+    assert accountant.api.post(f"{API}/work-orders/{wo['id']}/transitions/close", json={}).status_code == 403
+    assert cashier.transition("work-orders", wo["id"], "close")["state"] == "closed"
+    # Closed orders are final: not even the owner voids them.
+    assert owner.api.delete(f"{API}/work-orders/{wo['id']}", json={"reason": "oops"}).status_code == 409
+    # An open one is voided with a reason, never deleted.
+    wo2, _line = _order_with_line(owner)
+    r = owner.api.delete(f"{API}/work-orders/{wo2['id']}", json={"reason": "duplicate"})
+    assert r.status_code == 200 and r.get_json()["state"] == "void"
+    funnel = owner.api.get(f"{API}/funnel").get_json()
+    assert funnel["work_orders"] == {"closed": 1, "void": 1} and funnel["jobs_done"] == 1

@@ -158,10 +158,12 @@ def _discard_rolled_back(session, previous_transaction):
     queued = session.info.get(_PENDING)
     if not queued:
         return
-    if previous_transaction.nested:
+    if previous_transaction.nested:  # a savepoint: drop what was emitted inside it
         session.info[_PENDING] = [(ev, tx) for ev, tx in queued if not _within(tx, previous_transaction)]
-    else:
+    elif previous_transaction.parent is None:  # the whole transaction
         session.info.pop(_PENDING, None)
+    # else: a failed flush's internal subtransaction; the rollback of its savepoint or of the whole
+    # transaction, which must follow, decides.
 
 
 @sa_event.listens_for(GarageSession, "after_transaction_end")

@@ -5,11 +5,13 @@ import logging
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core import audit, events
 from core.audit import AuditLog
 from core.db import db
 from core.documents import TransitionVetoed, create_document, transition
+from core.models import Role
 from tests.fixture_plugins.docs_orders import Order
 from tests.test_documents import PLUGINS, actor, shop, working_for  # noqa: F401 - shop is a fixture
 
@@ -75,6 +77,9 @@ def test_rolling_back_a_savepoint_drops_only_its_events(app, shop):
         events.emit("docs_orders.order.kept", id=doc.id)
         savepoint = db.session.begin_nested()
         events.emit("docs_orders.order.dropped", id=doc.id)
+        db.session.add(Role(key="owner", title="A second owner role"))  # violates the unique key
+        with pytest.raises(IntegrityError):
+            db.session.flush()
         savepoint.rollback()
         assert [e.name for e in events.pending()] == ["docs_orders.order.kept"]
         events.commit()

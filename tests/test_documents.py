@@ -416,6 +416,22 @@ def test_documents_of_a_tenant_without_the_plugin_are_unavailable(app, shop):
         assert err.value.status == 404
 
 
+def test_another_tenants_document_is_not_found(app, shop):
+    (a, owner_a), (b, owner_b) = shop(), shop()
+    from core.documents import DocumentTypeUnavailable
+
+    with working_for(app, b) as info_b:
+        pass
+    with working_for(app, a):
+        doc = create_document(Order, actor(owner_a), customer="Ivanov")
+        with tenant_context(info_b):
+            with pytest.raises(DocumentTypeUnavailable) as err:
+                transition(doc, "confirm", actor(owner_b))
+            assert err.value.status == 404
+        db.session.expire_all()
+        assert doc.state == "draft"
+
+
 # --- print --------------------------------------------------------------------------------------
 
 

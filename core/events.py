@@ -15,8 +15,15 @@ Receiving: implement the ``on_event(event)`` hook. It is called through the *eve
 proxy, so only plugins that tenant has are told; with that tenant's context pushed; and each handler
 runs in a fresh app context, i.e. a fresh session and transaction of its own, which the dispatcher
 commits. A handler that raises is logged and rolled back; it never undoes the event's transaction, is
-not re-raised, and does not stop the other handlers. Events a handler emits are dispatched after its
-own commit (to a bounded depth).
+not re-raised, and does not stop the other handlers. Handlers are called in plugin dependency order
+(core first), never in pluggy's registration order. Events a handler emits are dispatched once every
+handler has seen the events committed before them (breadth first, to a bounded depth).
+
+The documents engine emits, for a document type with key ``<key>`` (e.g. ``workshop.work_order``):
+``<key>.created``; ``<key>.<transition>`` (``workshop.work_order.close``, ``....void``) and
+``<key>.state.<state>`` (``workshop.work_order.state.closed``) for every transition. Their payload:
+``doc_type``, ``id``, ``number``, ``state``, ``actor_id`` and, for transitions, ``transition``,
+``from_state``, ``to_state``.
 
 Why "commit, then dispatch" and not a session hook: SQLAlchemy forbids SQL inside ``after_commit``
 (the connection is already being released), and handlers need SQL. So ``after_commit`` only moves the

@@ -81,9 +81,15 @@ class BookingInSchema(Schema):
 class BookingCreateSchema(BookingInSchema):
     start = fields.String(required=True, validate=validate.Length(min=10, max=40))
     duration_minutes = fields.Integer(required=True, validate=validate.Range(min=5, max=24 * 60))
-    client_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    client_name = fields.String(validate=validate.Length(max=200))
 
     @validates_schema(skip_on_field_errors=False)
     def _a_bay(self, data, **kwargs):
         if data.get("bay_id") is None and not data.get("bay_ids"):
             raise ValidationError(_l("Choose a bay."), "bay_id")
+
+    @validates_schema(skip_on_field_errors=False)
+    def _a_client(self, data, **kwargs):
+        # A client from the directory (client_id) brings the name along; otherwise it is typed in.
+        if not (data.get("client_name") or "").strip() and data.get("client_id") is None:
+            raise ValidationError(_l("Enter the client's name."), "client_name")

@@ -255,13 +255,15 @@ def _snapshot(b: Booking) -> dict:
             "source": b.source}
 
 
-def _check_crm_refs(data: dict) -> None:
+def _check_crm_refs(data: dict) -> dict:
     """client_id / vehicle_id point at the CRM's tables; only with ``crm.clients`` and only ids of this
-    tenant. The CRM is optional: its tables are looked up by name, never imported."""
+    tenant. The CRM is optional: its tables are looked up by name, never imported. Returns what the
+    booking can copy from the directory: ``client_name``, ``client_phone``, ``vehicle``."""
     refs = [(key, table) for key, table in (("client_id", "crm_client"), ("vehicle_id", "crm_vehicle"))
             if data.get(key) is not None]
+    found: dict = {}
     if not refs:
-        return
+        return found
     tenant = current_tenant()
     for key, table_name in refs:
         if not tenant.has("crm.clients"):
@@ -269,10 +271,21 @@ def _check_crm_refs(data: dict) -> None:
         table = db.metadata.tables.get(table_name)
         if table is None or "crm" not in tenant.plugins:
             raise PlannerError(_("The client directory is not available."), field_name=key)
-        found = db.session.execute(select(table.c.id).where(table.c.tenant_id == tenant.id,
-                                                            table.c.id == data[key])).first()
-        if found is None:
+        row = db.session.execute(select(table).where(table.c.tenant_id == tenant.id,
+                                                     table.c.id == data[key])).mappings().first()
+        if row is None:
             raise PlannerError(_("No such client.") if key == "client_id" else _("No such car."), field_name=key)
+        if key == "client_id":
+            found["client_name"] = row.get("name") or ""
+            phones = db.metadata.tables.get("crm_client_phone")
+            if phones is not None and "e164" in phones.c:
+                order = [phones.c.position] if "position" in phones.c else []
+                found["client_phone"] = db.session.scalar(
+                    select(phones.c.e164).where(phones.c.tenant_id == tenant.id, phones.c.client_id == row["id"])
+                    .order_by(*order, phones.c.id).limit(1)) or ""
+        else:
+            found["vehicle"] = " ".join(str(row.get(c)) for c in ("make", "model", "plate") if row.get(c))
+    return found
 
 
 def _check_advisor(advisor_id: int | None) -> None:
@@ -315,7 +328,7 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
         raise PlannerError(_("The duration must be between 1 and %(max)s minutes.", max=MAX_DURATION_MINUTES),
                            field_name="duration_minutes")
     end = start + timedelta(minutes=duration)
-    _check_crm_refs(data)
+    from_directory = _check_crm_refs(data)
     if "advisor_id" in data:
         _check_advisor(data.get("advisor_id"))
 
@@ -342,8 +355,12 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     booking.bay_id = bay_ids[0]
     booking.start_at, booking.end_at, booking.duration_minutes = start, end, duration
     for key in ("client_name", "client_phone", "vehicle", "reason"):
-        if key in data and data[key] is not None:
+        if key in data and data[key] is not None and str(data[key]).strip():
             setattr(booking, key, str(data[key]).strip())
+        elif from_directory.get(key) and (creating or not getattr(booking, key)):
+            setattr(booking, key, from_directory[key])  # typed text wins; the directory fills gaps
+        elif key in data and data[key] is not None:
+            setattr(booking, key, "")
     for key in ("client_id", "vehicle_id", "advisor_id"):
         if key in data:
             setattr(booking, key, data[key])

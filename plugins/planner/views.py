@@ -72,6 +72,7 @@ def _hhmm(value: datetime) -> str:
 def _ctx() -> dict:
     tenant = g.get("tenant")
     return {"has_quick": tenant.has(QUICK), "has_advanced": tenant.has(ADVANCED),
+            "has_crm": tenant.has("crm.clients") and "crm" in tenant.plugins,
             "can_create": current_user.can("planner.booking.create"),
             "can_update": current_user.can("planner.booking.update"),
             "status_label": service.status_label, "bay_type_label": service.bay_type_label}
@@ -181,7 +182,7 @@ def arrivals_page():
 # --- booking forms ------------------------------------------------------------------------------------
 
 FORM_FIELDS = ("bay_id", "start", "duration_minutes", "client_name", "client_phone", "vehicle", "reason",
-               "status", "version")
+               "status", "version", "client_id", "vehicle_id")
 
 
 def _form_data(partial: bool) -> tuple[dict, dict]:

@@ -99,6 +99,52 @@
     });
   }
 
+  // The client directory (crm.clients): search as you type, a chosen result fills client and car.
+  var searchTimer = null;
+  function fillFromResult(box, item, vehicle) {
+    var form = box.closest("form");
+    var client = item.client || {};
+    var set = function (sel, value) { var el = form.querySelector(sel); if (el && value != null) { el.value = value; } };
+    set("#bk-client_id", client.id || "");
+    set("#bk-client_name", client.name || "");
+    if (client.phones && client.phones.length) { set("#bk-client_phone", client.phones[0]); }
+    set("#bk-vehicle_id", vehicle ? vehicle.id : "");
+    if (vehicle) { set("#bk-vehicle", [vehicle.make, vehicle.model, vehicle.plate].filter(Boolean).join(" ")); }
+  }
+  function showResults(box, items) {
+    var list = box.querySelector(".planner-found");
+    list.innerHTML = "";
+    items.slice(0, 8).forEach(function (item) {
+      var cars = item.vehicle ? [item.vehicle] : (item.vehicles && item.vehicles.length ? item.vehicles : [null]);
+      cars.forEach(function (car) {
+        var li = document.createElement("li");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "link-button";
+        var client = item.client || {};
+        button.textContent = [client.name, (client.phones || [])[0],
+          car ? [car.make, car.model, car.plate].filter(Boolean).join(" ") : ""].filter(Boolean).join(" · ");
+        button.addEventListener("click", function () { fillFromResult(box, item, car); list.hidden = true; });
+        li.appendChild(button);
+        list.appendChild(li);
+      });
+    });
+    list.hidden = list.children.length === 0;
+  }
+  document.addEventListener("input", function (ev) {
+    var box = ev.target.closest && ev.target.closest("[data-crm-search-url]");
+    if (!box || ev.target.type !== "search") { return; }
+    var q = ev.target.value.trim();
+    clearTimeout(searchTimer);
+    if (q.length < 2) { showResults(box, []); return; }
+    searchTimer = setTimeout(function () {
+      fetch(box.dataset.crmSearchUrl + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+        .then(function (data) { showResults(box, data.results || []); })
+        .catch(function () { showResults(box, []); });
+    }, 250);
+  });
+
   var printButton = document.querySelector("[data-print]");
   if (printButton) { printButton.addEventListener("click", function () { window.print(); }); }
 })();

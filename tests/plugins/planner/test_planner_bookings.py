@@ -204,3 +204,26 @@ def test_client_and_car_ids_need_the_crm_and_must_exist_in_this_shop(app, shop, 
     assert foreign.status_code == 422 and "client_id" in foreign.json["fields"]
     missing_car = book(client, basic.bays["Lift 1"], f"{MONDAY}T12:00", vehicle_id=987654)
     assert missing_car.status_code == 422 and "vehicle_id" in missing_car.json["fields"]
+
+
+def test_a_client_from_the_directory_fills_the_booking(app, shop, api, ui, book):
+    s = shop(tier="basic")
+    client = api(s)
+    ivan = client.post("/api/v1/crm/clients", json={"name": "Ivan Petrov", "phones": ["+7 916 123-45-67"]})
+    assert ivan.status_code == 201, ivan.json
+    car = client.post("/api/v1/crm/vehicles", json={"client_id": ivan.json["id"], "make": "Kia", "model": "Rio",
+                                                     "plate": "A123BC777"})
+    assert car.status_code == 201, car.json
+    r = client.post("/api/v1/planner/bookings", json={
+        "bay_id": s.bays["Lift 1"], "start": f"{MONDAY}T10:00", "duration_minutes": 60,
+        "client_id": ivan.json["id"], "vehicle_id": car.json["id"], "reason": "Oil change"})
+    assert r.status_code == 201, r.json
+    assert (r.json["client_name"], r.json["client_phone"], r.json["vehicle"]) == (
+        "Ivan Petrov", "+79161234567", "Kia Rio A123BC777")
+    # Without a client from the directory the name must be typed in.
+    r = client.post("/api/v1/planner/bookings", json={"bay_id": s.bays["Lift 2"], "start": f"{MONDAY}T10:00",
+                                                      "duration_minutes": 60})
+    assert r.status_code == 422 and "client_name" in r.json["fields"]
+    # The booking form offers the directory search to a shop that has it.
+    html = ui(s).get("/planner/bookings/new").get_data(as_text=True)
+    assert 'data-crm-search-url="/api/v1/crm/search"' in html and 'name="client_id"' in html

@@ -44,6 +44,7 @@ def test_free_shop_uses_everything_it_has(app, shop, api, ui, book, csrf, in_ten
     form = page.get(f"/planner/bookings/new?bay_id={s.bays['Lift 2']}&start={MONDAY}T11:00")
     assert form.status_code == 200
     html = form.get_data(as_text=True)
+    assert "data-crm-search-url" not in html  # no client directory in Free
     r = page.post("/planner/bookings/new", data={
         "csrf_token": csrf(html), "bay_id": s.bays["Lift 2"], "start": f"{MONDAY}T11:00", "duration_minutes": "90",
         "client_name": "Maria", "client_phone": "+7 903 555-12-34", "vehicle": "Hyundai Solaris",

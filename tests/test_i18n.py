@@ -98,6 +98,9 @@ def test_update_creates_merges_and_keeps_translations(tmp_path):
     assert (locales / "ru" / "LC_MESSAGES" / "fleet.po").exists()
     assert report[("ru", "fleet")] >= 1  # the new catalog's strings await a translator
     assert "#, fuzzy" not in after.split("msgid", 2)[1]  # pybabel would refuse a fuzzy header
+    from core.ui.i18n_tools import untranslated
+
+    assert "ru/fleet.po" in untranslated(("ru",), locales)
     compiled = compile_all(locales)
     assert locales / "ru" / "LC_MESSAGES" / "core.mo" in compiled
 

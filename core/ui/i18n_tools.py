@@ -154,6 +154,37 @@ def update_cmd(domains):
         click.echo(f"{lang}/{domain}.po: {flag}")
 
 
+def untranslated(languages=("ru", "zh"), locales: Path = LOCALES_DIR) -> dict[str, list[str]]:
+    """``"ru/crm.po"`` -> msgids with an empty (or fuzzy) translation."""
+    out: dict[str, list[str]] = {}
+    for lang in languages:
+        for po in sorted((locales / lang / "LC_MESSAGES").glob("*.po")):
+            catalog = _read(po, lang)
+            missing = []
+            for m in catalog:
+                if not m.id:
+                    continue
+                strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                if m.fuzzy or not all(s and s.strip() for s in strings):
+                    missing.append(m.id if isinstance(m.id, str) else m.id[0])
+            if missing:
+                out[f"{lang}/{po.name}"] = missing
+    return out
+
+
+@i18n_group.command("missing")
+def missing_cmd():
+    """List the msgids that still need a Russian or Chinese translation (exit 1 when there are any)."""
+    report = untranslated()
+    for catalog, msgids in report.items():
+        click.echo(f"{catalog}: {len(msgids)}")
+        for msgid in msgids:
+            click.echo(f"    {msgid}")
+    if report:
+        raise SystemExit(1)
+    click.echo("every catalog is translated")
+
+
 @i18n_group.command("compile")
 def compile_cmd():
     """Compile every .po catalog to .mo (what the running app reads)."""

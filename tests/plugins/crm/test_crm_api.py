@@ -33,8 +33,9 @@ def test_field_errors_say_what_is_wrong(crm):
     assert "check digit" in fields["vin"][0] and "4 to 12" in fields["plate"][0]
     # A valid client: phones normalised to E.164, INN kept.
     made = make_client(c, name="ООО «Ромашка»", kind="company", phones=["8 (916) 123-45-67"],
-                       emails=["Info@Romashka.RU"], inn="7707083893")
+                       emails=["Info@Romashka.RU"], inn="7707083893", consent_sms=True, source="Яндекс.Карты")
     assert made["phones"] == ["+79161234567"] and made["emails"] == ["Info@romashka.ru"]
+    assert made["consent_sms_at"] and made["consent_email_at"] is None  # consent carries its date
     # A Russian-speaking user reads the same errors in Russian.
     r = c.post("/api/v1/crm/clients", json={"name": "Х", "phones": ["12345"]}, headers={"Accept-Language": "ru"})
     assert r.status_code == 422 and "номер телефона" in r.get_json()["fields"]["phones"]["0"][0]

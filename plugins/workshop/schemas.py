@@ -103,7 +103,7 @@ class ServiceOrderSchema(_DocumentFields):
     odometer = fields.Integer(allow_none=True, validate=validate.Range(
         min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
     fuel_level = fields.Integer(allow_none=True, validate=validate.OneOf(
-        FUEL_LEVELS, error=_l("Choose one of 0, 25, 50, 75, 100 (% of the tank).")))
+        FUEL_LEVELS, error=_l("Choose one of 0, 25, 50, 75, 100 (percent of the tank).")))
     complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
     condition_notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
     planned_jobs = fields.String(allow_none=True, validate=validate.Length(max=5000))

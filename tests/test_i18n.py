@@ -72,6 +72,18 @@ def test_translations_keep_their_placeholders(lang):
     assert not problems, "\n".join(problems)
 
 
+def test_catalogs_pass_pybabels_compile_checks():
+    """What `make compile-locales` (pybabel compile) rejects: e.g. a msgid with "(% of the tank)"
+    looks like a %-format to Babel, and no honest translation keeps that "placeholder"."""
+    problems = []
+    for po in sorted(LOCALES_DIR.glob("*/LC_MESSAGES/*.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=BABEL_LOCALE[po.parent.parent.name])
+        for message, errors in catalog.check():
+            problems += [f"{po.relative_to(LOCALES_DIR)}: {message.id!r}: {e}" for e in errors]
+    assert not problems, "\n".join(problems)
+
+
 def test_there_is_one_domain_per_plugin_plus_core():
     domains = set(domain_sources())
     assert "core" in domains

@@ -13,6 +13,7 @@ reads. The babel Python API is used directly, so the command needs no ``pybabel`
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import click
@@ -61,6 +62,19 @@ def extract(domain: str, source: Path) -> Catalog:
     return catalog
 
 
+NAMED_PLACEHOLDER = re.compile(r"%\(\w+\)")
+
+
+def _drop_false_python_format(catalog: Catalog) -> None:
+    """Babel flags any ``%`` followed by a letter as python-format ("(% of the tank)"), and then
+    ``pybabel compile`` rejects a translation without the same "placeholder". Flask-Babel formats with
+    named placeholders only, so a msgid without ``%(name)s`` is plain text."""
+    for message in catalog:
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        if "python-format" in message.flags and not any(NAMED_PLACEHOLDER.search(i or "") for i in ids):
+            message.flags.discard("python-format")
+
+
 def po_path(lang: str, domain: str, locales: Path = LOCALES_DIR) -> Path:
     return locales / lang / "LC_MESSAGES" / f"{domain}.po"
 
@@ -96,6 +110,7 @@ def update(domains: list[str] | None = None, languages=LANGUAGES, locales: Path 
                                   charset="utf-8")
             catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
             catalog.fuzzy = False  # a fuzzy header makes `pybabel compile` skip the whole catalog
+            _drop_false_python_format(catalog)
             catalog.revision_date = catalog.creation_date  # stable header, see _write
             catalog.last_translator = "Garage ERP team"
             catalog.project, catalog.version = "Garage ERP", "0.1"

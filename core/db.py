@@ -13,7 +13,8 @@ from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import BigInteger, ForeignKey, MetaData, event, text
+from sqlalchemy import BigInteger, ForeignKey, MetaData, Table, event, text
+from sqlalchemy.sql import visitors
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
@@ -59,13 +60,46 @@ def _is_tenant_scoped(mapper) -> bool:
     return mapper is not None and issubclass(mapper.class_, TenantScoped)
 
 
+_tenant_tables: tuple[int, frozenset[str]] = (-1, frozenset())
+
+
+def tenant_table_names() -> frozenset[str]:
+    """Names of the tables of every TenantScoped model (recomputed when models are added)."""
+    global _tenant_tables
+    mappers = Base.registry.mappers
+    if _tenant_tables[0] != len(mappers):
+        names = frozenset(m.local_table.name for m in mappers if _is_tenant_scoped(m))
+        _tenant_tables = (len(mappers), names)
+    return _tenant_tables[1]
+
+
+class RawTenantQuery(RuntimeError):
+    """A Core statement (plain Table) over tenant data went through the session: use the ORM models,
+    which the guard filters, or :func:`tenant_sql`."""
+
+
+def _tenant_tables_in(statement) -> tuple[bool, bool]:
+    """(touches tenant tables, only as plain Core tables). Walks subqueries and joins too, so
+    ``select(func.count()).select_from(Model)`` or a count over a subquery cannot slip past."""
+    names = tenant_table_names()
+    touched = orm_seen = False
+    for element in visitors.iterate(statement):
+        if isinstance(element, Table) and element.name in names:
+            touched = True
+            if "parententity" in getattr(element, "_annotations", {}):
+                orm_seen = True
+    return touched, touched and not orm_seen
+
+
 @event.listens_for(GarageSession, "do_orm_execute")
 def _tenant_criteria(state):
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.execution_options.get("all_tenants"):
         return
-    if not any(_is_tenant_scoped(m) for m in state.all_mappers):
+    by_mapper = any(_is_tenant_scoped(m) for m in state.all_mappers)
+    touched, core_only = _tenant_tables_in(state.statement)
+    if not (by_mapper or touched):
         return
     tenant_id = get_tenant_id()
     if tenant_id is None:
@@ -74,6 +108,8 @@ def _tenant_criteria(state):
             # obtained under the guard, so reloading the same primary key is safe.
             return
         tenant_id = current_tenant_id()  # raises TenantContextMissing: fail closed
+    if core_only and not by_mapper:
+        raise RawTenantQuery("a Core statement over tenant tables: query the ORM model or use tenant_sql()")
     state.statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )

@@ -50,21 +50,10 @@ def check(app: Flask) -> str | None:
 
 
 def branch_heads(app: Flask) -> dict[str, str]:
+    """Branch label -> the revision at the head of that branch."""
     script = ScriptDirectory.from_config(alembic_config(app))
-    heads = {}
-    for rev in script.get_revisions("heads"):
-        for label in rev.branch_labels or ():
-            heads[label] = rev.revision
-        for label in _all_labels(script, rev):
-            heads.setdefault(label, rev.revision)
-    return heads
-
-
-def _all_labels(script, rev):
-    seen = set()
-    for r in script.iterate_revisions(rev.revision, "base"):
-        seen.update(r.branch_labels or ())
-    return seen
+    labels = {label for rev in script.walk_revisions() for label in (rev.branch_labels or ())}
+    return {label: script.get_revision(f"{label}@head").revision for label in labels}
 
 
 def revision(app: Flask, plugin: str, message: str, rev_id: str | None = None) -> str:

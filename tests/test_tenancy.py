@@ -73,3 +73,25 @@ def test_raw_sql_requires_the_tenant_bind(app, user):
         with pytest.raises(TenantContextMissing):
             tenant_sql("select email from core_user where tenant_id = :tenant_id")
         assert db.session.execute(text("select count(*) from core_user")).scalar() == 2
+
+
+def test_counts_and_subqueries_cannot_slip_past_the_guard(app, user):
+    from sqlalchemy import func
+
+    from core.db import RawTenantQuery
+
+    a = user(role="owner")
+    user(role="owner")
+    with app.app_context():
+        counts = [
+            select(func.count()).select_from(User),
+            select(func.count()).select_from(select(User).subquery()),
+        ]
+        for stmt in counts:
+            with pytest.raises(TenantContextMissing):
+                db.session.execute(stmt)
+            with tenant_context(_ctx(a.tenant.slug)):
+                assert db.session.execute(stmt).scalar() == 1
+        with tenant_context(_ctx(a.tenant.slug)):
+            with pytest.raises(RawTenantQuery):
+                db.session.execute(select(func.count()).select_from(User.__table__))

@@ -251,11 +251,13 @@ def _next_value(doc_type: str, period: str) -> int:
         raise NotImplementedError(f"document numbering is not implemented for {dialect}")
     db.session.execute(insert(table).values(**key, last_value=0).on_conflict_do_nothing(
         index_elements=["tenant_id", "doc_type", "period"]))
+    # ORM-enabled UPDATE (not the bare table) so the tenant guard sees and scopes it.
+    seq = DocumentSequence
     stmt = (
-        update(table)
-        .where(table.c.tenant_id == tenant_id, table.c.doc_type == doc_type, table.c.period == period)
-        .values(last_value=table.c.last_value + 1)
-        .returning(table.c.last_value)
+        update(seq)
+        .where(seq.tenant_id == tenant_id, seq.doc_type == doc_type, seq.period == period)
+        .values(last_value=seq.last_value + 1)
+        .returning(seq.last_value)
     )
     return db.session.execute(stmt).scalar_one()
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from core import audit
@@ -256,35 +257,32 @@ def _snapshot(b: Booking) -> dict:
 
 
 def _check_crm_refs(data: dict) -> dict:
-    """client_id / vehicle_id point at the CRM's tables; only with ``crm.clients`` and only ids of this
-    tenant. The CRM is optional: its tables are looked up by name, never imported. Returns what the
-    booking can copy from the directory: ``client_name``, ``client_phone``, ``vehicle``."""
-    refs = [(key, table) for key, table in (("client_id", "crm_client"), ("vehicle_id", "crm_vehicle"))
+    """client_id / vehicle_id point at the CRM's clients and vehicles; only with ``crm.clients`` and
+    only ids of this tenant. The CRM is optional: its models come from the core's entity registry
+    (never imported), and the ORM's tenant guard scopes the lookups. Returns what the booking can
+    copy from the directory: ``client_name``, ``client_phone``, ``vehicle``."""
+    refs = [(key, resource) for key, resource in (("client_id", "clients"), ("vehicle_id", "vehicles"))
             if data.get(key) is not None]
     found: dict = {}
     if not refs:
         return found
     tenant = current_tenant()
-    for key, table_name in refs:
+    entities = current_app.extensions["garage"].entities
+    for key, resource in refs:
         if not tenant.has("crm.clients"):
             raise PlannerError(_("The client directory is not in your plan."), field_name=key)
-        table = db.metadata.tables.get(table_name)
-        if table is None or "crm" not in tenant.plugins:
+        entity = entities.get(("crm", resource))
+        if entity is None or "crm" not in tenant.plugins:
             raise PlannerError(_("The client directory is not available."), field_name=key)
-        row = db.session.execute(select(table).where(table.c.tenant_id == tenant.id,
-                                                     table.c.id == data[key])).mappings().first()
+        row = db.session.get(entity.model, data[key])
         if row is None:
             raise PlannerError(_("No such client.") if key == "client_id" else _("No such car."), field_name=key)
         if key == "client_id":
-            found["client_name"] = row.get("name") or ""
-            phones = db.metadata.tables.get("crm_client_phone")
-            if phones is not None and "e164" in phones.c:
-                order = [phones.c.position] if "position" in phones.c else []
-                found["client_phone"] = db.session.scalar(
-                    select(phones.c.e164).where(phones.c.tenant_id == tenant.id, phones.c.client_id == row["id"])
-                    .order_by(*order, phones.c.id).limit(1)) or ""
+            found["client_name"] = getattr(row, "name", "") or ""
+            phones = list(getattr(row, "phones", None) or [])
+            found["client_phone"] = phones[0] if phones else ""
         else:
-            found["vehicle"] = " ".join(str(row.get(c)) for c in ("make", "model", "plate") if row.get(c))
+            found["vehicle"] = " ".join(str(getattr(row, c)) for c in ("make", "model", "plate") if getattr(row, c, None))
     return found
 
 

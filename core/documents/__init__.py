@@ -113,6 +113,8 @@ def _validate_type(host, plugin: str, dt, registered: dict) -> None:
     ):
         fail(f"table {table.name!r} lacks the unique (tenant_id, number) key: use __document_table_args__ "
              "instead of overriding __table_args__")
+    if dt.feature is not None and not is_core(plugin) and dt.feature not in host.plugins[plugin].manifest.features:
+        fail(f"feature {dt.feature!r} is not one of the plugin's features (manifest.features)")
     if "{seq" not in dt.number_format:
         fail("number_format must contain {seq}")
     try:

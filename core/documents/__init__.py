@@ -16,8 +16,21 @@ Services (all for the current tenant context; see :mod:`core.documents.service`)
 - :func:`update_document` - edit fields with optimistic locking; immutable states refuse;
 - :func:`available_transitions`, :func:`history`, :func:`render_print`, :func:`next_number`.
 
+The services commit by default (then dispatch the events, see :mod:`core.events`); pass
+``commit=False`` to make them part of a larger unit of work that ends with
+:func:`core.events.commit`. On any failure they roll the whole session back. Errors are
+:class:`DocumentError` subclasses carrying ``status`` (HTTP) and translated ``messages``.
+
+Transition hooks (``validate_transition``, ``before_transition``, ``after_transition``) are called
+through the tenant's hook proxy in plugin dependency order; change the document's own fields in
+``before_transition`` (after the state change an immutable target state forbids it). Child rows
+(lines) are the plugin's: call :func:`ensure_editable` before changing them.
+
 At startup (:func:`init_app`) the registered types are validated and stored, with extensions merged,
-in ``app.extensions["garage"].document_types`` (key -> DocumentType).
+in ``app.extensions["garage"].document_types`` (key -> DocumentType). Every workflow gets the
+engine's final state ``void`` and transition ``void`` (from every non-final state, permission
+``<prefix>.void``) unless it defines them. A transition added through ``extend_workflow`` exists only
+for tenants that have the extending plugin.
 """
 from __future__ import annotations
 

@@ -150,6 +150,8 @@ def test_settings_are_validated_saved_and_audited(app, client, user, login, tena
     page = html(r)
     assert "Unknown time zone." in page and "Must be 10 / 12 digits." in page
     assert "Mars/Olympus" in page and "Motor Yard Ltd" in page  # nothing typed is lost
+    r = client.post("/settings", data={"csrf_token": token, **_settings_form(inn="7707083894")})
+    assert r.status_code == 422 and "The check digits do not match: probably a typo." in html(r)
     r = client.post("/settings", data={"csrf_token": token, **_settings_form()})
     assert r.status_code == 302
     with app.app_context():

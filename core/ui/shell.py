@@ -215,9 +215,31 @@ class TenantSettingsSchema(Schema):
         return data
 
 
+def _inn_checksum(value: str) -> None:
+    """The INN's check digits (10 digits: one, 12 digits: two), so a typo is caught before printing."""
+    if not value or not value.isdigit() or len(value) not in (10, 12):
+        return  # the length rule reports it
+
+    def check(digits: str, weights: tuple[int, ...]) -> int:
+        return sum(int(d) * w for d, w in zip(digits, weights)) % 11 % 10
+
+    w10 = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+    w11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+    w12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
+    ok = (check(value, w10) == int(value[9]) if len(value) == 10 else
+          check(value, w11) == int(value[10]) and check(value, w12) == int(value[11]))
+    if not ok:
+        raise ValidationError(_("The check digits do not match: probably a typo."))
+
+
+def _inn(value: str) -> None:
+    _digits(10, 12)(value)
+    _inn_checksum(value)
+
+
 REQUISITES = (
     ("legal_name", _l("Legal name"), None),
-    ("inn", _l("Tax ID (INN)"), _digits(10, 12)),
+    ("inn", _l("Tax ID (INN)"), _inn),
     ("kpp", _l("KPP"), _digits(9)),
     ("address", _l("Address"), None),
     ("phone", _l("Phone"), None),

@@ -1,7 +1,6 @@
 """Meta-tests (after datasette's): every hookspec has a documented section with its exact signature in
 docs/plugins.md, is implemented by the every_hook fixture plugin, and has a test ``test_hook_<name>``.
 Adding a hookspec without all three fails here."""
-import ast
 import inspect
 import re
 from pathlib import Path
@@ -58,8 +57,7 @@ def test_every_hook_fixture_implements_every_hookspec():
 def _test_functions() -> set[str]:
     names = set()
     for path in TESTS.rglob("test_*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        names |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        names |= set(re.findall(r"^def (test_hook_\w+)\(", path.read_text(encoding="utf-8"), flags=re.M))
     return names
 
 

@@ -8,13 +8,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from core.scaffold import CORE_HEAD, generate
 
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -91,43 +91,65 @@ print(client.get("/").get_data(as_text=True))
 """
 
 
+def _layered_venv(where: Path) -> Path:
+    """A venv that sees everything of the current one (a .pth runs ``site.addsitedir`` on its
+    site-packages, so its editable installs and entry points work) but installs into its own. The
+    generated plugin goes there rather than into the shared venv: any other test process started
+    meanwhile would discover its entry point without being able to import it."""
+    import site
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True, timeout=120)
+    purelib = sysconfig.get_paths()["purelib"]
+    child = Path(subprocess.run([str(where / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                capture_output=True, text=True, check=True).stdout.strip())
+    parents = [purelib] + [p for p in site.getsitepackages() if p != purelib]
+    (child / "_garage_parent.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in parents) + "\n")
+    return where / "bin" / "python"
+
+
+GARAGE = "import sys; from core.cli import main; sys.argv[0] = 'garage'; main()"
+
+
 @pytest.mark.slow
 def test_generated_plugin_installs_loads_gates_its_menu_and_passes_its_own_tests(tmp_path):
-    slug = "kit_probe"
+    slug = f"kit_{uuid.uuid4().hex[:8]}"  # unique: parallel runs never meet
     env = {**os.environ, "GARAGE_INSTANCE": str(tmp_path / "instance"),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'garage.db'}", "SECRET_KEY": "kit-test"}
     env.pop("GARAGE_PLUGINS", None)
-    garage = [str(BIN / "garage")]
+    python = str(_layered_venv(tmp_path / "venv"))
+    garage = [python, "-c", GARAGE]
     _run(garage + ["plugin", "new", slug, "--dir", str(tmp_path)], tmp_path, env)
-    project = tmp_path / "garage-kit-probe"
-    _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(project)],
+    project = tmp_path / f"garage-{slug.replace('_', '-')}"
+    _run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(project)],
          tmp_path, env, timeout=180)
-    try:
-        plugins = json.loads(_run(garage + ["plugin", "list", "--json"], tmp_path, env))
-        assert slug in {p["slug"] for p in plugins}
 
-        _run(garage + ["db", "upgrade"], tmp_path, env)
-        assert "match" in _run(garage + ["db", "check"], tmp_path, env)  # its migration == its model
-        for shop in ("with-it", "without-it"):
-            _run(garage + ["tenant", "create", shop, "--name", shop, "--tier", "free"], tmp_path, env)
-            _run(garage + ["user", "create", "--tenant", shop, "--email", f"owner@{shop}.example", "--role", "owner",
-                           "--password", "long enough 123"], tmp_path, env)
-        _run(garage + ["tenant", "grant", "with-it", f"{slug}.basic"], tmp_path, env)
-        for shop, enabled in (("with-it", True), ("without-it", False)):
-            listed = json.loads(_run(garage + ["plugin", "list", "--tenant", shop, "--json"], tmp_path, env))
-            assert {p["slug"]: p["enabled"] for p in listed}[slug] is enabled
+    plugins = json.loads(_run(garage + ["plugin", "list", "--json"], tmp_path, env))
+    assert slug in {p["slug"] for p in plugins}
 
-        users = json.loads(_run([sys.executable, "-c", USERS_SCRIPT], tmp_path, env))
-        with_it = _run([sys.executable, "-c", MENU_SCRIPT, str(users["with-it"])], tmp_path, env)
-        without = _run([sys.executable, "-c", MENU_SCRIPT, str(users["without-it"])], tmp_path, env)
-        assert f'href="/{slug}/items"' in with_it
-        assert f'href="/{slug}/items"' not in without and 'href="/settings"' in without
+    _run(garage + ["db", "upgrade"], tmp_path, env)
+    assert "match" in _run(garage + ["db", "check"], tmp_path, env)  # its migration == its model
+    for shop in ("with-it", "without-it"):
+        _run(garage + ["tenant", "create", shop, "--name", shop, "--tier", "free"], tmp_path, env)
+        _run(garage + ["user", "create", "--tenant", shop, "--email", f"owner@{shop}.example", "--role", "owner",
+                       "--password", "long enough 123"], tmp_path, env)
+    _run(garage + ["tenant", "grant", "with-it", f"{slug}.basic"], tmp_path, env)
+    for shop, enabled in (("with-it", True), ("without-it", False)):
+        listed = json.loads(_run(garage + ["plugin", "list", "--tenant", shop, "--json"], tmp_path, env))
+        assert {p["slug"]: p["enabled"] for p in listed}[slug] is enabled
 
-        tests = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"], project, env, timeout=300)
-        assert " passed" in tests and "failed" not in tests
-    finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "garage-kit-probe"],
-                       capture_output=True, timeout=120)
+    users = json.loads(_run([python, "-c", USERS_SCRIPT], tmp_path, env))
+    with_it = _run([python, "-c", MENU_SCRIPT, str(users["with-it"])], tmp_path, env)
+    without = _run([python, "-c", MENU_SCRIPT, str(users["without-it"])], tmp_path, env)
+    assert f'href="/{slug}/items"' in with_it
+    assert f'href="/{slug}/items"' not in without and 'href="/settings"' in without
+
+    tests = _run([python, "-m", "pytest", "-p", "no:cacheprovider", "-q"], project, env, timeout=300)
+    assert " passed" in tests and "failed" not in tests
+    # The shared venv never saw the plugin.
+    assert slug not in {p["slug"] for p in json.loads(_run([sys.executable, "-c", GARAGE, "plugin", "list", "--json"],
+                                                             tmp_path, env))}
 
 
 USERS_SCRIPT = """

@@ -17,7 +17,7 @@ per payer.
 """
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl
-from core.registry import EntityType, MenuItem, Permission
+from core.registry import EntityType, MenuItem, Panel, Permission
 
 _l = domain("workshop").lazy_gettext
 
@@ -114,6 +114,16 @@ def menu_items(ctx):
     ]
 
 
+@hookimpl
+def document_panels(document, ctx):
+    from .models import WorkOrder
+    from .printing import work_order_panel
+
+    if isinstance(document, WorkOrder):
+        return [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document), order=100)]
+    return []
+
+
 # --- the documents' lifecycle -------------------------------------------------------------------------
 
 
@@ -159,3 +169,13 @@ def crm_clients_merged(target_id, source_id):
     from .services import repoint_client
 
     return repoint_client(target_id, source_id)
+
+
+@hookimpl
+def demo_data(tenant):
+    from core.tenancy import current_tenant
+
+    from .demo import add_demo_data
+
+    if current_tenant().has(FEATURE):
+        add_demo_data(tenant)

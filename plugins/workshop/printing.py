@@ -43,6 +43,8 @@ def print_info(doc) -> dict:
         "vehicle": car,
         "qty": _qty,
         "decisions": {"declined": _w("declined"), "deferred": _w("deferred")},
+        "decision_titles": {"pending": _w("waiting for the client"), "approved": _w("approved"),
+                            "declined": _w("declined"), "deferred": _w("deferred")},
         "payer_kinds": {"client": _w("Client"), "insurer": _w("Insurer"), "fleet": _w("Fleet"),
                         "warranty": _w("Warranty")},
     }
@@ -57,3 +59,9 @@ def print_info(doc) -> dict:
 def install(app) -> None:
     app.add_template_global(_w, "_w")
     app.add_template_global(print_info, "ws_print_info")
+
+
+def work_order_panel(doc) -> str:
+    from flask import render_template
+
+    return render_template("workshop/panels/work_order.html", doc=doc, info=print_info(doc))

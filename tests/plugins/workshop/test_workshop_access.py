@@ -72,3 +72,14 @@ def test_roles_decide_who_moves_an_order(make_shop):
     assert r.status_code == 200 and r.get_json()["state"] == "void"
     funnel = owner.api.get(f"{API}/funnel").get_json()
     assert funnel["work_orders"] == {"closed": 1, "void": 1} and funnel["jobs_done"] == 1
+
+
+def test_the_pages_list_and_show_work_orders(shop, app, login):
+    wo, line = _order_with_line(shop)
+    page = login(app.test_client(), shop.user)
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    listing = page.get("/workshop/work-orders")
+    assert listing.status_code == 200 and wo["number"] in listing.get_data(as_text=True)
+    detail = page.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    assert "Lines and payers" in detail and "Замена свечей" in detail and "1200.00" in detail
+    assert "Work orders" in page.get("/").get_data(as_text=True)  # the menu

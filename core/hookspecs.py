@@ -146,9 +146,10 @@ def after_transition(document, transition, actor):
 
 @hookspec
 def on_event(event):
-    """React to a committed :class:`core.events.Event` (``event.name`` such as
-    ``workshop.work_order.closed``). Runs after the commit in a fresh transaction of its own; a failure
-    is logged and does not undo the event's transaction."""
+    """React to a committed :class:`core.events.Event`. Documents emit ``<type key>.created``,
+    ``<type key>.<transition>`` and ``<type key>.state.<state>`` (e.g. ``workshop.work_order.close``,
+    ``workshop.work_order.state.closed``). Runs after the commit in a fresh transaction of its own; a
+    failure is logged and does not undo the event's transaction."""
 
 
 # --- Request (first result wins) -------------------------------------------------------------------

@@ -11,6 +11,7 @@ not interleave. After the first release, add migrations with ``garage db revisio
 from __future__ import annotations
 
 import fcntl
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -39,18 +40,29 @@ def main(branch: str) -> None:
         if extra:
             target = Path(everything[branch].__file__).parent / "migrations" / "versions"
         target.mkdir(parents=True, exist_ok=True)
+        # Set the old migration aside and put it back if anything fails (e.g. a broken import in
+        # create_app), so a branch is never left without its migration.
+        backup = Path(tempfile.mkdtemp(prefix="garage-migrations-"))
         for old in target.glob("*.py"):
-            old.unlink()
-        with tempfile.TemporaryDirectory() as scratch:
-            app = create_app({
-                "INSTANCE_PATH": scratch, "SECRET_KEY": "x",
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{scratch}/scratch.db",
-                "GARAGE_DISABLED_PLUGINS": sorted(dependants),
-                "GARAGE_EXTRA_PLUGINS": extra,
-            })
-            migrate.upgrade(app)
-            print(migrate.revision(app, branch, f"{branch} tables", rev_id=f"{branch}_0001"))
-
+            shutil.move(str(old), backup / old.name)
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                app = create_app({
+                    "INSTANCE_PATH": scratch, "SECRET_KEY": "x",
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{scratch}/scratch.db",
+                    "GARAGE_DISABLED_PLUGINS": sorted(dependants),
+                    "GARAGE_EXTRA_PLUGINS": extra,
+                })
+                migrate.upgrade(app)
+                print(migrate.revision(app, branch, f"{branch} tables", rev_id=f"{branch}_0001"))
+        except BaseException:
+            for new_file in target.glob("*.py"):
+                new_file.unlink()
+            for old in backup.glob("*.py"):
+                shutil.move(str(old), target / old.name)
+            raise
+        finally:
+            shutil.rmtree(backup, ignore_errors=True)
 
 if __name__ == "__main__":
     main(sys.argv[1])

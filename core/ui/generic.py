@@ -215,7 +215,14 @@ def list_page(slug: str, resource: str):
         return gate
     params = parse_params(t, request.args)
     result = list_query(t, params)
-    filter_fields = [_as_filter(f) for f in schema_fields(t.schema) if f.name in (getattr(t, "filter_fields", ()) or ())]
+    wanted = tuple(getattr(t, "filter_fields", ()) or ())
+    filter_fields = [_as_filter(f) for f in schema_fields(t.schema) if f.name in wanted]
+    if is_document(t) and "state" in wanted:
+        from .forms import FormField
+
+        # The state is read-only in the schema (only transitions change it), but a fine filter.
+        filter_fields.insert(0, FormField(name="state", label=_("State"), widget="select", choices=[
+            (name, st.title) for name, st in t.workflow.states.items()]))
     return render_template(_templates(t, "list"), **_context(
         t, result=result, params=params, columns=columns(t), filter_fields=filter_fields,
         errors=errors_for(params.errors)))

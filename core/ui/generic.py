@@ -141,7 +141,7 @@ def _columns(t) -> list[tuple[str, object]]:
 def record_title(t, obj) -> str:
     """What a record is called on its page: a document's number, else its first list column."""
     if is_document(t) and getattr(obj, "number", None):
-        return f"{t.title} {obj.number}"
+        return obj.number  # the type is in the breadcrumb above
     cols = columns(t)
     text = str(display(t, obj, cols[0][0])) if cols else ""
     return text or f"{t.title} #{_pk(obj)}"

@@ -28,6 +28,7 @@ ROOT = LOCALES_DIR.parent
 KEYWORDS = {
     "_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
     "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None,
+    "_w": None,  # the workshop plugin's template global for its domain (plugins/workshop/printing.py)
 }
 METHOD_MAP = [
     ("**/migrations/**", "ignore"),

@@ -211,13 +211,30 @@ def test_login_is_throttled_per_ip(app, user):
 
 @with_config({"PREFERRED_URL_SCHEME": "https"})
 def test_cookie_is_secure_on_https(client):
-    client.get("/login")
+    # behind a TLS-terminating proxy the app itself may see plain http
+    client.get("/login", base_url="http://localhost")
     assert client.get_cookie("session").secure
 
 
 def test_cookie_is_secure_when_the_request_is_https(client, user):
     client.get("/login", base_url="https://localhost")
     assert client.get_cookie("session", domain="localhost").secure
+
+
+@with_config({"GARAGE_PROXY_FIX": 1, "RATELIMIT_ENABLED": True, "GARAGE_LOGIN_LIMIT_IP": "2 per 15 minutes"})
+def test_behind_a_proxy_the_forwarded_client_address_and_scheme_count(client, user):
+    u = user(role="owner")
+    for _ in range(2):
+        r = client.post("/login", headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
+                                           "Referer": "https://localhost/login"},
+                        data={"csrf_token": csrf_of(client), "shop": u.tenant.slug, "email": u.email, "password": "no"})
+        assert r.status_code == 200
+    assert client.get_cookie("session").secure
+    blocked = sign_in(client, u, headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
+                                          "Referer": "https://localhost/login"})
+    assert blocked.status_code == 429
+    assert sign_in(client, u, headers={"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https",
+                                       "Referer": "https://localhost/login"}).status_code == 302
 
 
 def _fill(rule):

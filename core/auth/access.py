@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from functools import wraps
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..db import db
 from ..models import User
@@ -233,7 +235,14 @@ class SessionCookies(SecureCookieSessionInterface):
 
 
 def init_security(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config.get("PREFERRED_URL_SCHEME") == "https")
+    # Behind N trusted reverse proxies (GARAGE_PROXY_FIX=N), take the client address, scheme and host
+    # from their X-Forwarded-* headers: per-IP throttling, Secure cookies and subdomain tenants need them.
+    proxies = int(app.config.get("GARAGE_PROXY_FIX") or os.environ.get("GARAGE_PROXY_FIX") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    # An https deployment (behind a TLS proxy the app may see plain http) always marks cookies Secure.
+    if app.config.get("PREFERRED_URL_SCHEME") == "https":
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config["REMEMBER_COOKIE_SECURE"] = app.config.get("REMEMBER_COOKIE_SECURE") or app.config["SESSION_COOKIE_SECURE"]
     app.session_interface = SessionCookies()
     # We run the check ourselves (first of all before-request functions, so it happens before any

@@ -1,7 +1,9 @@
 """Login throttling with Flask-Limiter's storage: failed attempts are counted per client IP and per
 account (shop code + e-mail). While either limit is used up, every attempt is refused, even with the
 right password, until the window ends. In-memory storage by default; ``RATELIMIT_STORAGE_URI``
-(e.g. ``redis://...``) shares the counters between processes in production."""
+(e.g. ``redis://...``) shares the counters between processes in production. The client IP is
+``request.remote_addr``: behind a reverse proxy, wrap the app in Werkzeug's ``ProxyFix`` or every
+client shares the proxy's address (and its per-IP budget)."""
 from __future__ import annotations
 
 import math

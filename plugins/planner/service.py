@@ -346,7 +346,8 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     found = {b.id: b for b in bays}
     for bay_id in bay_ids:
         bay = found.get(bay_id)
-        if bay is None or not bay.active:
+        # A bay taken out of service takes no new bookings; those already on it can still be edited.
+        if bay is None or (not bay.active and (creating or bay_id not in booking.bay_ids)):
             raise PlannerError(_("No such bay."), field_name="bay_id" if len(bay_ids) == 1 else "bay_ids")
     moved = creating or start != booking.start_at or end != booking.end_at or bay_ids != booking.bay_ids
     if moved:
@@ -475,6 +476,12 @@ def day_view(day: date, *, with_load: bool) -> dict:
                 select(BookingBay.booking_id, BookingBay.bay_id).join(Booking, Booking.id == BookingBay.booking_id)
                 .where(*overlapping(start, end)).order_by(BookingBay.bay_id)):
             extra.setdefault(booking_id, []).append(bay_id)
+    shown = {b.id for b in bays}
+    missing = {r.bay_id for r in rows if r.bay_id not in shown} | {i for ids in extra.values() for i in ids
+                                                                   if i not in shown}
+    if missing:  # a bay out of service still shows on the days it has bookings
+        bays += db.session.execute(select(Bay.id, Bay.name, Bay.type).where(Bay.id.in_(missing))
+                                   .order_by(Bay.position, Bay.id)).all()
     bookings = []
     for r in rows:
         item = r._asdict()

@@ -136,6 +136,10 @@ def day_page():
     bays = service.active_bays()
     start, end = service.day_range_utc(day, tz)
     bookings = service.bookings_between(start, end)
+    shown = {b.id for b in bays}
+    missing = {i for bk in bookings for i in bk.bay_ids if i not in shown}
+    if missing:  # a bay out of service still shows on the days it has bookings
+        bays += list(db.session.scalars(select(Bay).where(Bay.id.in_(missing)).order_by(Bay.position, Bay.id)))
     schedule = service.Schedule.load(tz, (day, day))
     view = service.day_view(day, with_load=True) if g.tenant.has(ADVANCED) else None
     return render_template(

@@ -227,3 +227,18 @@ def test_a_client_from_the_directory_fills_the_booking(app, shop, api, ui, book)
     # The booking form offers the directory search to a shop that has it.
     html = ui(s).get("/planner/bookings/new").get_data(as_text=True)
     assert 'data-crm-search-url="/api/v1/crm/search"' in html and 'name="client_id"' in html
+
+
+def test_a_bay_out_of_service_takes_no_new_bookings(app, shop, api, book):
+    s = shop()
+    client = api(s)
+    b = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00").json
+    off = client.patch(f"/api/v1/planner/bays/{s.bays['Lift 1']}", json={"active": False})
+    assert off.status_code == 200, off.json
+    assert book(client, s.bays["Lift 1"], f"{MONDAY}T12:00").status_code == 422
+    assert client.patch(f"/api/v1/planner/bookings/{b['id']}", json={"reason": "Brakes"}).status_code == 200
+    day = client.get(f"/api/v1/planner/day?date={MONDAY}").json
+    assert [x["id"] for x in day["bookings"]] == [b["id"]]  # its bookings still show, with the bay
+    assert s.bays["Lift 1"] in [x["id"] for x in day["bays"]]
+    other_day = client.get("/api/v1/planner/day?date=2030-03-26").json
+    assert s.bays["Lift 1"] not in [x["id"] for x in other_day["bays"]]

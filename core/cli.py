@@ -27,7 +27,22 @@ def cli():
 
 
 def main() -> None:
-    cli(prog_name="garage")
+    """Entry point of ``garage``. Click's own usage errors (a missing option, an unknown command) are
+    printed as one ``error:`` line with exit code 2, like the commands' own bad-argument errors,
+    instead of click's multi-line usage block."""
+    try:
+        code = cli.main(prog_name="garage", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "garage"
+        click.echo(f"error: {exc.format_message()} (see: {where} --help)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _add_static_commands() -> None:

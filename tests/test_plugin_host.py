@@ -389,3 +389,23 @@ def test_upgrade_from_an_empty_database(db_backend, tmp_path, garage_config):
         if db_backend != "sqlite":
             with _pg_admin().connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["tenant", "create", "only-slug"], "Missing option '--name'"),
+    (["tenant", "remove", "x"], "No such command 'remove'"),
+    (["tier", "list", "--colour"], "--colour"),
+])
+def test_click_usage_errors_are_one_line_too(tmp_path, args, expected):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    env = {**os.environ, "GARAGE_INSTANCE": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+           "SECRET_KEY": "t"}
+    result = subprocess.run([str(Path(sys.executable).parent / "garage"), *args], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert not (tmp_path / "g.db").exists() or (tmp_path / "g.db").stat().st_size == 0

@@ -67,6 +67,14 @@ def register_permissions():
         Permission(f"{wo}.finish", _l("Finish work (ready for pickup)"), ADVISORS + ("technician",)),
         Permission(f"{wo}.close", _l("Close work orders"), ADVISORS + ("cashier",)),
         Permission(f"{wo}.cancel", _l("Cancel work orders"), ADVISORS),
+        Permission("workshop.estimate.read", _l("See estimates"), STAFF),
+        Permission("workshop.estimate.create", _l("Make estimates"), ADVISORS),
+        Permission("workshop.estimate.update", _l("Edit estimates and record the client's answer"), ADVISORS),
+        Permission("workshop.estimate.void", _l("Void estimates"), MANAGERS),
+        Permission("workshop.diagnostic_act.read", _l("See diagnostic acts"), STAFF),
+        Permission("workshop.diagnostic_act.create", _l("Make diagnostic acts"), ADVISORS + ("technician",)),
+        Permission("workshop.diagnostic_act.update", _l("Edit and complete diagnostic acts"), ADVISORS + ("technician",)),
+        Permission("workshop.diagnostic_act.void", _l("Void diagnostic acts"), MANAGERS),
         Permission("workshop.job.read", _l("See the job catalog"), STAFF),
         Permission("workshop.job.create", _l("Add jobs to the catalog"), ADVISORS),
         Permission("workshop.job.update", _l("Edit the job catalog"), ADVISORS),
@@ -77,9 +85,9 @@ def register_permissions():
 
 @hookimpl
 def register_document_types():
-    from .documents import SERVICE_ORDER, WORK_ORDER
+    from .documents import DIAGNOSTIC_ACT, ESTIMATE, SERVICE_ORDER, WORK_ORDER
 
-    return [SERVICE_ORDER, WORK_ORDER]
+    return [SERVICE_ORDER, WORK_ORDER, ESTIMATE, DIAGNOSTIC_ACT]
 
 
 @hookimpl
@@ -109,6 +117,10 @@ def menu_items(ctx):
                  feature=FEATURE, permission="workshop.service_order.read", section="workshop", icon="clipboard"),
         MenuItem("workshop.work_orders", _l("Work orders"), "/workshop/work-orders", order=210,
                  feature=FEATURE, permission="workshop.work_order.read", section="workshop", icon="wrench"),
+        MenuItem("workshop.estimates", _l("Estimates"), "/workshop/estimates", order=212,
+                 feature=FEATURE, permission="workshop.estimate.read", section="workshop", icon="calculator"),
+        MenuItem("workshop.diagnostic_acts", _l("Diagnostic acts"), "/workshop/diagnostic-acts", order=214,
+                 feature=FEATURE, permission="workshop.diagnostic_act.read", section="workshop", icon="search"),
         MenuItem("workshop.jobs", _l("Job catalog"), "/workshop/jobs", order=220,
                  feature=FEATURE, permission="workshop.job.read", section="workshop", icon="list"),
     ]

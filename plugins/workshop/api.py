@@ -25,8 +25,8 @@ from core.i18n import domain
 
 from . import services
 from .documents import FEATURE
-from .models import LaborLine, PartLine, ServiceOrder, WorkOrder
-from .schemas import DecisionsSchema, LaborLineSchema, PartLineSchema, PayerSchema, ShareSchema, WorkOrderSchema
+from .models import DiagnosticAct, Estimate, LaborLine, PartLine, ServiceOrder, WorkOrder
+from .schemas import ConvertSchema, DecisionsSchema, LaborLineSchema, PartLineSchema, PayerSchema, ShareSchema, WorkOrderSchema
 
 _ = domain("workshop").gettext
 
@@ -122,6 +122,39 @@ def put_shares(user, order_id: int, kind_segment: str, line_id: int):
     services.set_shares(order, kind, line, shares, user)
     events.commit()
     return jsonify(line=schema().dump(line), work_order=_order_json(order))
+
+
+# --- estimates and diagnostic acts become work orders ----------------------------------------------
+
+
+@bp.post("/estimates/<int:doc_id>/work-order")
+@requires("workshop.work_order.create")
+def estimate_to_work_order(user, doc_id: int):
+    estimate = _locked(Estimate, doc_id)
+    order = services.convert_estimate(estimate, user)
+    events.commit()
+    response = jsonify(_order_json(order))
+    response.status_code = 201
+    return response
+
+
+@bp.post("/diagnostic-acts/<int:doc_id>/work-order")
+@requires("workshop.work_order.create")
+def diagnostic_act_to_work_order(user, doc_id: int):
+    act = _locked(DiagnosticAct, doc_id)
+    options = _load(ConvertSchema(), json_body() if request.get_data(cache=True).strip() else {})
+    order = services.convert_diagnostic_act(act, user, options.get("rate"))
+    events.commit()
+    response = jsonify(_order_json(order))
+    response.status_code = 201
+    return response
+
+
+def _locked(model, doc_id: int):
+    doc = db.session.execute(select(model).where(model.id == doc_id).with_for_update()).scalar_one_or_none()
+    if doc is None:
+        raise not_found()
+    return doc
 
 
 # --- payers, decisions, totals ----------------------------------------------------------------------

@@ -24,8 +24,8 @@ from __future__ import annotations
 from core.documents import DocumentType, State, Transition, Workflow
 from core.i18n import domain
 
-from .models import ServiceOrder, WorkOrder
-from .schemas import ServiceOrderSchema, WorkOrderSchema
+from .models import DiagnosticAct, Estimate, ServiceOrder, WorkOrder
+from .schemas import DiagnosticActSchema, EstimateSchema, ServiceOrderSchema, WorkOrderSchema
 from .services import guard_approve, guard_close
 
 _l = domain("workshop").lazy_gettext
@@ -34,6 +34,8 @@ FEATURE = "workshop.documents"
 
 SO = "workshop.service_order"
 WO = "workshop.work_order"
+EST = "workshop.estimate"
+DA = "workshop.diagnostic_act"
 
 SERVICE_ORDER_VERBS = ("accept", "close", "cancel")
 WORK_ORDER_VERBS = ("approve", "start", "wait", "finish", "close", "cancel")
@@ -102,4 +104,58 @@ WORK_ORDER = DocumentType(
     search_fields=("number",), filter_fields=("state", "client_id", "vehicle_id", "service_order_id"),
     sort_fields=("id", "number", "created_at", "closed_at", "total"),
     list_columns=("number", "state", "client_id", "vehicle_id", "total"),
+)
+
+# Estimate:  draft --send--> sent --accept--> accepted --convert--> converted (a work order)
+#            decline from draft/sent; convert also straight from draft or sent (the client agrees on the spot)
+ESTIMATE_WORKFLOW = Workflow(
+    initial="draft",
+    states={
+        "draft": State("draft", _l("Draft")),
+        "sent": State("sent", _l("Sent to the client")),
+        "accepted": State("accepted", _l("Accepted by the client")),
+        "declined": State("declined", _l("Declined by the client"), immutable=True, final=True),
+        "converted": State("converted", _l("Work order made"), immutable=True, final=True),
+    },
+    transitions={
+        "send": Transition("send", _l("Send to the client"), ("draft",), "sent", permission=f"{EST}.update", order=10),
+        "accept": Transition("accept", _l("Client accepts"), ("draft", "sent"), "accepted",
+                             permission=f"{EST}.update", order=20),
+        "decline": Transition("decline", _l("Client declines"), ("draft", "sent", "accepted"), "declined",
+                              permission=f"{EST}.update", order=30),
+        "convert": Transition("convert", _l("Make a work order"), ("draft", "sent", "accepted"), "converted",
+                              permission=f"{WO}.create", order=40),
+    },
+)
+
+# Diagnostic act:  draft --complete--> completed --convert--> converted (a work order)
+DIAGNOSTIC_ACT_WORKFLOW = Workflow(
+    initial="draft",
+    states={
+        "draft": State("draft", _l("Draft")),
+        "completed": State("completed", _l("Completed")),
+        "converted": State("converted", _l("Work order made"), immutable=True, final=True),
+    },
+    transitions={
+        "complete": Transition("complete", _l("Complete the diagnosis"), ("draft",), "completed",
+                               permission=f"{DA}.update", order=10),
+        "convert": Transition("convert", _l("Make a work order"), ("completed",), "converted",
+                              permission=f"{WO}.create", order=20),
+    },
+)
+
+ESTIMATE = DocumentType(
+    key=EST, plugin="workshop", resource="estimates", model=Estimate, schema=EstimateSchema,
+    title=_l("Estimates"), workflow=ESTIMATE_WORKFLOW, number_prefix="EST", feature=FEATURE,
+    print_templates={"default": "workshop/print/estimate.html"}, search_fields=("number",),
+    filter_fields=("state", "client_id", "vehicle_id"), sort_fields=("id", "number", "created_at", "total"),
+    list_columns=("number", "state", "client_id", "vehicle_id", "total"),
+)
+
+DIAGNOSTIC_ACT = DocumentType(
+    key=DA, plugin="workshop", resource="diagnostic-acts", model=DiagnosticAct, schema=DiagnosticActSchema,
+    title=_l("Diagnostic acts"), workflow=DIAGNOSTIC_ACT_WORKFLOW, number_prefix="DA", feature=FEATURE,
+    print_templates={"default": "workshop/print/diagnostic_act.html"}, search_fields=("number",),
+    filter_fields=("state", "client_id", "vehicle_id", "service_order_id"), sort_fields=("id", "number", "created_at"),
+    list_columns=("number", "state", "client_id", "vehicle_id", "conclusion"),
 )

@@ -11,10 +11,10 @@ characters are given explicitly.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, event, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, event, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import GarageSession, Money, TenantScoped, db
@@ -219,7 +219,42 @@ class LineShare(TenantScoped, db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-MODELS = [Job, ServiceOrder, WorkOrder, Payer, LaborLine, PartLine, LineShare]
+class Estimate(DocumentMixin, db.Model):
+    """A quote before any work: jobs and parts with prices (``items``, a JSON list: a quote changes
+    as a whole and is never booked), convertible into a work order once the client agrees."""
+
+    __tablename__ = "workshop_estimate"
+    __document_table_args__ = (Index("ix_workshop_est_vehicle", "tenant_id", "vehicle_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_client.id", ondelete="RESTRICT"))
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("crm_vehicle.id", ondelete="RESTRICT"))
+    odometer: Mapped[int | None] = mapped_column(Integer)
+    complaint: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="SET NULL"))
+
+
+class DiagnosticAct(DocumentMixin, db.Model):
+    """What the diagnosis found (``findings``: item, ok/attention/urgent, note, the job it calls for),
+    printable for the client and convertible into a work order with the jobs it calls for."""
+
+    __tablename__ = "workshop_diagnostic_act"
+    __document_table_args__ = (Index("ix_workshop_da_vehicle", "tenant_id", "vehicle_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_client.id", ondelete="RESTRICT"))
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("crm_vehicle.id", ondelete="RESTRICT"))
+    service_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshop_service_order.id", ondelete="RESTRICT", name="fk_workshop_diagnostic_act_so"))
+    odometer: Mapped[int | None] = mapped_column(Integer)
+    technician_name: Mapped[str | None] = mapped_column(String(200))
+    findings: Mapped[list] = mapped_column(JSON, default=list)
+    conclusion: Mapped[str | None] = mapped_column(Text)
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="SET NULL"))
+
+
+MODELS = [Job, ServiceOrder, WorkOrder, Payer, LaborLine, PartLine, LineShare, Estimate, DiagnosticAct]
 
 
 @event.listens_for(GarageSession, "before_flush")

@@ -27,8 +27,8 @@ def _qty(value) -> str:
 def print_info(doc) -> dict:
     from plugins.crm.models import Client, Vehicle
 
-    from .models import ServiceOrder, WorkOrder
-    from .services import totals
+    from .models import Estimate, ServiceOrder, WorkOrder
+    from .services import estimate_items, totals
 
     client = db.session.get(Client, doc.client_id)
     vehicle = db.session.get(Vehicle, doc.vehicle_id)
@@ -48,6 +48,9 @@ def print_info(doc) -> dict:
         "payer_kinds": {"client": _w("Client"), "insurer": _w("Insurer"), "fleet": _w("Fleet"),
                         "warranty": _w("Warranty")},
     }
+    info["finding_statuses"] = {"ok": _w("OK"), "attention": _w("Needs attention"), "urgent": _w("Urgent")}
+    if isinstance(doc, Estimate):
+        info["items"] = estimate_items(doc.items)
     if isinstance(doc, ServiceOrder):
         info.update(received=_when(doc.received_at), promised=_when(doc.promised_at))
     if isinstance(doc, WorkOrder):

@@ -288,3 +288,107 @@ class JobSchema(Schema):
     def _name(self, value, **kwargs):
         if not value.strip():
             raise ValidationError(_l("Enter a name (up to 300 characters)."))
+
+
+class EstimateItemSchema(Schema):
+    """One line of a quote: a job (hours × rate or a fixed price) or a part (quantity × price)."""
+
+    kind = fields.String(load_default="labor", validate=validate.OneOf(("labor", "part")))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300, error=_l("Enter a name (up to 300 characters).")))
+    job_id = fields.Integer(allow_none=True, validate=_check_exists(Job, _l("No such job in the catalog.")))
+    hours = Exact(places=3, allow_none=True, validate=_non_negative)
+    rate = Money(allow_none=True, validate=_non_negative)
+    fixed_price = Money(allow_none=True, validate=_non_negative)
+    code = fields.String(allow_none=True, validate=validate.Length(max=60))
+    quantity = Exact(places=3, allow_none=True, validate=validate.Range(
+        min=Decimal("0.001"), error=_l("The quantity must be above 0.")))
+    unit = fields.String(allow_none=True, validate=validate.Length(max=10))
+    price = Money(allow_none=True, validate=_non_negative)
+    discount_percent = Exact(places=2, allow_none=True, validate=_percent)
+    amount = Money(dump_only=True)
+
+
+class EstimateSchema(_DocumentFields):
+    client_id = fields.Integer(required=True, validate=_client_check)
+    vehicle_id = fields.Integer(required=True, validate=_vehicle_check)
+    odometer = fields.Integer(allow_none=True, validate=validate.Range(
+        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
+    complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    items = fields.Method("_dump_items", "_load_items")
+    total = Money(dump_only=True)
+    valid_until = fields.Date(allow_none=True)
+    work_order_id = fields.Integer(dump_only=True)
+
+    def _dump_items(self, estimate):
+        from .services import estimate_items
+
+        return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in item.items() if v is not None}
+                for item in estimate_items(estimate.items or [])]
+
+    def _load_items(self, value):
+        if not isinstance(value, list):
+            raise ValidationError(_l("Send a list of lines."))
+        items = EstimateItemSchema(many=True).load(value)
+        # Stored as JSON: decimals as exact strings.
+        return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in item.items() if v is not None}
+                for item in items]
+
+    @post_load
+    def _total(self, data, **kwargs):
+        if "items" in data:
+            from .services import estimate_items
+
+            data["total"] = sum((i["amount"] for i in estimate_items(data["items"])), Decimal("0.00"))
+        return data
+
+
+FINDING_STATUSES = ("ok", "attention", "urgent")
+
+
+class FindingSchema(Schema):
+    item = fields.String(required=True, validate=validate.Length(min=1, max=300, error=_l("Say what was checked.")))
+    status = fields.String(required=True, validate=validate.OneOf(
+        FINDING_STATUSES, error=_l("Choose ok, attention or urgent.")))
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    job = fields.String(allow_none=True, validate=validate.Length(max=300))
+    hours = Exact(places=3, allow_none=True, validate=_non_negative)
+    price = Money(allow_none=True, validate=_non_negative)
+
+
+class DiagnosticActSchema(_DocumentFields):
+    client_id = fields.Integer(validate=_client_check)
+    vehicle_id = fields.Integer(validate=_vehicle_check)
+    service_order_id = fields.Integer(allow_none=True, validate=_check_exists(ServiceOrder, _l("No such service order.")))
+    odometer = fields.Integer(allow_none=True, validate=validate.Range(
+        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
+    technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    findings = fields.Method("_dump_findings", "_load_findings")
+    conclusion = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    work_order_id = fields.Integer(dump_only=True)
+
+    def _dump_findings(self, act):
+        return list(act.findings or [])
+
+    def _load_findings(self, value):
+        if not isinstance(value, list):
+            raise ValidationError(_l("Send a list of findings."))
+        found = FindingSchema(many=True).load(value)
+        return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in f.items() if v is not None} for f in found]
+
+    _client_and_vehicle = WorkOrderSchema._client_and_vehicle  # the same rule, the same hook
+
+    @post_load
+    def _from_service_order(self, data, partial=None, **kwargs):
+        so_id = data.get("service_order_id")
+        if so_id and not partial:
+            so = db.session.get(ServiceOrder, so_id)
+            for name in ("client_id", "vehicle_id", "odometer"):
+                if data.get(name) is None and getattr(so, name) is not None:
+                    data[name] = getattr(so, name)
+        return data
+
+
+class ConvertSchema(Schema):
+    """Options when a diagnostic act becomes a work order: the hourly rate of its jobs."""
+
+    rate = Money(allow_none=True, validate=_non_negative)

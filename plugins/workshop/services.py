@@ -543,3 +543,72 @@ def repoint_client(target_id: int, source_id: int) -> dict:
                                  .execution_options(synchronize_session="fetch"))
         moved[f"{model.__tablename__}.{column}"] = res.rowcount or 0
     return moved
+
+
+# --- estimates and diagnostic acts -> work orders ---------------------------------------------------
+
+
+def _dec(value) -> Decimal | None:
+    return None if value is None or value == "" else Decimal(str(value))
+
+
+def estimate_items(items: list[dict]) -> list[dict]:
+    """The quote's lines with Decimal values and each line's ``amount`` (the same rules as an order's)."""
+    out = []
+    for raw in items or []:
+        item = dict(raw)
+        for key in ("hours", "rate", "fixed_price", "quantity", "price", "discount_percent"):
+            item[key] = _dec(item.get(key))
+        if item.get("kind", "labor") == "labor":
+            gross = money.labor_gross(item["hours"], item["rate"], item["fixed_price"])
+        else:
+            gross = money.part_gross(item["quantity"] if item["quantity"] is not None else 1, item["price"])
+        item["amount"] = money.discounted(gross, item["discount_percent"])[1]
+        out.append(item)
+    return out
+
+
+def _new_order(user, **fields) -> WorkOrder:
+    from core.documents import create_document
+
+    return create_document(WorkOrder, user, commit=False, **fields)
+
+
+def convert_estimate(estimate, user) -> WorkOrder:
+    """The client agreed to the quote: a work order with its lines (decisions still to record)."""
+    from core.documents import transition
+
+    if estimate.work_order_id:
+        raise WorkshopError(_("This estimate is already a work order."), 409)
+    order = _new_order(user, client_id=estimate.client_id, vehicle_id=estimate.vehicle_id,
+                       odometer=estimate.odometer, complaint=estimate.complaint)
+    for item in estimate_items(estimate.items):
+        if item.get("kind", "labor") == "labor":
+            values = {"name": item["name"], "job_id": item.get("job_id"), "hours": item["hours"] or Decimal(0),
+                      "rate": item["rate"], "fixed_price": item["fixed_price"]}
+        else:
+            values = {"name": item["name"], "code": item.get("code"), "unit": item.get("unit"),
+                      "quantity": item["quantity"] or Decimal(1), "price": item["price"] or Decimal(0)}
+        values["discount_percent"] = item["discount_percent"]
+        add_line(order, item.get("kind", "labor"), values, user)
+    estimate.work_order_id = order.id  # written with the transition's versioned UPDATE
+    transition(estimate, "convert", user, comment=order.number, commit=False)
+    return order
+
+
+def convert_diagnostic_act(act, user, rate: Decimal | None) -> WorkOrder:
+    """The jobs the diagnosis calls for (attention and urgent findings with a job) become the lines of
+    a new work order; the client then decides on each as usual (declined ones become recommendations)."""
+    from core.documents import transition
+
+    if act.work_order_id:
+        raise WorkshopError(_("This diagnostic act is already a work order."), 409)
+    order = _new_order(user, client_id=act.client_id, vehicle_id=act.vehicle_id, odometer=act.odometer,
+                       service_order_id=act.service_order_id, complaint=act.conclusion)
+    for finding in act.findings or []:
+        if finding.get("status") in ("attention", "urgent") and finding.get("job"):
+            add_line(order, "labor", {"name": finding["job"], "hours": _dec(finding.get("hours")) or Decimal(0),
+                                      "rate": rate, "fixed_price": _dec(finding.get("price"))}, user)
+    act.work_order_id = order.id
+    transition(act, "convert", user, comment=order.number, commit=False)
+    return order

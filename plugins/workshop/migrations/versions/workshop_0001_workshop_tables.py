@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:03:17.646570
+Create Date: 2026-11-25 02:21:30.474113
 """
 from alembic import op
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import plugins.workshop.types
 revision = 'workshop_0001'
 down_revision = None
 branch_labels = ('workshop',)
-depends_on = ['crm_0001', 'crm_0001']
+depends_on = ['core_0001', 'crm_0001']
 
 
 def upgrade():
@@ -106,6 +106,65 @@ def upgrade():
         batch_op.create_index('ix_workshop_wo_closed', ['tenant_id', 'closed_at'], unique=False)
         batch_op.create_index('ix_workshop_wo_vehicle', ['tenant_id', 'vehicle_id'], unique=False)
         batch_op.create_index('ix_workshop_work_order_state', ['tenant_id', 'state'], unique=False)
+
+    op.create_table('workshop_diagnostic_act',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=False),
+    sa.Column('service_order_id', sa.Integer(), nullable=True),
+    sa.Column('odometer', sa.Integer(), nullable=True),
+    sa.Column('technician_name', sa.String(length=200), nullable=True),
+    sa.Column('findings', sa.JSON(), nullable=False),
+    sa.Column('conclusion', sa.Text(), nullable=True),
+    sa.Column('work_order_id', sa.Integer(), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('state', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('void_reason', sa.Text(), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['crm_client.id'], name=op.f('fk_workshop_diagnostic_act_client_id_crm_client'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['service_order_id'], ['workshop_service_order.id'], name='fk_workshop_diagnostic_act_so', ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_diagnostic_act_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_workshop_diagnostic_act_vehicle_id_crm_vehicle'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['work_order_id'], ['workshop_work_order.id'], name=op.f('fk_workshop_diagnostic_act_work_order_id_workshop_work_order'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_diagnostic_act')),
+    sa.UniqueConstraint('tenant_id', 'number', name=op.f('uq_workshop_diagnostic_act_tenant_id_number'))
+    )
+    with op.batch_alter_table('workshop_diagnostic_act', schema=None) as batch_op:
+        batch_op.create_index('ix_workshop_da_vehicle', ['tenant_id', 'vehicle_id'], unique=False)
+        batch_op.create_index('ix_workshop_diagnostic_act_state', ['tenant_id', 'state'], unique=False)
+
+    op.create_table('workshop_estimate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=False),
+    sa.Column('odometer', sa.Integer(), nullable=True),
+    sa.Column('complaint', sa.Text(), nullable=True),
+    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('total', core.db.Money(), nullable=False),
+    sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('work_order_id', sa.Integer(), nullable=True),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('state', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('void_reason', sa.Text(), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['crm_client.id'], name=op.f('fk_workshop_estimate_client_id_crm_client'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_estimate_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_workshop_estimate_vehicle_id_crm_vehicle'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['work_order_id'], ['workshop_work_order.id'], name=op.f('fk_workshop_estimate_work_order_id_workshop_work_order'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_estimate')),
+    sa.UniqueConstraint('tenant_id', 'number', name=op.f('uq_workshop_estimate_tenant_id_number'))
+    )
+    with op.batch_alter_table('workshop_estimate', schema=None) as batch_op:
+        batch_op.create_index('ix_workshop_est_vehicle', ['tenant_id', 'vehicle_id'], unique=False)
+        batch_op.create_index('ix_workshop_estimate_state', ['tenant_id', 'state'], unique=False)
 
     op.create_table('workshop_labor_line',
     sa.Column('work_order_id', sa.Integer(), nullable=False),
@@ -242,6 +301,16 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_technician_id'))
 
     op.drop_table('workshop_labor_line')
+    with op.batch_alter_table('workshop_estimate', schema=None) as batch_op:
+        batch_op.drop_index('ix_workshop_estimate_state')
+        batch_op.drop_index('ix_workshop_est_vehicle')
+
+    op.drop_table('workshop_estimate')
+    with op.batch_alter_table('workshop_diagnostic_act', schema=None) as batch_op:
+        batch_op.drop_index('ix_workshop_diagnostic_act_state')
+        batch_op.drop_index('ix_workshop_da_vehicle')
+
+    op.drop_table('workshop_diagnostic_act')
     with op.batch_alter_table('workshop_work_order', schema=None) as batch_op:
         batch_op.drop_index('ix_workshop_work_order_state')
         batch_op.drop_index('ix_workshop_wo_vehicle')

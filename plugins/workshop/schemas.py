@@ -84,6 +84,13 @@ _non_negative = validate.Range(min=0, error=_l("Must not be negative."))
 _percent = validate.Range(min=0, max=100, error=_l("Enter a percentage from 0 to 100."))
 
 
+def _open_service_order(so_id: int) -> ServiceOrder:
+    so = db.session.get(ServiceOrder, so_id)
+    if so.state not in ("draft", "accepted"):
+        raise ValidationError({"service_order_id": [_l("This service order is closed or cancelled.")]})
+    return so
+
+
 class _DocumentFields(Schema):
     id = fields.Integer(dump_only=True)
     number = fields.String(dump_only=True)
@@ -245,7 +252,7 @@ class WorkOrderSchema(_DocumentFields):
         """A work order made from a service order takes its client, car, mileage and complaint."""
         so_id = data.get("service_order_id")
         if so_id and not partial:
-            so = db.session.get(ServiceOrder, so_id)
+            so = _open_service_order(so_id)
             for name in ("client_id", "vehicle_id", "odometer", "complaint"):
                 if data.get(name) is None and getattr(so, name) is not None:
                     data[name] = getattr(so, name)
@@ -381,7 +388,7 @@ class DiagnosticActSchema(_DocumentFields):
     def _from_service_order(self, data, partial=None, **kwargs):
         so_id = data.get("service_order_id")
         if so_id and not partial:
-            so = db.session.get(ServiceOrder, so_id)
+            so = _open_service_order(so_id)
             for name in ("client_id", "vehicle_id", "odometer"):
                 if data.get(name) is None and getattr(so, name) is not None:
                     data[name] = getattr(so, name)

@@ -70,8 +70,18 @@ def test_from_service_order_to_closed_work_order(shop):
     r = shop.api.post(f"{API}/work-orders/{wo['id']}/labor-lines", json={"name": "Мойка", "fixed_price": "500"})
     assert r.status_code == 409
     assert shop.api.post(f"{API}/work-orders/{wo['id']}/transitions/reopen", json={}).status_code == 409
-    # The reception act closes with its only work order.
+    # The reception act closes with its only work order; no new order can be made from it.
     assert shop.api.get(f"{API}/service-orders/{so['id']}").get_json()["state"] == "closed"
+    r = shop.api.post(f"{API}/work-orders", json={"service_order_id": so["id"]})
+    assert r.status_code == 422 and "service_order_id" in r.get_json()["fields"]
+    pdf = shop.api.get(f"{API}/work-orders/{wo['id']}/print.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    import io
+
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert wo["number"] in text and "Автосервис Север" in text and "колодок" in text  # Cyrillic survives
 
     # The CRM's service book now has the visit: date, mileage, jobs, parts, technician, amount.
     history = shop.api.get(f"/api/v1/crm/vehicles/{car['id']}/history").get_json()

@@ -196,6 +196,20 @@ def test_login_is_throttled_per_account(app, client, user):
     assert sign_in(client, user(role="owner")).status_code == 302
 
 
+@with_config({"RATELIMIT_ENABLED": True, "GARAGE_LOGIN_LIMIT_ACCOUNT": "2 per 15 minutes"})
+def test_guessing_the_current_password_is_throttled_too(client, user, login):
+    u = user(role="owner")
+    login(client, u)
+    token = csrf_of(client, "/profile/password")
+    data = {"csrf_token": token, "new_password": "a brand new secret", "confirm": "a brand new secret"}
+    for guess in ("guess one", "guess two"):
+        assert client.post("/profile/password", data={**data, "current_password": guess}).status_code == 400
+    r = client.post("/profile/password", data={**data, "current_password": u.password})
+    assert r.status_code == 429 and "Too many failed sign-in attempts." in r.get_data(as_text=True)
+    # and signing in to that account is locked as well
+    assert sign_in(client.application.test_client(), u).status_code == 429
+
+
 @with_config({"RATELIMIT_ENABLED": True, "GARAGE_LOGIN_LIMIT_IP": "4 per 15 minutes"})
 def test_login_is_throttled_per_ip(app, user):
     u = user(role="owner")
@@ -260,6 +274,21 @@ def test_every_state_changing_form_requires_csrf(app, client, user, login):
             checked.append((method, rule.rule))
     assert ("POST", "/login") in checked and ("POST", "/logout") in checked
     assert ("POST", "/users/<int:user_id>/deactivate") in checked
+
+
+def test_every_state_changing_api_call_with_a_session_cookie_requires_csrf(app, client, user, login):
+    """Meta-test over the URL map: cookie-authenticated API mutations are refused without the
+    X-CSRFToken header (a bearer token is the way for scripts)."""
+    login(client, user(role="owner", tenant=user.tenant_factory(tier="profi")))
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+            r = client.open(_fill(rule), method=method, json={})
+            assert r.status_code == 400 and r.get_json()["error"] == "csrf", f"{method} {rule.rule}"
+            checked += 1
+    assert checked > 0
 
 
 def test_cookie_authenticated_api_post_needs_the_csrf_header(app, client, user, login):

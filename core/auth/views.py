@@ -112,7 +112,15 @@ def change_password():
     status = 200
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        if not verify_password(user.password_hash, form.current_password.data):
+        # Guessing the current password from a borrowed session counts like failed sign-ins.
+        ip, account = request.remote_addr or "-", f"{user.tenant_slug}:{user.email}"
+        wait = throttle.locked_for(ip, account)
+        if wait is not None:
+            form.form_errors.append(_("Too many failed sign-in attempts. Try again in %(minutes)d min.",
+                                      minutes=_minutes(wait)))
+            status = 429
+        elif not verify_password(user.password_hash, form.current_password.data):
+            throttle.count_failure(ip, account)
             form.current_password.errors.append(_("This is not your current password."))
             status = 400
         else:

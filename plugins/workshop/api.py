@@ -73,6 +73,21 @@ def _order_json(order: WorkOrder) -> dict:
     return WorkOrderSchema().dump(order)
 
 
+def _expected_version(order: WorkOrder, body: dict) -> None:
+    """Optimistic locking for edits of the order's lines, payers and decisions: a client that sends
+    the ``version`` of the order it showed gets a 409 when someone changed the order since."""
+    version = body.pop("version", None)
+    if version is None:
+        return
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise validation_error({"version": ["Not a valid integer."]})
+    if version != order.version:
+        raise ApiError(409, "conflict", _("Someone else changed this work order since you opened it (version "
+                                          "%(current)s, yours is %(mine)s). Reload it and try again.",
+                                          current=order.version, mine=version),
+                       current_version=order.version, your_version=version)
+
+
 def _kind(kind_segment: str):
     if kind_segment not in KINDS:
         raise not_found()
@@ -87,7 +102,9 @@ def _kind(kind_segment: str):
 def add_line(user, order_id: int, kind_segment: str):
     kind, schema = _kind(kind_segment)
     order = services.lock_order(order_id)
-    values = _load(schema(), json_body())
+    body = json_body()
+    _expected_version(order, body)
+    values = _load(schema(), body)
     line = services.add_line(order, kind, values, user)
     events.commit()
     response = jsonify(line=schema().dump(line), work_order=_order_json(order))
@@ -101,11 +118,13 @@ def change_line(user, order_id: int, kind_segment: str, line_id: int):
     kind, schema = _kind(kind_segment)
     order = services.lock_order(order_id)
     line = services.get_line(order, kind, line_id)
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    _expected_version(order, body)
     if request.method == "DELETE":
         services.delete_line(order, kind, line, user)
         events.commit()
         return jsonify(work_order=_order_json(order))
-    values = _load(schema(), json_body(), partial=True)
+    values = _load(schema(), body, partial=True)
     services.update_line(order, kind, line, values, user)
     events.commit()
     return jsonify(line=schema().dump(line), work_order=_order_json(order))
@@ -118,6 +137,7 @@ def put_shares(user, order_id: int, kind_segment: str, line_id: int):
     order = services.lock_order(order_id)
     line = services.get_line(order, kind, line_id)
     body = json_body()
+    _expected_version(order, body)
     shares = _load(ShareSchema(many=True), body.get("shares", []) if isinstance(body.get("shares"), list) else None)
     services.set_shares(order, kind, line, shares, user)
     events.commit()
@@ -165,6 +185,7 @@ def _locked(model, doc_id: int):
 def put_payers(user, order_id: int):
     order = services.lock_order(order_id)
     body = json_body()
+    _expected_version(order, body)
     raw = body.get("payers")
     if not isinstance(raw, list):
         raise validation_error({"payers": [_("Send the list of payers.")]})
@@ -182,7 +203,9 @@ def put_payers(user, order_id: int):
 @requires("workshop.work_order.update")
 def post_decisions(user, order_id: int):
     order = services.lock_order(order_id)
-    data = _load(DecisionsSchema(), json_body())
+    body = json_body()
+    _expected_version(order, body)
+    data = _load(DecisionsSchema(), body)
     services.record_decisions(order, data, user)
     events.commit()
     return jsonify(_order_json(order))
@@ -195,6 +218,21 @@ def get_totals(user, order_id: int):
     if order is None:
         raise not_found()
     return jsonify(services.totals(order).as_json())
+
+
+@bp.get("/my-jobs")
+@requires("workshop.work_order.read")
+def my_jobs(user):
+    """The signed-in technician's jobs in orders that are approved, in progress or waiting."""
+    rows = db.session.execute(
+        select(LaborLine, WorkOrder.number, WorkOrder.state, WorkOrder.vehicle_id)
+        .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+        .where(LaborLine.technician_id == user.id, LaborLine.decision == "approved",
+               WorkOrder.state.in_(("approved", "in_progress", "waiting")))
+        .order_by(WorkOrder.id, LaborLine.position)).all()
+    return jsonify(items=[{"work_order_id": line.work_order_id, "number": number, "state": state,
+                           "vehicle_id": vehicle_id, "line_id": line.id, "name": line.name,
+                           "hours": str(line.hours)} for line, number, state, vehicle_id in rows])
 
 
 @bp.get("/funnel")

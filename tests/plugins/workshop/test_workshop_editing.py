@@ -1,0 +1,52 @@
+"""Editing an order while others work on it: stale versions, the technician's job list, client merges."""
+from conftest import API
+
+
+def test_a_stale_edit_of_the_lines_is_refused(shop):
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    seen = wo["version"]
+    line = shop.line(wo["id"], name="Замена лампы", fixed_price="300.00", version=seen)["line"]
+    # Someone else's change bumped the version: an edit based on the old one is a clear 409.
+    r = shop.api.patch(f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}",
+                       json={"fixed_price": "350.00", "version": seen})
+    assert r.status_code == 409 and r.get_json()["current_version"] > seen
+    current = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()
+    assert current["labor_lines"][0]["fixed_price"] == "300.00"
+    r = shop.api.patch(f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}",
+                       json={"fixed_price": "350.00", "version": current["version"]})
+    assert r.status_code == 200 and r.get_json()["work_order"]["total"] == "350.00"
+
+
+def test_the_technician_sees_his_approved_jobs(shop, make_shop):
+    tech = make_shop(role="technician", t=shop.tenant)
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    mine = shop.line(wo["id"], name="Замена амортизаторов", hours="2", rate="2000.00", technician_id=tech.user.id)
+    shop.line(wo["id"], name="Мойка", fixed_price="500.00")
+    lines = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"]
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"} for line in lines]})
+    assert tech.api.get(f"{API}/my-jobs").get_json()["items"] == []  # not approved as an order yet
+    shop.transition("work-orders", wo["id"], "approve")
+    items = tech.api.get(f"{API}/my-jobs").get_json()["items"]
+    assert [(i["name"], i["hours"], i["number"]) for i in items] == [("Замена амортизаторов", "2.000", wo["number"])]
+    assert mine["line"]["technician_name"]  # the user's name, for the print and the service book
+
+
+def test_merging_clients_moves_their_orders_even_closed_ones(shop):
+    a, car = shop.client_and_car("Сидоров Семён")
+    b, car_b = shop.client_and_car("Сидоров С.")
+    wo = shop.work_order(client_id=b["id"], vehicle_id=car_b["id"])
+    line = shop.line(wo["id"], name="Шиномонтаж", fixed_price="2000.00")["line"]
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Сидоров", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    for name in ("approve", "start", "finish", "close"):
+        shop.transition("work-orders", wo["id"], name)
+    so = shop.post(f"{API}/service-orders", {"client_id": b["id"], "vehicle_id": car_b["id"]})
+    r = shop.api.post(f"/api/v1/crm/clients/{a['id']}/merge", json={"source_id": b["id"]})
+    assert r.status_code == 200, r.get_json()
+    assert shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["client_id"] == a["id"]
+    assert shop.api.get(f"{API}/service-orders/{so['id']}").get_json()["client_id"] == a["id"]
+    # A client with orders cannot simply be deleted.
+    assert shop.api.delete(f"/api/v1/crm/clients/{a['id']}").status_code == 409

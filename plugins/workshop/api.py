@@ -105,7 +105,8 @@ def add_line(user, order_id: int, kind_segment: str):
     body = json_body()
     _expected_version(order, body)
     values = _load(schema(), body)
-    line = services.add_line(order, kind, values, user)
+    # Parts filled in from the chosen job: the workshop.norms feature (Master and up).
+    line = services.add_line(order, kind, values, user, with_job_parts=g.tenant.has("workshop.norms"))
     events.commit()
     response = jsonify(line=schema().dump(line), work_order=_order_json(order))
     response.status_code = 201

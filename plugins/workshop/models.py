@@ -42,6 +42,9 @@ class Job(TenantScoped, db.Model):
     category: Mapped[str | None] = mapped_column(String(80))
     standard_hours: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
     fixed_price: Mapped[Decimal | None] = mapped_column(Money)
+    # The parts the job usually needs ({name, code, quantity, unit, price}; decimals as strings): with
+    # the workshop.norms feature, choosing the job fills them into the work order.
+    parts: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

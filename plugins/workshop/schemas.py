@@ -279,6 +279,15 @@ class DecisionsSchema(Schema):
                             validate=validate.Length(min=1, error=_l("Give at least one decision.")))
 
 
+class JobPartSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300, error=_l("Enter a name (up to 300 characters).")))
+    code = fields.String(allow_none=True, validate=validate.Length(max=60))
+    quantity = Exact(places=3, load_default=Decimal("1"), validate=validate.Range(
+        min=Decimal("0.001"), error=_l("The quantity must be above 0.")))
+    unit = fields.String(allow_none=True, validate=validate.Length(max=10))
+    price = Money(load_default=Decimal("0"), validate=_non_negative)
+
+
 class JobSchema(Schema):
     id = fields.Integer(dump_only=True)
     version = fields.Integer(dump_only=True)
@@ -287,6 +296,7 @@ class JobSchema(Schema):
     category = fields.String(allow_none=True, validate=validate.Length(max=80))
     standard_hours = Exact(places=3, load_default=Decimal("0"), validate=_non_negative)
     fixed_price = Money(allow_none=True, validate=_non_negative)
+    parts = fields.Method("_dump_parts", "_load_parts")
     active = fields.Boolean(load_default=True)
     notes = fields.String(allow_none=True)
     created_at = fields.DateTime(dump_only=True)
@@ -295,6 +305,15 @@ class JobSchema(Schema):
     def _name(self, value, **kwargs):
         if not value.strip():
             raise ValidationError(_l("Enter a name (up to 300 characters)."))
+
+    def _dump_parts(self, job):
+        return list(job.parts or [])
+
+    def _load_parts(self, value):
+        if not isinstance(value, list):
+            raise ValidationError(_l("Send a list of parts."))
+        parts = JobPartSchema(many=True).load(value)
+        return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in p.items() if v is not None} for p in parts]
 
 
 class EstimateItemSchema(Schema):

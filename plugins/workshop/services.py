@@ -210,7 +210,8 @@ def _check_line_refs(order: WorkOrder, kind: str, values: dict) -> None:
         values.setdefault("rate", None)
 
 
-def add_line(order: WorkOrder, kind: str, values: dict, user) -> Any:
+def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts: bool = False) -> Any:
+    """Add a line; ``with_job_parts``: a job from the catalog also brings its usual parts (linked to it)."""
     ensure_editable(order)
     _check_line_refs(order, kind, values)
     if not values.get("name"):
@@ -228,6 +229,13 @@ def add_line(order: WorkOrder, kind: str, values: dict, user) -> Any:
     db.session.flush()
     audit.record("create", line, user=user, changes={"work_order_id": [None, order.id],
                                                       **{k: [None, v] for k, v in values.items()}})
+    if with_job_parts and kind == "labor" and values.get("job_id"):
+        from .models import Job
+
+        for part in db.session.get(Job, values["job_id"]).parts or []:
+            add_line(order, "part", {"name": part["name"], "code": part.get("code"), "unit": part.get("unit"),
+                                     "quantity": _dec(part.get("quantity")) or Decimal(1),
+                                     "price": _dec(part.get("price")) or Decimal(0), "labor_line_id": line.id}, user)
     return line
 
 

@@ -50,3 +50,20 @@ def test_merging_clients_moves_their_orders_even_closed_ones(shop):
     assert shop.api.get(f"{API}/service-orders/{so['id']}").get_json()["client_id"] == a["id"]
     # A client with orders cannot simply be deleted.
     assert shop.api.delete(f"/api/v1/crm/clients/{a['id']}").status_code == 409
+
+
+def test_a_job_brings_its_parts_with_the_norms_feature(make_shop):
+    results = {}
+    for tier in ("specialist", "master"):
+        s = make_shop(tier=tier)
+        client, car = s.client_and_car()
+        job = s.post(f"{API}/jobs", {"name": "Замена масла ДВС", "standard_hours": "0.5", "parts": [
+            {"name": "Масло 5W-30", "quantity": "4.5", "unit": "л", "price": "850.00"},
+            {"name": "Фильтр масляный", "code": "W 712/95", "price": "450.00"}]})
+        assert job["parts"][0] == {"name": "Масло 5W-30", "quantity": "4.500", "unit": "л", "price": "850.00"}
+        wo = s.work_order(client_id=client["id"], vehicle_id=car["id"])
+        out = s.line(wo["id"], job_id=job["id"], rate="2000.00")
+        results[tier] = [(p["name"], p["amount"], p["labor_line_id"] == out["line"]["id"])
+                         for p in out["work_order"]["part_lines"]]
+    assert results["specialist"] == []
+    assert results["master"] == [("Масло 5W-30", "3825.00", True), ("Фильтр масляный", "450.00", True)]

@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:21:30.474113
+Create Date: 2026-11-25 02:25:41.593465
 """
 from alembic import op
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ def upgrade():
     sa.Column('category', sa.String(length=80), nullable=True),
     sa.Column('standard_hours', plugins.workshop.types.Quantity(), nullable=False),
     sa.Column('fixed_price', core.db.Money(), nullable=True),
+    sa.Column('parts', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('notes', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
         host.blueprint_owner[bp.name] = "core"
     app.add_template_global(views.current_user_api_tokens, "current_user_api_tokens")
+    app.add_template_filter(admin.role_title, "role_title")
 
 
 @hookimpl

@@ -7,7 +7,7 @@ or changes their own role, so a shop cannot lock itself out by accident.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -15,13 +15,24 @@ from .. import audit
 from ..db import db
 from ..models import Role, User
 from ..security import hash_password, validate_email
-from ..tenants import OperatorError
+from ..tenants import DEFAULT_ROLES, OperatorError
 from .access import permission_required
 from .forms import ConfirmForm, RoleForm, UserForm
 
 bp = Blueprint("core_access", __name__)
 FEATURE = "core.access_rights"
 MANAGE = "core.user.manage"
+
+
+def role_title(role: Role) -> str:
+    """A built-in role's title in the reader's language (it was stored in the language of the day the
+    shop was created); a title the owner typed stays as typed."""
+    if role.builtin and role.key in DEFAULT_ROLES:
+        with force_locale("en"):
+            default_english = str(DEFAULT_ROLES[role.key])
+        if role.title == default_english:
+            return str(DEFAULT_ROLES[role.key])
+    return role.title
 
 
 def _within_actor(permissions) -> bool:
@@ -61,7 +72,7 @@ def _user_form(user: User | None) -> UserForm:
     form = UserForm(obj=user if request.method == "GET" else None)
     if user is not None and request.method == "GET":
         form.role.data = user.role_id
-    form.role.choices = [(r.id, r.title) for r in _roles() if _within_actor(r.permissions)
+    form.role.choices = [(r.id, role_title(r)) for r in _roles() if _within_actor(r.permissions)
                          or (user is not None and r.id == user.role_id)]
     return form
 

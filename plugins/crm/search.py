@@ -202,8 +202,8 @@ def _second_pass(q: str, p: _Plan, hits: _Hits) -> None:
     keys and look the corrected pair up, so the right Ivanov Ivan wins over every other Ivanov."""
     tokens = _tokens(q)
     words = [name_words(t) for t in tokens]
-    if len(tokens) < 2 or _HAS_DIGIT.search(q):
-        return
+    if len(tokens) < 2 or _HAS_DIGIT.search(q) or any(row[2] == "name2" for row in p.rows):
+        return  # one word, or the pair as typed already matched: nothing to correct
     fixes: dict[int, set[str]] = defaultdict(set)
     for _scan, token, what, key, _client, _vehicle in p.rows:
         if what == "name~" and len(fixes[token]) < 3:

@@ -365,3 +365,16 @@ def test_datetime_inputs_are_the_shops_local_time(app, user, tenant):
         stored = localise_datetimes({"at": dt.datetime(2026, 3, 8, 9, 0)}, [field])["at"]
         assert stored == dt.datetime(2026, 3, 8, 6, 0, tzinfo=dt.timezone.utc)
         assert value_for_input(stored, "datetime-local") == "2026-03-08T09:00"
+
+
+def test_ui_and_api_lists_find_the_same_records(app, client, user, login, tenant):
+    signed_in(app, client, user, login, tenant)
+    token = csrf_of(client, "/ui_notes/notes/new")
+    for title in ("Проверить тормоза", "проверка масла", "Замена ремня", "Check lights"):
+        assert _note(client, token, title=title, priority="low").status_code == 302
+    for q in ("ПРОВ", "check", "ремня"):
+        page = html(client.get(f"/ui_notes/notes?q={q}&priority=low"))
+        ui = {t for t in ("Проверить тормоза", "проверка масла", "Замена ремня", "Check lights") if t in page}
+        api = {item["title"] for item in client.get(f"/api/v1/ui_notes/notes?q={q}&priority=low").get_json()["items"]}
+        assert ui == api, q
+    assert len(api) == 0  # a prefix search: "ремня" is not at the start of "Замена ремня"

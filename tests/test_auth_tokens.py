@@ -104,6 +104,26 @@ def test_cli_prints_a_working_token(app, runner, user):
     assert bad.exit_code == 2 and "no active user" in bad.output
 
 
+def test_cli_lists_and_revokes_tokens(app, runner, user, token):
+    u = user(role="owner")
+    other = user(role="owner")
+    text = token(u, name="backup script")
+    token_id = text.split("_")[1]
+    listed = runner.invoke(args=["user", "tokens", "--tenant", u.tenant.slug, "--email", u.email, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert '"backup script"' in listed.output and text.split("_", 2)[2] not in listed.output
+    # another tenant cannot name this token
+    wrong = runner.invoke(args=["user", "revoke-token", "--tenant", other.tenant.slug, token_id])
+    assert wrong.exit_code == 2 and "no API token" in wrong.output
+    assert app.test_client().get("/api/v1/me", headers=bearer(text)).status_code == 200
+    done = runner.invoke(args=["user", "revoke-token", "--tenant", u.tenant.slug, token_id])
+    assert done.exit_code == 0, done.output
+    assert app.test_client().get("/api/v1/me", headers=bearer(text)).status_code == 401
+    with in_tenant(app, u.tenant.slug):
+        row = db.session.scalars(select(AuditLog).where(AuditLog.action == "token_revoke")).one()
+        assert row.actor == "operator" and row.object_id == int(token_id)
+
+
 @pytest.mark.parametrize("header", ["Bearer gt_1_nope", "Bearer gt_x_y", "Bearer ", "Basic abc", "Bearer abc"])
 def test_bad_tokens_are_401_with_a_bearer_challenge(client, user, token, header):
     token(user(role="owner"))

@@ -11,7 +11,9 @@ What other modules use:
 - Pages: ``/login``, ``POST /logout``, ``/profile/password``, ``/profile/tokens`` (the profile page
   includes ``core/auth/_tokens.html``, which calls the template global ``current_user_api_tokens()``),
   ``/users``, ``/roles``, ``/audit``; API ``GET /api/v1/audit``, ``GET /api/v1/users``, ``GET /api/v1/roles``.
-- CLI: ``garage user token --tenant SLUG --email EMAIL [--name NAME]`` prints a new API token.
+- CLI: ``garage user token --tenant SLUG --email EMAIL [--name NAME]`` prints a new API token;
+  ``garage user tokens --tenant SLUG --email EMAIL [--json]`` lists them;
+  ``garage user revoke-token --tenant SLUG ID`` revokes one.
 
 Subdomain tenants (SaaS): ``GARAGE_TENANT_SUBDOMAINS=True`` and ``GARAGE_BASE_DOMAIN`` (or
 ``SERVER_NAME``) ``garage.example``: ``shop-1.garage.example`` is tenant ``shop-1``; its login form
@@ -79,6 +81,8 @@ def register_cli_commands(cli):
     from ..cli import user_group
 
     user_group.add_command(user_token)
+    user_group.add_command(user_tokens_list)
+    user_group.add_command(user_token_revoke)
 
 
 @click.command("token")
@@ -108,5 +112,74 @@ def user_token(tenant_slug, email, name):
             _row, text = create_token(user, name, actor="operator")
             db.session.commit()
         click.echo(text)
+
+    run()
+
+
+def _cli_user(tenant_slug: str, email: str):
+    """(tenant info, user) for the CLI; fails with one line when either does not exist."""
+    from sqlalchemy import select
+
+    from ..cli import fail
+    from ..db import db
+    from ..features import tenant_info
+    from ..models import User
+    from ..tenancy import tenant_context
+    from ..tenants import get_tenant
+
+    info = tenant_info(get_tenant(tenant_slug))
+    with tenant_context(info):
+        user = db.session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        fail(f"no user {email!r} in tenant {tenant_slug!r}")
+    return info, user
+
+
+@click.command("tokens")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def user_tokens_list(tenant_slug, email, as_json):
+    """List a user's API tokens (never their secrets)."""
+    from ..cli import emit, operator_errors
+    from ..tenancy import tenant_context
+    from .tokens import user_tokens
+
+    @operator_errors
+    def run():
+        info, user = _cli_user(tenant_slug, email)
+        with tenant_context(info):
+            rows = [{"id": t.id, "name": t.name, "ends_with": t.hint, "created_at": t.created_at.isoformat(),
+                     "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None} for t in user_tokens(user)]
+        emit(rows, as_json, ["id", "name", "ends_with", "created_at", "revoked_at"])
+
+    run()
+
+
+@click.command("revoke-token")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.argument("token_id", type=int)
+@with_appcontext
+def user_token_revoke(tenant_slug, token_id):
+    """Revoke an API token of the tenant (it stops working at once)."""
+    from sqlalchemy import select
+
+    from ..cli import fail, operator_errors
+    from ..db import db
+    from ..features import tenant_info
+    from ..tenancy import tenant_context
+    from ..tenants import get_tenant
+    from .tokens import revoke_token
+
+    @operator_errors
+    def run():
+        with tenant_context(tenant_info(get_tenant(tenant_slug))):
+            token = db.session.execute(select(ApiToken).where(ApiToken.id == token_id)).scalar_one_or_none()
+            if token is None:
+                fail(f"no API token {token_id} in tenant {tenant_slug!r}")
+            revoke_token(token, actor="operator")
+            db.session.commit()
+        click.echo(f"token {token_id} revoked")
 
     run()

@@ -90,6 +90,9 @@ def test_from_service_order_to_closed_work_order(shop):
     assert entry["work"] == ["Замена масла ДВС", "Замена колодок передних"]
     assert entry["parts"] == ["Масло 5W-30 × 4.5 л", "Фильтр масляный × 1"]
     assert entry["performed_by"] and entry["reference"]["id"] == wo["id"]
+    # Reception's search shows the last visit.
+    found = shop.api.get("/api/v1/crm/search?q=" + car["plate"]).get_json()["results"]
+    assert any((item.get("last_visit") or {}).get("mileage") == 45210 for item in found), found
     # The mileage was recorded once, at intake (the order carried the same value).
     readings = shop.api.get(f"/api/v1/crm/vehicles/{car['id']}/odometer").get_json()
     assert [r["value"] for r in readings["readings"]] == [45210]

@@ -165,7 +165,9 @@ def test_safe_next_redirect(client, user):
     assert sign_in(client, u, query_string={"next": "/profile/password"}).headers["Location"] == "/profile/password"
     other = user(role="owner")
     c2 = client.application.test_client()
-    assert sign_in(c2, other, query_string={"next": "//evil.example/x"}).headers["Location"] == "/"
+    for evil in ("//evil.example/x", "/\\evil.example", "https://evil.example/", "/\t/evil.example"):
+        c2 = client.application.test_client()
+        assert sign_in(c2, other, query_string={"next": evil}).headers["Location"] == "/", evil
 
 
 @pytest.fixture

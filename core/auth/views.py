@@ -1,6 +1,8 @@
 """Sign in and out, password change and personal API tokens."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, g, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
@@ -32,8 +34,11 @@ def _spend_hash_time(password: str) -> None:
 
 def safe_next(default: str = "/") -> str:
     target = request.args.get("next") or request.form.get("next") or ""
-    # Only local paths: never redirect a user to another site after signing in.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Only local paths: never redirect a user to another site after signing in ("//evil", "/\\evil"
+    # and control characters, which browsers strip, are refused too).
+    parts = urlsplit(target)
+    if (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not parts.scheme and not parts.netloc and all(c.isprintable() and not c.isspace() for c in target)):
         return target
     return default
 

@@ -275,6 +275,8 @@ def test_every_state_changing_form_requires_csrf(app, client, user, login):
                 assert r.status_code == 400, f"{method} {rule.rule} answered {r.status_code} without a CSRF token"
             checked.append((method, rule.rule))
     assert ("POST", "/login") in checked and ("POST", "/logout") in checked
+    page = anonymous.post("/login", data={"shop": "x", "email": "y@z.example", "password": "p"})
+    assert "The form has expired or was not sent by this site." in page.get_data(as_text=True)
     assert ("POST", "/users/<int:user_id>/deactivate") in checked
 
 

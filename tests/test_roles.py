@@ -225,3 +225,11 @@ def test_admin_cannot_grant_what_it_lacks_nor_edit_the_owner_role(app, client, u
     assert r.status_code == 400 and "You cannot grant permissions you do not have yourself." in r.get_data(as_text=True)
     with InTenant(app, master.slug):
         assert "core.settings.manage" not in db.session.get(Role, roles["cashier"]).permissions
+
+
+def test_builtin_role_titles_follow_the_readers_language(client, user, login, master):
+    login(client, user(role="owner", tenant=master))
+    english = client.get("/roles").get_data(as_text=True)
+    assert "Service advisor" in english
+    russian = client.get("/roles", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "Service advisor" not in russian and "service_advisor" in russian

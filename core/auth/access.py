@@ -122,7 +122,6 @@ def load_token_user(req):
     if user is None or not _fits_host(user):
         g.garage_bad_token = True
         return None
-    g.garage_auth_method = "token"
     return user
 
 

@@ -22,12 +22,15 @@ class OdometerImmutable(RuntimeError):
     pass
 
 
-def client_key_rows(tenant_id: int, client_id: int, name: str, phones: list[str] = ()) -> list[dict]:
+def client_key_rows(tenant_id: int, client_id: int, name: str, phones: list[str] = (),
+                    inn: str | None = None) -> list[dict]:
     """``n:`` name words, ``f:`` adjacent word pairs, ``d:`` one-deletion variants of the words (with the
-    word: ``d:ивнов/иванов``), ``t:`` reversed phone digits."""
+    word: ``d:ивнов/иванов``), ``t:`` reversed phone digits, ``i:`` the INN."""
     words, _typo = name_keys(name)
     keys = {f"n:{w}"[:64] for w in words} | {f"d:{k}"[:64] for k in typo_keys(name)}
     keys |= {f"f:{pair}"[:64] for pair in name_pairs(name)}
+    if inn:
+        keys.add(f"i:{inn}")
     keys |= {f"t:{phone_digits_reversed(p)}" for p in phones}
     return [{"tenant_id": tenant_id, "key": k, "client_id": client_id, "vehicle_id": None} for k in sorted(keys)]
 
@@ -51,7 +54,7 @@ def _reindex_client(conn, obj: Client, fresh: bool) -> None:
     # The phones as flushed (rows added or orphaned in this flush are already in the database).
     phones = conn.execute(select(ClientPhone.__table__.c.e164).where(
         ClientPhone.__table__.c.tenant_id == obj.tenant_id, ClientPhone.__table__.c.client_id == obj.id)).scalars().all()
-    rows = client_key_rows(obj.tenant_id, obj.id, obj.name or "", phones)
+    rows = client_key_rows(obj.tenant_id, obj.id, obj.name or "", phones, obj.inn)
     if rows:
         conn.execute(insert(table), rows)
 
@@ -102,7 +105,7 @@ def _maintain(session, flush_context):
     for obj in session.dirty:
         if obj in session.deleted:
             continue
-        if isinstance(obj, Client) and (_changed(obj, "name") or _changed(obj, "phone_rows")):
+        if isinstance(obj, Client) and any(_changed(obj, a) for a in ("name", "phone_rows", "inn")):
             clients.setdefault(id(obj), (obj, False))
         elif isinstance(obj, Vehicle):
             vehicles.append((obj, False))

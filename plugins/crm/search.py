@@ -13,6 +13,7 @@ plate, any part    prefix of one of the plate's suffixes, after folding  ``p:``
 phone, any format  E.164 equality; the national number or its last 4+    ``t:``
                    digits as a prefix of the reversed digits
 name / company     word prefix                                           ``n:``
+INN               equality                                              ``i:``
 two name words     "surname first-name" (either order), the last a prefix ``f:``
 one typo in name   one-deletion neighbourhood (SymSpell-style); the      ``d:``/``n:``
                    corrected word then pairs with the next word          ``f:``
@@ -86,6 +87,11 @@ def _plan_phone(q: str, plan: _Plan) -> None:
         plan.prefix(WHOLE_QUERY_PHONE, "phone", S_PHONE_SUFFIX, "t:" + digits[::-1])
 
 
+def _plan_inn(token: str, index: int, plan: _Plan) -> None:
+    if token.isdigit() and len(token) in (10, 12):
+        plan.exact(index, "inn", S_EXACT, ["i:" + token])
+
+
 def _plan_vehicle(token: str, index: int, plan: _Plan) -> None:
     folded = fold_plate(token)
     if len(folded) < 3:
@@ -132,6 +138,7 @@ def plan(q: str) -> _Plan:
     for i, token in enumerate(tokens):
         if _HAS_DIGIT.search(token) or (LATIN_ONLY.match(token) and len(token) >= 4):
             _plan_vehicle(token, i, p)
+        _plan_inn(token, i, p)
         if not _HAS_DIGIT.search(token):
             for word in name_words(token):
                 _plan_name(word, i, p)

@@ -114,6 +114,9 @@ def test_search_by_every_key(crm):
     assert first("Сергей Иванов")["client"]["id"] == ivanov["id"]  # either order
     assert first("Иванов Алек")["client"]["id"] == namesake["id"]
     assert first("Ромашка")["client"]["id"] == romashka["id"]
+    r = c.patch(f"/api/v1/crm/clients/{romashka['id']}", json={"inn": "7707083893", "version": romashka["version"]})
+    assert r.status_code == 200, r.get_json()
+    assert first("7707083893")["client"]["id"] == romashka["id"]  # by INN
     assert first("ромашко")["client"]["id"] == romashka["id"]
     assert first("иванов а123")["vehicle"]["id"] == v1["id"]
     assert c.get("/api/v1/crm/search?q=zzzzzz").get_json()["results"] == []

@@ -105,9 +105,10 @@ def register_entities():
 
 @hookimpl
 def register_blueprints():
-    from .api import bp
+    from .api import bp as api_bp
+    from .views import bp as ui_bp
 
-    return [bp]
+    return [api_bp, ui_bp]
 
 
 @hookimpl
@@ -132,7 +133,8 @@ def document_panels(document, ctx):
     from .printing import work_order_panel
 
     if isinstance(document, WorkOrder):
-        return [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document), order=100)]
+        return [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document, ctx.user),
+                      order=100)]
     return []
 
 

@@ -64,7 +64,11 @@ def install(app) -> None:
     app.add_template_global(print_info, "ws_print_info")
 
 
-def work_order_panel(doc) -> str:
+def work_order_panel(doc, user=None) -> str:
     from flask import render_template
 
-    return render_template("workshop/panels/work_order.html", doc=doc, info=print_info(doc))
+    from core.documents import get_document_type
+
+    state = get_document_type(doc).workflow.states.get(doc.state)
+    editable = bool(user is not None and user.can("workshop.work_order.update") and not (state and state.immutable))
+    return render_template("workshop/panels/work_order.html", doc=doc, info=print_info(doc), editable=editable)

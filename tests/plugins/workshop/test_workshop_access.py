@@ -83,3 +83,49 @@ def test_the_pages_list_and_show_work_orders(shop, app, login):
     detail = page.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
     assert "Lines and payers" in detail and "Замена свечей" in detail and "1200.00" in detail
     assert "Work orders" in page.get("/").get_data(as_text=True)  # the menu
+
+
+def test_lines_and_decisions_are_edited_on_the_page(shop, make_shop, app, login):
+    import re
+
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    page = login(app.test_client(), shop.user)
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    html = page.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = page.post(f"/workshop/work-orders/{wo['id']}/lines",
+                  data={"csrf_token": token, "kind": "labor", "name": "Замена ремня генератора", "hours": "0,8",
+                        "rate": "2000"})
+    assert r.status_code == 302
+    r = page.post(f"/workshop/work-orders/{wo['id']}/lines",
+                  data={"csrf_token": token, "kind": "part", "name": "Ремень", "quantity": "x", "price": "1"},
+                  follow_redirects=True)
+    assert "quantity" in r.get_data(as_text=True)  # the field error is shown, nothing saved
+    got = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()
+    assert [(line["name"], line["amount"]) for line in got["labor_lines"]] == [("Замена ремня генератора", "1600.00")]
+    assert got["part_lines"] == []
+    r = page.post(f"/workshop/work-orders/{wo['id']}/decisions", data={
+        "csrf_token": token, "line_id": got["labor_lines"][0]["id"], "kind": "labor", "by": "Иванов",
+        "channel": "phone", "decision": "deferred"})
+    assert r.status_code == 302
+    history = shop.api.get(f"/api/v1/crm/vehicles/{car['id']}/history").get_json()
+    assert [rec["job"] for rec in history["recommendations"]] == ["Замена ремня генератора"]
+    # Without the permission: 403; another tenant's order: 404.
+    def signed_in(someone, order_id):
+        c = login(app.test_client(), someone.user)
+        html = c.get(f"/workshop/work-orders/{order_id}").get_data(as_text=True)
+        return c, re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    tech = make_shop(role="technician", t=shop.tenant)
+    c, tech_token = signed_in(tech, wo["id"])
+    assert "Add a job" not in c.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    r = c.post(f"/workshop/work-orders/{wo['id']}/lines", data={"csrf_token": tech_token, "name": "X"})
+    assert r.status_code == 403
+    other = make_shop()
+    o_client, o_car = other.client_and_car()
+    own = other.work_order(client_id=o_client["id"], vehicle_id=o_car["id"])
+    c, other_token = signed_in(other, own["id"])
+    r = c.post(f"/workshop/work-orders/{wo['id']}/lines", data={"csrf_token": other_token, "name": "X"})
+    assert r.status_code == 404
+    assert len(shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"]) == 1

@@ -1,0 +1,109 @@
+"""Pages: the work order's lines and the client's decisions, edited on the generic document page.
+
+The generic page (``/workshop/work-orders/<id>``) shows the panel of :func:`printing.work_order_panel`
+with small forms that post here; each handler runs the same service as the API, flashes the result
+(field errors in the user's language) and returns to the page.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request
+from marshmallow import ValidationError
+
+from core import events
+from core.api.errors import translate_errors
+from core.auth.access import permission_required
+from core.db import db
+from core.documents import DocumentError
+from core.i18n import domain
+
+from . import services
+from .documents import FEATURE
+from .schemas import DecisionsSchema, LaborLineSchema, PartLineSchema
+
+_ = domain("workshop").gettext
+
+bp = Blueprint("workshop_ui", __name__, url_prefix="/workshop")
+
+LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "discount_percent"),
+               "part": ("name", "code", "quantity", "unit", "price", "labor_line_id", "discount_percent")}
+
+
+def _page(order_id: int):
+    return redirect(f"/workshop/work-orders/{order_id}")
+
+
+def _flash_errors(messages) -> None:
+    for name, errors in translate_errors(messages).items():
+        flat = errors if isinstance(errors, list) else [str(errors)]
+        flash(f"{name}: {'; '.join(str(e) for e in flat)}", "error")
+
+
+def _run(order_id: int, action):
+    try:
+        order = services.lock_order(order_id)
+        action(order)
+        events.commit()
+        flash(_("Saved."), "success")
+    except ValidationError as err:
+        db.session.rollback()
+        _flash_errors(err.messages)
+    except services.WorkshopError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise
+        flash(str(exc.message), "error")
+    except DocumentError as exc:
+        db.session.rollback()
+        flash("; ".join(exc.messages), "error")
+    return _page(order_id)
+
+
+@bp.post("/work-orders/<int:order_id>/lines")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def add_line(order_id: int):
+    kind = "part" if request.form.get("kind") == "part" else "labor"
+    schema = PartLineSchema() if kind == "part" else LaborLineSchema()
+    raw = {k: request.form[k].strip() for k in LINE_FIELDS[kind] if request.form.get(k, "").strip()}
+
+    def action(order):
+        services.add_line(order, kind, schema.load(raw), current_user_obj(),
+                          with_job_parts=_tenant_has("workshop.norms"))
+
+    try:
+        return _run(order_id, action)
+    except services.WorkshopError:
+        return _not_found()
+
+
+@bp.post("/work-orders/<int:order_id>/decisions")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def decide(order_id: int):
+    raw = {"by": request.form.get("by", "").strip(), "channel": request.form.get("channel") or "in_person",
+           "decisions": [{"line_id": request.form.get("line_id", type=int), "kind": request.form.get("kind", "labor"),
+                          "decision": request.form.get("decision", "")}]}
+
+    def action(order):
+        services.record_decisions(order, DecisionsSchema().load(raw), current_user_obj())
+
+    try:
+        return _run(order_id, action)
+    except services.WorkshopError:
+        return _not_found()
+
+
+def current_user_obj():
+    from flask_login import current_user
+
+    return current_user._get_current_object()
+
+
+def _tenant_has(feature: str) -> bool:
+    from flask import g
+
+    return g.tenant.has(feature)
+
+
+def _not_found():
+    from flask import abort
+
+    abort(404)

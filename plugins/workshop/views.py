@@ -6,7 +6,7 @@ with small forms that post here; each handler runs the same service as the API, 
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request
+from flask import Blueprint, abort, flash, redirect, request
 from marshmallow import ValidationError
 
 from core import events
@@ -50,7 +50,7 @@ def _run(order_id: int, action):
     except services.WorkshopError as exc:
         db.session.rollback()
         if exc.status == 404:
-            raise
+            abort(404)  # another tenant's order looks exactly like a missing one
         flash(str(exc.message), "error")
     except DocumentError as exc:
         db.session.rollback()
@@ -69,10 +69,7 @@ def add_line(order_id: int):
         services.add_line(order, kind, schema.load(raw), current_user_obj(),
                           with_job_parts=_tenant_has("workshop.norms"))
 
-    try:
-        return _run(order_id, action)
-    except services.WorkshopError:
-        return _not_found()
+    return _run(order_id, action)
 
 
 @bp.post("/work-orders/<int:order_id>/decisions")
@@ -85,10 +82,7 @@ def decide(order_id: int):
     def action(order):
         services.record_decisions(order, DecisionsSchema().load(raw), current_user_obj())
 
-    try:
-        return _run(order_id, action)
-    except services.WorkshopError:
-        return _not_found()
+    return _run(order_id, action)
 
 
 def current_user_obj():
@@ -102,8 +96,3 @@ def _tenant_has(feature: str) -> bool:
 
     return g.tenant.has(feature)
 
-
-def _not_found():
-    from flask import abort
-
-    abort(404)

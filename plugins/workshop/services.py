@@ -19,7 +19,7 @@ from core import audit
 from core.db import db
 from core.documents import ensure_editable, tenant_now
 from core.i18n import domain
-from core.models import Tenant, utcnow
+from core.models import utcnow
 
 from . import money
 from .models import LaborLine, LineShare, PartLine, Payer, ServiceOrder, WorkOrder
@@ -184,13 +184,6 @@ def _client_name(client_id: int | None) -> str | None:
     return client.name if client else None
 
 
-def snapshot_vat(order: WorkOrder) -> None:
-    """Copy the tenant's VAT settings onto a new order (later changes of the settings never rewrite it)."""
-    tenant = db.session.get(Tenant, order.tenant_id)
-    order.vat_mode = tenant.vat_mode or "none"
-    order.vat_rate = tenant.vat_rate or Decimal("0")
-
-
 # --- lines ------------------------------------------------------------------------------------------
 
 
@@ -206,8 +199,6 @@ def _check_line_refs(order: WorkOrder, kind: str, values: dict) -> None:
     if kind == "part" and values.get("labor_line_id"):
         if not any(line.id == values["labor_line_id"] for line in order.labor_lines):
             raise WorkshopError(_("No such job in this order."), fields={"labor_line_id": [_("No such job in this order.")]})
-    if kind == "labor" and values.get("fixed_price") is None and values.get("rate") is None:
-        values.setdefault("rate", None)
 
 
 def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts: bool = False) -> Any:
@@ -500,8 +491,7 @@ def on_service_order_accepting(so: ServiceOrder, actor) -> None:
 
 
 def service_book_entries(vehicle_id: int) -> list[dict]:
-    from core.models import User  # noqa: F401 - technician names are stored on the lines
-
+    """Closed work orders of the car as service-book entries (the CRM's ``crm_service_book_entries``)."""
     orders = db.session.scalars(select(WorkOrder).where(
         WorkOrder.vehicle_id == vehicle_id, WorkOrder.state == "closed").order_by(WorkOrder.closed_at))
     entries = []
@@ -523,8 +513,7 @@ def service_book_entries(vehicle_id: int) -> list[dict]:
 
 
 def _qty(value: Decimal) -> str:
-    text = format(Decimal(value).normalize(), "f")
-    return text
+    return format(Decimal(value).normalize(), "f")  # 4.500 -> "4.5", 1.000 -> "1"
 
 
 def last_visits(vehicle_ids: list[int]) -> dict[int, dict]:

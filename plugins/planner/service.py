@@ -22,12 +22,12 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from core import audit
-from core.db import db
+from core.db import db, tenant_sql
 from core.i18n import domain
 from core.models import Tenant, User
 from core.tenancy import current_tenant
 
-from .models import BAY_TYPES, RELEASED_STATUSES, SOURCES, Bay, Booking, BookingBay, Break, DayOff, WorkingHours
+from .models import BAY_TYPES, RELEASED_STATUSES, SOURCES, Bay, Booking, BookingBay
 from .settings import load_settings
 
 _ = domain("planner").gettext
@@ -154,16 +154,28 @@ class Schedule:
 
     @classmethod
     def load(cls, tz: ZoneInfo | None = None, days: tuple[date, date] | None = None) -> "Schedule":
+        """Hours, breaks and days off (within ``days`` when given) in one round trip: the three small
+        tables in one UNION ALL through :func:`core.db.tenant_sql` (every part bound to the tenant)."""
         sched = cls(tz=tz or tenant_zone())
-        for row in db.session.execute(select(WorkingHours.weekday, WorkingHours.bay_id, WorkingHours.opens,
-                                             WorkingHours.closes).order_by(WorkingHours.opens)):
-            sched.hours.setdefault((row.weekday, row.bay_id), []).append((row.opens, row.closes))
-        sched.breaks = [(r.weekday, r.starts, r.ends) for r in db.session.execute(
-            select(Break.weekday, Break.starts, Break.ends))]
-        q = select(DayOff.day, DayOff.title)
-        if days:
-            q = q.where(DayOff.day >= days[0], DayOff.day <= days[1])
-        sched.days_off = {r.day: r.title for r in db.session.execute(q)}
+        first, last = days or (date(1, 1, 1), date(9999, 12, 31))
+        rows = tenant_sql(
+            "SELECT 'h' AS kind, weekday, bay_id, opens AS t1, closes AS t2, CAST(NULL AS DATE) AS day,"
+            " CAST(NULL AS VARCHAR(120)) AS title FROM planner_working_hours WHERE tenant_id = :tenant_id"
+            " UNION ALL SELECT 'b', weekday, CAST(NULL AS INTEGER), starts, ends, CAST(NULL AS DATE), title"
+            " FROM planner_break WHERE tenant_id = :tenant_id"
+            " UNION ALL SELECT 'd', CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS TIME),"
+            " CAST(NULL AS TIME), day, title FROM planner_day_off"
+            " WHERE tenant_id = :tenant_id AND day >= :first AND day <= :last",
+            first=first, last=last).all()
+        # SQLite hands times and dates back as ISO text, PostgreSQL as objects.
+        as_time = lambda v: time.fromisoformat(v) if isinstance(v, str) else v  # noqa: E731
+        for kind, weekday, bay_id, t1, t2, day, title in sorted(rows, key=lambda r: (r[0], str(r[3]))):
+            if kind == "h":
+                sched.hours.setdefault((weekday, bay_id), []).append((as_time(t1), as_time(t2)))
+            elif kind == "b":
+                sched.breaks.append((weekday, as_time(t1), as_time(t2)))
+            else:
+                sched.days_off[date.fromisoformat(day) if isinstance(day, str) else day] = title or ""
         return sched
 
     def open_intervals(self, day: date, bay_id: int | None = None) -> list[Interval]:

@@ -33,6 +33,7 @@ _ = domain("workshop").gettext
 bp = Blueprint("workshop_api", __name__, url_prefix="/api/v1/workshop")
 
 KINDS = {"labor-lines": ("labor", LaborLineSchema), "part-lines": ("part", PartLineSchema)}
+LINES = '<any("labor-lines", "part-lines"):kind_segment>'  # the URL segment naming the kind of line
 
 
 def requires(permission: str):
@@ -97,7 +98,7 @@ def _kind(kind_segment: str):
 # --- lines ------------------------------------------------------------------------------------------
 
 
-@bp.post("/work-orders/<int:order_id>/<kind_segment>")
+@bp.post(f"/work-orders/<int:order_id>/{LINES}")
 @requires("workshop.work_order.update")
 def add_line(user, order_id: int, kind_segment: str):
     kind, schema = _kind(kind_segment)
@@ -113,7 +114,7 @@ def add_line(user, order_id: int, kind_segment: str):
     return response
 
 
-@bp.route("/work-orders/<int:order_id>/<kind_segment>/<int:line_id>", methods=["PATCH", "DELETE"])
+@bp.route(f"/work-orders/<int:order_id>/{LINES}/<int:line_id>", methods=["PATCH", "DELETE"])
 @requires("workshop.work_order.update")
 def change_line(user, order_id: int, kind_segment: str, line_id: int):
     kind, schema = _kind(kind_segment)
@@ -131,7 +132,7 @@ def change_line(user, order_id: int, kind_segment: str, line_id: int):
     return jsonify(line=schema().dump(line), work_order=_order_json(order))
 
 
-@bp.put("/work-orders/<int:order_id>/<kind_segment>/<int:line_id>/shares")
+@bp.put(f"/work-orders/<int:order_id>/{LINES}/<int:line_id>/shares")
 @requires("workshop.work_order.update")
 def put_shares(user, order_id: int, kind_segment: str, line_id: int):
     kind, schema = _kind(kind_segment)

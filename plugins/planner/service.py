@@ -268,42 +268,33 @@ def _snapshot(b: Booking) -> dict:
             "source": b.source}
 
 
-def _model_for(table_name: str):
-    """The ORM class mapped to ``table_name`` (another plugin's model, found without importing it)."""
-    for mapper in db.Model.registry.mappers:
-        if getattr(mapper.local_table, "name", None) == table_name:
-            return mapper.class_
-    return None
-
-
 def _check_crm_refs(data: dict) -> dict:
-    """client_id / vehicle_id point at the CRM's tables; only with ``crm.clients`` and only ids of this
-    tenant (the ORM's tenant guard applies). The CRM is optional: its models are found by table name,
-    never imported. Returns what the booking can copy from the directory: ``client_name``,
-    ``client_phone``, ``vehicle``."""
-    refs = [(key, table) for key, table in (("client_id", "crm_client"), ("vehicle_id", "crm_vehicle"))
+    """client_id / vehicle_id point at the CRM's clients and vehicles; only with ``crm.clients`` and
+    only ids of this tenant. The CRM is optional: its models come from the core's entity registry
+    (never imported), and the ORM's tenant guard scopes the lookups (a plain SELECT, never the identity
+    map). Returns what the booking can copy from the directory: ``client_name``, ``client_phone``,
+    ``vehicle``."""
+    refs = [(key, resource) for key, resource in (("client_id", "clients"), ("vehicle_id", "vehicles"))
             if data.get(key) is not None]
     found: dict = {}
     if not refs:
         return found
     tenant = current_tenant()
-    for key, table_name in refs:
+    entities = current_app.extensions["garage"].entities
+    for key, resource in refs:
         if not tenant.has("crm.clients"):
             raise PlannerError(_("The client directory is not in your plan."), field_name=key)
-        model = _model_for(table_name)
-        if model is None or "crm" not in tenant.plugins:
+        entity = entities.get(("crm", resource))
+        if entity is None or "crm" not in tenant.plugins:
             raise PlannerError(_("The client directory is not available."), field_name=key)
+        model = entity.model
         row = db.session.scalars(select(model).where(model.id == data[key])).first()
         if row is None:
             raise PlannerError(_("No such client.") if key == "client_id" else _("No such car."), field_name=key)
         if key == "client_id":
             found["client_name"] = getattr(row, "name", "") or ""
-            phone_model = _model_for("crm_client_phone")
-            if phone_model is not None and hasattr(phone_model, "e164"):
-                found["client_phone"] = db.session.scalar(
-                    select(phone_model.e164).where(phone_model.client_id == row.id)
-                    .order_by(*([phone_model.position] if hasattr(phone_model, "position") else []),
-                              phone_model.id).limit(1)) or ""
+            phones = list(getattr(row, "phones", None) or [])
+            found["client_phone"] = phones[0] if phones else ""
         else:
             found["vehicle"] = " ".join(str(getattr(row, c)) for c in ("make", "model", "plate")
                                         if getattr(row, c, None))

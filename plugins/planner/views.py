@@ -367,7 +367,10 @@ def settings_save():
         after = save_settings(tenant, PlannerSettingsSchema().load(data))
     except ValidationError as err:
         db.session.rollback()
-        return _settings_page(translate_errors(err.messages), 422)
+        errors = translate_errors(err.messages)
+        # A list field's errors come per line ({index: [...]}): show them as one message list.
+        errors = {k: [m for msgs in v.values() for m in msgs] if isinstance(v, dict) else v for k, v in errors.items()}
+        return _settings_page(errors, 422)
     audit.record("settings", tenant, object_type="planner_settings", changes=audit.diff(before, after))
     db.session.commit()
     flash(_("Settings saved."), "success")

@@ -130,6 +130,9 @@ def test_settings_hours_days_off_and_embed_snippet(app, shop, ui, api, book, csr
                                              "online_enabled": "on", "online_services": "Oil\nTyres"})
     assert r.status_code == 302
     assert page.post("/planner/settings", data={"csrf_token": token, "slot_minutes": "7"}).status_code == 422
+    long_service = page.post("/planner/settings", data={"csrf_token": token, "online_services": "x" * 200})
+    assert long_service.status_code == 422
+    assert re.search(r'id="online_services-err">[^<]*120', long_service.get_data(as_text=True))
 
 
 def test_technician_sees_but_cannot_book(app, shop, ui):

@@ -75,6 +75,7 @@ def register_permissions():
         Permission("workshop.diagnostic_act.create", _l("Make diagnostic acts"), ADVISORS + ("technician",)),
         Permission("workshop.diagnostic_act.update", _l("Edit and complete diagnostic acts"), ADVISORS + ("technician",)),
         Permission("workshop.diagnostic_act.void", _l("Void diagnostic acts"), MANAGERS),
+        Permission("workshop.report.productivity", _l("See the technicians' productivity report"), MANAGERS),
         Permission("workshop.job.read", _l("See the job catalog"), STAFF),
         Permission("workshop.job.create", _l("Add jobs to the catalog"), ADVISORS),
         Permission("workshop.job.update", _l("Edit the job catalog"), ADVISORS),

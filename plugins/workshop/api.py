@@ -222,6 +222,35 @@ def get_totals(user, order_id: int):
     return jsonify(services.totals(order).as_json())
 
 
+@bp.post(f"/work-orders/<int:order_id>/labor-lines/<int:line_id>/clock/<any(start, stop):action>")
+@requires("workshop.work_order.start")
+def clock(user, order_id: int, line_id: int, action: str):
+    """The technician starts or stops his clock on a job (clocked time for the productivity report)."""
+    order = services.lock_order(order_id)
+    line = services.get_line(order, "labor", line_id)
+    entry = services.clock(order, line, action, user)
+    events.commit()
+    return jsonify(id=entry.id, labor_line_id=entry.labor_line_id, started_at=entry.started_at.isoformat(),
+                   ended_at=entry.ended_at.isoformat() if entry.ended_at else None)
+
+
+@bp.get("/reports/productivity")
+@requires("workshop.report.productivity")
+def productivity_report(user):
+    """Clocked vs sold hours per technician between ``from`` and ``to`` (dates, ``to`` included)."""
+    from datetime import datetime, time, timedelta, timezone
+
+    if not g.tenant.has("workshop.staff"):
+        raise not_found()
+    try:
+        since = datetime.combine(datetime.fromisoformat(request.args["from"]).date(), time(), timezone.utc)
+        until = datetime.combine(datetime.fromisoformat(request.args["to"]).date() + timedelta(days=1), time(),
+                                 timezone.utc)
+    except (KeyError, ValueError):
+        raise validation_error({"from": [_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD.")]}) from None
+    return jsonify(items=services.productivity(since, until))
+
+
 @bp.get("/my-jobs")
 @requires("workshop.work_order.read")
 def my_jobs(user):

@@ -257,7 +257,20 @@ class DiagnosticAct(DocumentMixin, db.Model):
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="SET NULL"))
 
 
-MODELS = [Job, ServiceOrder, WorkOrder, Payer, LaborLine, PartLine, LineShare, Estimate, DiagnosticAct]
+class TimeEntry(TenantScoped, db.Model):
+    """A technician's clocked time on a job (start/stop); ``ended_at`` None while the clock runs."""
+
+    __tablename__ = "workshop_time_entry"
+    __table_args__ = (Index(None, "tenant_id", "technician_id", "started_at"), Index(None, "tenant_id", "labor_line_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="CASCADE"))
+    labor_line_id: Mapped[int] = mapped_column(ForeignKey("workshop_labor_line.id", ondelete="CASCADE"))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+MODELS = [Job, ServiceOrder, WorkOrder, Payer, LaborLine, PartLine, LineShare, Estimate, DiagnosticAct, TimeEntry]
 
 
 @event.listens_for(GarageSession, "before_flush")

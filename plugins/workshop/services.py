@@ -609,3 +609,81 @@ def convert_diagnostic_act(act, user, rate: Decimal | None) -> WorkOrder:
     act.work_order_id = order.id
     transition(act, "convert", user, comment=order.number, commit=False)
     return order
+
+
+# --- clocked time ----------------------------------------------------------------------------------
+
+
+def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None):
+    """Start or stop ``user``'s clock on job ``line``. Starting stops the clock running on any other
+    job of the technician (one job at a time). Only approved jobs of an order in progress."""
+    from .models import TimeEntry
+
+    at = at or utcnow()
+    running = db.session.scalars(select(TimeEntry).where(
+        TimeEntry.technician_id == user.id, TimeEntry.ended_at.is_(None)).with_for_update()).all()
+    if action == "stop":
+        mine = [e for e in running if e.labor_line_id == line.id]
+        if not mine:
+            raise WorkshopError(_("Your clock is not running on this job."), 409)
+        for entry in mine:
+            entry.ended_at = at
+            audit.record("clock_stop", entry, user=user, changes={"ended_at": [None, at]})
+        db.session.flush()
+        return mine[0]
+    if order.state != "in_progress":
+        raise WorkshopError(_("Start the work order first."), 409)
+    if line.decision != "approved":
+        raise WorkshopError(_("The client has not approved this job."), 409)
+    for entry in running:
+        if entry.labor_line_id == line.id:
+            return entry  # already running: starting twice changes nothing
+        entry.ended_at = at
+        audit.record("clock_stop", entry, user=user, changes={"ended_at": [None, at]})
+    entry = TimeEntry(tenant_id=order.tenant_id, work_order_id=order.id, labor_line_id=line.id,
+                      technician_id=user.id, started_at=at)
+    db.session.add(entry)
+    db.session.flush()
+    audit.record("clock_start", entry, user=user, changes={"labor_line_id": [None, line.id], "started_at": [None, at]})
+    return entry
+
+
+def productivity(since, until) -> list[dict]:
+    """Per technician in ``[since, until)``: clocked hours on jobs and sold (standard) hours of the
+    approved jobs of orders closed in the period; efficiency = sold / clocked."""
+    from core.models import User
+
+    from .models import TimeEntry
+
+    now = utcnow()
+    clocked: dict[int, Decimal] = {}
+    for entry in db.session.scalars(select(TimeEntry).where(TimeEntry.started_at < until,
+                                                            (TimeEntry.ended_at.is_(None)) | (TimeEntry.ended_at > since))):
+        start = max(_aware(entry.started_at), since)
+        end = min(_aware(entry.ended_at) if entry.ended_at else now, until)
+        if end > start:
+            hours = Decimal((end - start).total_seconds()) / Decimal(3600)
+            clocked[entry.technician_id] = clocked.get(entry.technician_id, Decimal(0)) + hours
+    sold: dict[int, Decimal] = {}
+    rows = db.session.execute(select(LaborLine.technician_id, LaborLine.hours).join(
+        WorkOrder, WorkOrder.id == LaborLine.work_order_id).where(
+        WorkOrder.state == "closed", WorkOrder.closed_at >= since, WorkOrder.closed_at < until,
+        LaborLine.decision == "approved", LaborLine.technician_id.is_not(None)))
+    for tech_id, hours in rows:
+        sold[tech_id] = sold.get(tech_id, Decimal(0)) + Decimal(hours or 0)
+    out = []
+    for tech_id in sorted(set(clocked) | set(sold)):
+        user = db.session.get(User, tech_id)
+        c = clocked.get(tech_id, Decimal(0)).quantize(Decimal("0.01"))
+        s_ = sold.get(tech_id, Decimal(0)).quantize(Decimal("0.01"))
+        out.append({"technician_id": tech_id, "name": (user.name or user.email) if user else None,
+                    "clocked_hours": str(c), "sold_hours": str(s_),
+                    "efficiency": str((s_ / c).quantize(Decimal("0.01"))) if c else None})
+    return out
+
+
+def _aware(value):
+    """SQLite hands back naive datetimes (stored as UTC)."""
+    from datetime import timezone
+
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

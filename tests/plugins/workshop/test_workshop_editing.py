@@ -67,3 +67,45 @@ def test_a_job_brings_its_parts_with_the_norms_feature(make_shop):
                          for p in out["work_order"]["part_lines"]]
     assert results["specialist"] == []
     assert results["master"] == [("Масло 5W-30", "3825.00", True), ("Фильтр масляный", "450.00", True)]
+
+
+def test_technicians_clock_their_jobs_and_the_owner_sees_productivity(make_shop):
+    from datetime import date, timedelta
+
+    from core.models import User, utcnow
+    from plugins.workshop import services
+    from plugins.workshop.models import LaborLine, WorkOrder
+
+    owner = make_shop(tier="master")
+    tech = make_shop(role="technician", t=owner.tenant)
+    client, car = owner.client_and_car()
+    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = owner.line(wo["id"], name="Замена сцепления", hours="2", rate="2500.00", technician_id=tech.user.id)["line"]
+    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    url = f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}/clock"
+    owner.transition("work-orders", wo["id"], "approve")
+    assert tech.api.post(f"{url}/start", json={}).status_code == 409  # the order is not in progress yet
+    tech.transition("work-orders", wo["id"], "start")
+    first = tech.post(f"{url}/start")
+    assert tech.post(f"{url}/start")["id"] == first["id"]  # starting twice changes nothing
+    assert tech.post(f"{url}/stop")["ended_at"]
+    assert tech.api.post(f"{url}/stop", json={}).status_code == 409
+    # An hour and a half of clocked work, recorded at known times.
+    with owner.ctx() as s:
+        order, job = s.get(WorkOrder, wo["id"]), s.get(LaborLine, line["id"])
+        who = s.get(User, tech.user.id)
+        t0 = utcnow() - timedelta(hours=3)
+        services.clock(order, job, "start", who, at=t0)
+        services.clock(order, job, "stop", who, at=t0 + timedelta(minutes=90))
+        s.commit()
+    tech.transition("work-orders", wo["id"], "finish")
+    owner.transition("work-orders", wo["id"], "close")
+    today = date.today().isoformat()
+    yesterday = (date.today() - timedelta(days=1)).isoformat()  # t0 may fall before midnight (UTC)
+    report = owner.api.get(f"{API}/reports/productivity?from={yesterday}&to={today}").get_json()["items"]
+    assert [(r["technician_id"], r["clocked_hours"], r["sold_hours"], r["efficiency"]) for r in report] == [
+        (tech.user.id, "1.50", "2.00", "1.33")]
+    assert tech.api.get(f"{API}/reports/productivity?from={today}&to={today}").status_code == 403
+    specialist = make_shop()
+    assert specialist.api.get(f"{API}/reports/productivity?from={today}&to={today}").status_code == 404

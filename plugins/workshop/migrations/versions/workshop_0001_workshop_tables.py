@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:25:41.593465
+Create Date: 2026-11-25 02:35:58.365197
 """
 from alembic import op
 import sqlalchemy as sa
@@ -253,6 +253,24 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_item_id'), ['tenant_id', 'item_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
 
+    op.create_table('workshop_time_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('work_order_id', sa.Integer(), nullable=False),
+    sa.Column('labor_line_id', sa.Integer(), nullable=False),
+    sa.Column('technician_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['labor_line_id'], ['workshop_labor_line.id'], name=op.f('fk_workshop_time_entry_labor_line_id_workshop_labor_line'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['technician_id'], ['core_user.id'], name=op.f('fk_workshop_time_entry_technician_id_core_user'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_time_entry_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['work_order_id'], ['workshop_work_order.id'], name=op.f('fk_workshop_time_entry_work_order_id_workshop_work_order'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_time_entry'))
+    )
+    with op.batch_alter_table('workshop_time_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_labor_line_id'), ['tenant_id', 'labor_line_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_technician_id_workshop_time_entry_started_at'), ['tenant_id', 'technician_id', 'started_at'], unique=False)
+
     op.create_table('workshop_line_share',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('work_order_id', sa.Integer(), nullable=False),
@@ -287,6 +305,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_workshop_line_share_tenant_id_workshop_line_share_labor_line_id'))
 
     op.drop_table('workshop_line_share')
+    with op.batch_alter_table('workshop_time_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_technician_id_workshop_time_entry_started_at'))
+        batch_op.drop_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_labor_line_id'))
+
+    op.drop_table('workshop_time_entry')
     with op.batch_alter_table('workshop_part_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_work_order_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_item_id'))

@@ -1,19 +1,25 @@
-"""Workshop plugin: service orders (reception acts) and work orders (заказ-наряды) with labour and
-parts lines, several payers per line, the client's decision per line, and the job catalog.
+"""Workshop plugin: service orders (reception acts), work orders (заказ-наряды) with labour and parts
+lines, several payers per line, the client's decision per line, estimates, diagnostic acts, the job
+catalog and clocked time.
 
-- Document types (:mod:`plugins.workshop.documents`): ``workshop.service_order`` (``SO-…``) and
-  ``workshop.work_order`` (``WO-…``); the core serves ``/api/v1/workshop/service-orders`` and
-  ``/api/v1/workshop/work-orders`` (list, create, get, update, void, transitions, print, print.pdf)
-  and the generic pages; :mod:`plugins.workshop.api` adds lines, payers, shares, decisions, totals.
-- Entity ``/api/v1/workshop/jobs``: the job catalog with standard hours.
+- Document types (:mod:`plugins.workshop.documents`): ``workshop.service_order`` (``SO-…``),
+  ``workshop.work_order`` (``WO-…``), ``workshop.estimate`` (``EST-…``) and
+  ``workshop.diagnostic_act`` (``DA-…``); the core serves ``/api/v1/workshop/<resource>`` (list,
+  create, get, update, void, transitions, print, print.pdf) and the generic pages.
+  :mod:`plugins.workshop.api` adds lines, payers, shares, decisions, totals, conversions into work
+  orders, the technician's jobs and clock, the funnel and the productivity report;
+  :mod:`plugins.workshop.views` the line and decision forms of the work order page.
+- Entity ``/api/v1/workshop/jobs``: the job catalog with standard hours (and usual parts, filled in
+  with ``workshop.norms``).
 - The CRM: intake mileage goes into the car's odometer history, declined and deferred jobs become
   recommendations, recommendations carried out leave the list when the order closes, and closed
-  orders are the car's service-book entries and last visits (the CRM's hooks).
+  orders are the car's service-book entries and last visits (the CRM's hooks); merged clients take
+  their orders along.
 
 Events for other plugins (after commit): ``workshop.work_order.<transition>`` (``.close``: parts to
-write off, invoices per payer, the "your car is ready" message on ``.finish``) and
+write off, invoices per payer; ``.finish``: "your car is ready") and
 ``workshop.work_order.state.<state>``; :func:`plugins.workshop.services.totals` gives the amounts
-per payer.
+per payer (net, VAT, total, the insurer's excess) and the lines carry ``item_id`` for the warehouse.
 """
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl

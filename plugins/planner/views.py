@@ -186,7 +186,7 @@ def arrivals_page():
 # --- booking forms ------------------------------------------------------------------------------------
 
 FORM_FIELDS = ("bay_id", "start", "duration_minutes", "client_name", "client_phone", "vehicle", "reason",
-               "status", "version", "client_id", "vehicle_id")
+               "status", "version", "client_id", "vehicle_id", "advisor_id")
 
 
 def _form_data(partial: bool) -> tuple[dict, dict]:
@@ -206,7 +206,11 @@ def _form_data(partial: bool) -> tuple[dict, dict]:
 
 def _render_form(template: str, *, booking: Booking | None, values: dict, errors: dict, status: int = 200):
     tz = service.tenant_zone()
+    from core.models import User
+
+    advisors = list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)))
     return render_template(template, booking=booking, values=values, errors=errors, bays=service.active_bays(),
+                           advisors=advisors,
                            statuses=("requested", "confirmed", "arrived"),
                            booking_local=booking.start_at.astimezone(tz) if booking else None,
                            actions=_actions(booking) if booking else [], **_ctx()), status
@@ -237,7 +241,8 @@ def _save(data: dict, booking: Booking | None) -> Booking | dict:
 def new_booking():
     if request.method == "GET":
         values = {"bay_id": request.args.get("bay_id", type=int), "start": request.args.get("start", ""),
-                  "duration_minutes": request.args.get("duration", type=int) or 60, "status": "confirmed"}
+                  "duration_minutes": request.args.get("duration", type=int) or 60, "status": "confirmed",
+                  "advisor_id": current_user.id}
         return _render_form("planner/booking_form.html", booking=None, values=values, errors={})
     data, errors = _form_data(partial=False)
     if not errors:

@@ -53,6 +53,8 @@ def test_free_shop_uses_everything_it_has(app, shop, api, ui, book, csrf, in_ten
     maria = _bookings(in_tenant, s)[-1]
     assert (maria.client_name, maria.planned_jobs, maria.duration_minutes) == (
         "Maria", ["Check suspension", "Replace links"], 90)
+    assert maria.advisor_id == page.user.id  # the one who booked, unless another advisor is chosen
+    assert f'<option value="{page.user.id}" selected>' in html
     for url in ("/planner/bays", "/planner/week?date=" + MONDAY, "/planner/arrivals?date=" + MONDAY, "/planner/settings",
                 f"/planner/bookings/{maria.id}"):
         assert page.get(url).status_code == 200, url

@@ -296,8 +296,6 @@ def test_error_pages_are_html_for_the_ui_and_json_for_the_api(app, client, user,
 
 
 def test_server_error_page_is_friendly(user, tenant, db_url, tmp_path):
-    from flask import abort
-
     from core import create_app
 
     app = create_app({"TESTING": False, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": db_url,

@@ -3,7 +3,6 @@ engine's vetoes, immutable states, voiding with a reason, print links."""
 import re
 
 import pytest
-from sqlalchemy import select
 
 from core.db import db
 from core.tenants import get_tenant, set_feature

@@ -28,7 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit
 from ..db import Money, db
-from ..web import feature_unavailable, host, ui_context
+from ..web import feature_unavailable, ui_context
 from .forms import defaults, errors_for, form_to_payload, localise_datetimes, schema_fields
 from .listing import list_query, parse_params
 from .shell import _require_login

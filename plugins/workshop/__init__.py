@@ -23,7 +23,7 @@ per payer (net, VAT, total, the insurer's excess) and the lines carry ``item_id`
 """
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl
-from core.registry import EntityType, MenuItem, Panel, Permission
+from core.registry import Action, EntityType, MenuItem, Panel, Permission
 
 _l = domain("workshop").lazy_gettext
 
@@ -142,6 +142,22 @@ def document_panels(document, ctx):
     if isinstance(document, WorkOrder):
         return [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document, ctx.user),
                       order=100)]
+    return []
+
+
+@hookimpl
+def document_actions(document, ctx):
+    """"Make a work order" on the pages of the documents a work order is made from."""
+    from .models import DiagnosticAct, Estimate, ServiceOrder
+
+    sources = ((ServiceOrder, "service-orders", ("draft", "accepted")),
+               (Estimate, "estimates", ("draft", "sent", "accepted")),
+               (DiagnosticAct, "diagnostic-acts", ("completed",)))
+    for model, resource, states in sources:
+        if isinstance(document, model) and document.state in states:
+            return [Action("workshop.make_work_order", _l("Make a work order"),
+                           f"/workshop/{resource}/{document.id}/make-work-order", order=50,
+                           permission="workshop.work_order.create")]
     return []
 
 

@@ -96,3 +96,74 @@ def _tenant_has(feature: str) -> bool:
 
     return g.tenant.has(feature)
 
+
+
+# --- "Make a work order" buttons of the service order, estimate and diagnostic act pages -------------
+
+
+def _make_order(make, doc_url: str):
+    try:
+        order = make()
+        events.commit()
+    except services.WorkshopError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+        return redirect(doc_url)
+    except DocumentError as exc:
+        db.session.rollback()
+        flash("; ".join(exc.messages), "error")
+        return redirect(doc_url)
+    except ValidationError as err:
+        db.session.rollback()
+        _flash_errors(err.messages)
+        return redirect(doc_url)
+    flash(_("Work order %(number)s made.", number=order.number), "success")
+    return _page(order.id)
+
+
+def _locked(model, doc_id: int):
+    from sqlalchemy import select
+
+    doc = db.session.execute(select(model).where(model.id == doc_id).with_for_update()).scalar_one_or_none()
+    if doc is None:
+        abort(404)
+    return doc
+
+
+@bp.post("/service-orders/<int:doc_id>/make-work-order")
+@permission_required("workshop.work_order.create", feature=FEATURE)
+def service_order_to_work_order(doc_id: int):
+    from core.documents import create_document
+
+    from .models import ServiceOrder, WorkOrder
+    from .schemas import WorkOrderSchema
+
+    so = _locked(ServiceOrder, doc_id)
+
+    def make():
+        values = WorkOrderSchema().load({"service_order_id": so.id})
+        return create_document(WorkOrder, current_user_obj(), **values)
+
+    return _make_order(make, f"/workshop/service-orders/{doc_id}")
+
+
+@bp.post("/estimates/<int:doc_id>/make-work-order")
+@permission_required("workshop.work_order.create", feature=FEATURE)
+def estimate_to_work_order(doc_id: int):
+    from .models import Estimate
+
+    estimate = _locked(Estimate, doc_id)
+    return _make_order(lambda: services.convert_estimate(estimate, current_user_obj()),
+                       f"/workshop/estimates/{doc_id}")
+
+
+@bp.post("/diagnostic-acts/<int:doc_id>/make-work-order")
+@permission_required("workshop.work_order.create", feature=FEATURE)
+def diagnostic_act_to_work_order(doc_id: int):
+    from .models import DiagnosticAct
+
+    act = _locked(DiagnosticAct, doc_id)
+    return _make_order(lambda: services.convert_diagnostic_act(act, current_user_obj(), None),
+                       f"/workshop/diagnostic-acts/{doc_id}")

@@ -129,3 +129,20 @@ def test_lines_and_decisions_are_edited_on_the_page(shop, make_shop, app, login)
     r = c.post(f"/workshop/work-orders/{wo['id']}/lines", data={"csrf_token": other_token, "name": "X"})
     assert r.status_code == 404
     assert len(shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"]) == 1
+
+
+def test_a_work_order_is_made_from_the_service_order_page(shop, app, login):
+    import re
+
+    client, car = shop.client_and_car()
+    so = shop.post(f"{API}/service-orders", {"client_id": client["id"], "vehicle_id": car["id"], "odometer": 5000,
+                                             "complaint": "Не заводится"})
+    page = login(app.test_client(), shop.user)
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    html = page.get(f"/workshop/service-orders/{so['id']}").get_data(as_text=True)
+    assert "Make a work order" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = page.post(f"/workshop/service-orders/{so['id']}/make-work-order", data={"csrf_token": token})
+    assert r.status_code == 302 and "/workshop/work-orders/" in r.headers["Location"]
+    orders = shop.api.get(f"{API}/work-orders").get_json()["items"]
+    assert [(o["service_order_id"], o["odometer"], o["complaint"]) for o in orders] == [(so["id"], 5000, "Не заводится")]

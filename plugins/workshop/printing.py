@@ -71,4 +71,12 @@ def work_order_panel(doc, user=None) -> str:
 
     state = get_document_type(doc).workflow.states.get(doc.state)
     editable = bool(user is not None and user.can("workshop.work_order.update") and not (state and state.immutable))
-    return render_template("workshop/panels/work_order.html", doc=doc, info=print_info(doc), editable=editable)
+    info = print_info(doc)
+    if editable:
+        from sqlalchemy import or_, select
+
+        from plugins.crm.models import Client
+
+        info["companies"] = db.session.scalars(select(Client).where(
+            or_(Client.is_insurer.is_(True), Client.kind == "company")).order_by(Client.name).limit(200)).all()
+    return render_template("workshop/panels/work_order.html", doc=doc, info=info, editable=editable)

@@ -167,3 +167,44 @@ def diagnostic_act_to_work_order(doc_id: int):
     act = _locked(DiagnosticAct, doc_id)
     return _make_order(lambda: services.convert_diagnostic_act(act, current_user_obj(), None),
                        f"/workshop/diagnostic-acts/{doc_id}")
+
+
+# --- payers and shares ------------------------------------------------------------------------------
+
+
+@bp.post("/work-orders/<int:order_id>/payers")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def add_payer(order_id: int):
+    from .schemas import PayerSchema
+
+    raw = {k: request.form[k].strip() for k in ("kind", "counterparty_id", "claim_number", "excess")
+           if request.form.get(k, "").strip()}
+
+    def action(order):
+        new = PayerSchema().load(raw)
+        keep = [{"id": p.id, "kind": p.kind, "counterparty_id": p.counterparty_id, "claim_number": p.claim_number,
+                 "excess": p.excess, "is_default": p.is_default} for p in order.payers]
+        services.set_payers(order, keep + [new], current_user_obj())
+
+    return _run(order_id, action)
+
+
+@bp.post("/work-orders/<int:order_id>/shares")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def share_line(order_id: int):
+    """Charge a percentage of one line to a payer; the rest stays with the client."""
+    from .schemas import ShareSchema
+
+    kind = "part" if request.form.get("kind") == "part" else "labor"
+    payer = request.form.get("payer_id", type=int)
+    raw_percent = request.form.get("percent", "").strip() or "100"
+
+    def action(order):
+        share = ShareSchema().load({"payer_id": payer, "percent": raw_percent})
+        shares = [share]
+        if share["percent"] < 100:
+            shares.append({"payer_id": None, "percent": 100 - share["percent"]})
+        line = services.get_line(order, kind, request.form.get("line_id", type=int) or 0)
+        services.set_shares(order, kind, line, shares, current_user_obj())
+
+    return _run(order_id, action)

@@ -146,3 +146,27 @@ def test_a_work_order_is_made_from_the_service_order_page(shop, app, login):
     assert r.status_code == 302 and "/workshop/work-orders/" in r.headers["Location"]
     orders = shop.api.get(f"{API}/work-orders").get_json()["items"]
     assert [(o["service_order_id"], o["odometer"], o["complaint"]) for o in orders] == [(so["id"], 5000, "Не заводится")]
+
+
+def test_an_insurer_is_added_and_charged_on_the_page(shop, app, login):
+    import re
+
+    client, car = shop.client_and_car()
+    insurer = shop.insurer()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = shop.line(wo["id"], name="Окраска бампера", fixed_price="9000.00")["line"]
+    page = login(app.test_client(), shop.user)
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    html = page.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    assert "СПАО «Ингосстрах»" in html  # offered as a payer
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = page.post(f"/workshop/work-orders/{wo['id']}/payers", data={
+        "csrf_token": token, "kind": "insurer", "counterparty_id": insurer["id"], "claim_number": "КАСКО-7",
+        "excess": "500"})
+    assert r.status_code == 302
+    payer_id = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["payers"][0]["id"]
+    r = page.post(f"/workshop/work-orders/{wo['id']}/shares", data={
+        "csrf_token": token, "line_id": line["id"], "payer_id": payer_id, "percent": "80"})
+    assert r.status_code == 302
+    totals = shop.api.get(f"{API}/work-orders/{wo['id']}/totals").get_json()
+    assert {p["kind"]: p["total"] for p in totals["payers"]} == {"client": "2300.00", "insurer": "6700.00"}

@@ -159,7 +159,9 @@ def _plugin_demo_data(tenant: Tenant) -> None:
     caller = host.hooks_for(info.plugins).demo_data
     with tenant_context(info):
         # One implementation at a time, so a failure names its plugin (pluggy's own call would not).
-        for impl in reversed(caller.get_hookimpls()):
+        # In dependency order (the CRM before the workshop), never pluggy's last-registered-first.
+        rank = {slug: i for i, slug in enumerate(host.order)}
+        for impl in sorted(caller.get_hookimpls(), key=lambda i: rank.get(i.plugin_name, -1)):
             try:
                 impl.function(**({"tenant": tenant} if "tenant" in impl.argnames else {}))
             except Exception as exc:  # noqa: BLE001 - re-raised with the plugin's name

@@ -139,10 +139,10 @@ def _run_document(res, obj, version, call):
     docs = _documents()
     try:
         return call()
-    except docs.StaleDocument:
+    except docs.StaleDocument as exc:
         if obj is not None and version is not None:
             raise r.conflict(res, obj, version) from None
-        raise
+        raise _document_error(exc) from None
     except docs.DocumentError as exc:
         raise _document_error(exc) from None
 

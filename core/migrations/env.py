@@ -19,6 +19,15 @@ def include_object(obj, name, type_, reflected, compare_to):
     return table_name in owned
 
 
+def render_item(type_, obj, autogen_context):
+    """Custom column types (core.db.Money, a plugin's own) need their module imported in the file."""
+    if type_ == "type":
+        module = type(obj).__module__
+        if not module.startswith("sqlalchemy"):
+            autogen_context.imports.add(f"import {module}")
+    return False  # render as usual
+
+
 def run_migrations_online() -> None:
     engine = db.engine
     with engine.connect() as connection:
@@ -28,6 +37,7 @@ def run_migrations_online() -> None:
             include_object=include_object,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -2,13 +2,12 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:35:58.365197
+Create Date: 2026-11-25 02:44:25.711689
 """
 from alembic import op
 import sqlalchemy as sa
 import core.db
 import plugins.workshop.types
-
 
 revision = 'workshop_0001'
 down_revision = None

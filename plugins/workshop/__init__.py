@@ -47,9 +47,10 @@ STAFF = ADVISORS + ("technician", "cashier", "accountant")
 
 @hookimpl
 def register_models():
+    from . import norms, staff
     from .models import MODELS
 
-    return MODELS
+    return MODELS + staff.MODELS + norms.MODELS
 
 
 @hookimpl
@@ -86,6 +87,24 @@ def register_permissions():
         Permission("workshop.job.create", _l("Add jobs to the catalog"), ADVISORS),
         Permission("workshop.job.update", _l("Edit the job catalog"), ADVISORS),
         Permission("workshop.job.delete", _l("Delete jobs from the catalog"), MANAGERS),
+        # workshop.staff: wages are the owners' business (read included).
+        Permission("workshop.employee.read", _l("See employees and their pay rates"), MANAGERS),
+        Permission("workshop.employee.create", _l("Add employees"), MANAGERS),
+        Permission("workshop.employee.update", _l("Edit employees"), MANAGERS),
+        Permission("workshop.employee.delete", _l("Delete employees"), MANAGERS),
+        Permission("workshop.attendance.clock", _l("Clock one's own shift and breaks"), STAFF),
+        Permission("workshop.attendance.manage", _l("Record and see everyone's time entries"), MANAGERS),
+        Permission("workshop.report.payroll", _l("See the payroll draft"), MANAGERS),
+        # workshop.norms
+        *[Permission(f"workshop.{obj}.{op}", title, roles) for obj, titles in (
+            ("job_norm", (_l("See labour norms by car"), _l("Add labour norms"), _l("Edit labour norms"),
+                          _l("Delete labour norms"))),
+            ("labor_rate", (_l("See labour rates"), _l("Add labour rates"), _l("Edit labour rates"),
+                            _l("Delete labour rates"))),
+            ("contract_rate", (_l("See clients' contract prices"), _l("Add contract prices"),
+                               _l("Edit contract prices"), _l("Delete contract prices"))),
+        ) for op, title, roles in zip(("read", "create", "update", "delete"), titles,
+                                      (STAFF, ADVISORS, ADVISORS, MANAGERS))],
     ]
     return perms
 
@@ -100,22 +119,42 @@ def register_document_types():
 @hookimpl
 def register_entities():
     from .models import Job
+    from .norms import ContractRate, ContractRateSchema, JobNorm, JobNormSchema, LaborRate, LaborRateSchema
     from .schemas import JobSchema
+    from .staff import Employee, EmployeeSchema
 
     return [
         EntityType(plugin="workshop", resource="jobs", model=Job, schema=JobSchema, title=_l("Job catalog"),
                    feature=FEATURE, permission_prefix="workshop.job", search_fields=("name", "code"),
                    filter_fields=("category", "active", "code"), sort_fields=("id", "name", "code", "standard_hours"),
                    list_columns=("code", "name", "standard_hours", "fixed_price", "active")),
+        EntityType(plugin="workshop", resource="employees", model=Employee, schema=EmployeeSchema,
+                   title=_l("Employees"), feature="workshop.staff", permission_prefix="workshop.employee",
+                   search_fields=("name", "position"), filter_fields=("active", "user_id"),
+                   sort_fields=("id", "name"), list_columns=("name", "position", "hourly_cost",
+                                                             "piece_rate_percent", "active")),
+        EntityType(plugin="workshop", resource="job-norms", model=JobNorm, schema=JobNormSchema,
+                   title=_l("Labour norms by car"), feature="workshop.norms", permission_prefix="workshop.job_norm",
+                   search_fields=("make", "model"), filter_fields=("job_id", "make", "model"),
+                   sort_fields=("id", "make", "model"), list_columns=("job_id", "make", "model", "hours")),
+        EntityType(plugin="workshop", resource="labor-rates", model=LaborRate, schema=LaborRateSchema,
+                   title=_l("Labour rates"), feature="workshop.norms", permission_prefix="workshop.labor_rate",
+                   filter_fields=("category",), sort_fields=("id", "category"), list_columns=("category", "rate")),
+        EntityType(plugin="workshop", resource="contract-rates", model=ContractRate, schema=ContractRateSchema,
+                   title=_l("Contract prices"), feature="workshop.norms", permission_prefix="workshop.contract_rate",
+                   filter_fields=("client_id",), sort_fields=("id",),
+                   list_columns=("client_id", "rate", "discount_percent")),
     ]
 
 
 @hookimpl
 def register_blueprints():
     from .api import bp as api_bp
+    from .staff_api import bp as staff_api_bp
+    from .staff_views import bp as staff_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp]
+    return [api_bp, ui_bp, staff_api_bp, staff_ui_bp]
 
 
 @hookimpl
@@ -131,6 +170,20 @@ def menu_items(ctx):
                  feature=FEATURE, permission="workshop.diagnostic_act.read", section="workshop", icon="search"),
         MenuItem("workshop.jobs", _l("Job catalog"), "/workshop/jobs", order=220,
                  feature=FEATURE, permission="workshop.job.read", section="workshop", icon="list"),
+        MenuItem("workshop.my_jobs", _l("My jobs"), "/workshop/my-jobs", order=230,
+                 feature="workshop.staff", permission="workshop.attendance.clock", section="workshop", icon="clock"),
+        MenuItem("workshop.employees", _l("Employees"), "/workshop/employees", order=240,
+                 feature="workshop.staff", permission="workshop.employee.read", section="workshop", icon="users"),
+        MenuItem("workshop.staff_reports", _l("Productive time and payroll"), "/workshop/reports/staff", order=250,
+                 feature="workshop.staff", permission="workshop.report.productivity", section="workshop",
+                 icon="bar-chart"),
+        MenuItem("workshop.job_norms", _l("Labour norms by car"), "/workshop/job-norms", order=260,
+                 feature="workshop.norms", permission="workshop.job_norm.read", section="workshop", icon="book"),
+        MenuItem("workshop.labor_rates", _l("Labour rates"), "/workshop/labor-rates", order=262,
+                 feature="workshop.norms", permission="workshop.labor_rate.read", section="workshop", icon="tag"),
+        MenuItem("workshop.contract_rates", _l("Contract prices"), "/workshop/contract-rates", order=264,
+                 feature="workshop.norms", permission="workshop.contract_rate.read", section="workshop",
+                 icon="file-text"),
     ]
 
 

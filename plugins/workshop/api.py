@@ -106,6 +106,11 @@ def add_line(user, order_id: int, kind_segment: str):
     body = json_body()
     _expected_version(order, body)
     values = _load(schema(), body)
+    if kind == "labor" and g.tenant.has("workshop.norms"):
+        # The norm for this car's make/model and the client's contract or the category's rate.
+        from .norms import apply_to_labor_line
+
+        apply_to_labor_line(order, values, set(body))
     # Parts filled in from the chosen job: the workshop.norms feature (Master and up).
     line = services.add_line(order, kind, values, user, with_job_parts=g.tenant.has("workshop.norms"))
     events.commit()

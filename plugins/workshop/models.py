@@ -167,6 +167,8 @@ class LaborLine(_LineColumns, TenantScoped, db.Model):
     fixed_price: Mapped[Decimal | None] = mapped_column(Money)
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
     technician_name: Mapped[str | None] = mapped_column(String(200))
+    # Where the job is done: free text, or the planner's bay (optional plugin: no foreign key).
+    bay: Mapped[str | None] = mapped_column(String(60))
     # The CRM recommendation this job carries out (it leaves the car's list when the order closes) ...
     recommendation_id: Mapped[int | None] = mapped_column(ForeignKey("crm_recommendation.id", ondelete="SET NULL"))
     # ... and the one made from this job when the client declined or deferred it.
@@ -258,13 +260,15 @@ class DiagnosticAct(DocumentMixin, db.Model):
 
 
 class TimeEntry(TenantScoped, db.Model):
-    """A technician's clocked time on a job (start/stop); ``ended_at`` None while the clock runs."""
+    """A technician's clocked time: on a job (``kind`` job, start/stop) or attendance (``kind`` shift
+    or break, no job; :mod:`plugins.workshop.staff`); ``ended_at`` None while the clock runs."""
 
     __tablename__ = "workshop_time_entry"
     __table_args__ = (Index(None, "tenant_id", "technician_id", "started_at"), Index(None, "tenant_id", "labor_line_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
-    work_order_id: Mapped[int] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="CASCADE"))
-    labor_line_id: Mapped[int] = mapped_column(ForeignKey("workshop_labor_line.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10), default="job")
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="CASCADE"))
+    labor_line_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_labor_line.id", ondelete="CASCADE"))
     technician_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -161,6 +161,7 @@ class LaborLineSchema(_LineFields):
     fixed_price = Money(allow_none=True, validate=_non_negative)
     technician_id = fields.Integer(allow_none=True, validate=_user_check)
     technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    bay = fields.String(allow_none=True, validate=validate.Length(max=60))
     recommendation_id = fields.Integer(allow_none=True)
     made_recommendation_id = fields.Integer(dump_only=True)
 

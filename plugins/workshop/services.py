@@ -621,7 +621,8 @@ def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None):
 
     at = at or utcnow()
     running = db.session.scalars(select(TimeEntry).where(
-        TimeEntry.technician_id == user.id, TimeEntry.ended_at.is_(None)).with_for_update()).all()
+        TimeEntry.technician_id == user.id, TimeEntry.kind == "job", TimeEntry.ended_at.is_(None))
+        .with_for_update()).all()
     if action == "stop":
         mine = [e for e in running if e.labor_line_id == line.id]
         if not mine:
@@ -640,7 +641,7 @@ def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None):
             return entry  # already running: starting twice changes nothing
         entry.ended_at = at
         audit.record("clock_stop", entry, user=user, changes={"ended_at": [None, at]})
-    entry = TimeEntry(tenant_id=order.tenant_id, work_order_id=order.id, labor_line_id=line.id,
+    entry = TimeEntry(tenant_id=order.tenant_id, kind="job", work_order_id=order.id, labor_line_id=line.id,
                       technician_id=user.id, started_at=at)
     db.session.add(entry)
     db.session.flush()
@@ -649,37 +650,11 @@ def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None):
 
 
 def productivity(since, until) -> list[dict]:
-    """Per technician in ``[since, until)``: clocked hours on jobs and sold (standard) hours of the
-    approved jobs of orders closed in the period; efficiency = sold / clocked."""
-    from core.models import User
+    """Per technician in ``[since, until)``: attended, clocked and sold hours and the KPIs
+    (:func:`plugins.workshop.staff.productive_time`)."""
+    from .staff import productive_time
 
-    from .models import TimeEntry
-
-    now = utcnow()
-    clocked: dict[int, Decimal] = {}
-    for entry in db.session.scalars(select(TimeEntry).where(TimeEntry.started_at < until,
-                                                            (TimeEntry.ended_at.is_(None)) | (TimeEntry.ended_at > since))):
-        start = max(_aware(entry.started_at), since)
-        end = min(_aware(entry.ended_at) if entry.ended_at else now, until)
-        if end > start:
-            hours = Decimal((end - start).total_seconds()) / Decimal(3600)
-            clocked[entry.technician_id] = clocked.get(entry.technician_id, Decimal(0)) + hours
-    sold: dict[int, Decimal] = {}
-    rows = db.session.execute(select(LaborLine.technician_id, LaborLine.hours).join(
-        WorkOrder, WorkOrder.id == LaborLine.work_order_id).where(
-        WorkOrder.state == "closed", WorkOrder.closed_at >= since, WorkOrder.closed_at < until,
-        LaborLine.decision == "approved", LaborLine.technician_id.is_not(None)))
-    for tech_id, hours in rows:
-        sold[tech_id] = sold.get(tech_id, Decimal(0)) + Decimal(hours or 0)
-    out = []
-    for tech_id in sorted(set(clocked) | set(sold)):
-        user = db.session.get(User, tech_id)
-        c = clocked.get(tech_id, Decimal(0)).quantize(Decimal("0.01"))
-        s_ = sold.get(tech_id, Decimal(0)).quantize(Decimal("0.01"))
-        out.append({"technician_id": tech_id, "name": (user.name or user.email) if user else None,
-                    "clocked_hours": str(c), "sold_hours": str(s_),
-                    "efficiency": str((s_ / c).quantize(Decimal("0.01"))) if c else None})
-    return out
+    return productive_time(since, until)
 
 
 def _aware(value):

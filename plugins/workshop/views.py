@@ -24,7 +24,8 @@ _ = domain("workshop").gettext
 
 bp = Blueprint("workshop_ui", __name__, url_prefix="/workshop")
 
-LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "discount_percent"),
+LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "discount_percent",
+                          "bay"),
                "part": ("name", "code", "quantity", "unit", "price", "labor_line_id", "discount_percent")}
 
 
@@ -66,7 +67,12 @@ def add_line(order_id: int):
     raw = {k: request.form[k].strip() for k in LINE_FIELDS[kind] if request.form.get(k, "").strip()}
 
     def action(order):
-        services.add_line(order, kind, schema.load(raw), current_user_obj(),
+        values = schema.load(raw)
+        if kind == "labor" and _tenant_has("workshop.norms"):
+            from .norms import apply_to_labor_line
+
+            apply_to_labor_line(order, values, set(raw))
+        services.add_line(order, kind, values, current_user_obj(),
                           with_job_parts=_tenant_has("workshop.norms"))
 
     return _run(order_id, action)

@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:44:25.711689
+Create Date: 2026-11-25 02:48:09.987259
 """
 from alembic import op
 import sqlalchemy as sa
@@ -36,6 +36,63 @@ def upgrade():
     with op.batch_alter_table('workshop_job', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_workshop_job_tenant_id_workshop_job_code'), ['tenant_id', 'code'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_job_tenant_id_workshop_job_name'), ['tenant_id', 'name'], unique=False)
+
+    op.create_table('workshop_labor_rate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=80), nullable=True),
+    sa.Column('rate', core.db.Money(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_labor_rate_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_labor_rate'))
+    )
+    with op.batch_alter_table('workshop_labor_rate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_labor_rate_tenant_id_workshop_labor_rate_category'), ['tenant_id', 'category'], unique=False)
+
+    op.create_table('workshop_contract_rate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('rate', core.db.Money(), nullable=True),
+    sa.Column('discount_percent', plugins.workshop.types.Percent(), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['crm_client.id'], name=op.f('fk_workshop_contract_rate_client_id_crm_client'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_contract_rate_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_contract_rate'))
+    )
+    with op.batch_alter_table('workshop_contract_rate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_contract_rate_tenant_id_workshop_contract_rate_client_id'), ['tenant_id', 'client_id'], unique=False)
+
+    op.create_table('workshop_job_norm',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job_id', sa.Integer(), nullable=False),
+    sa.Column('make', sa.String(length=60), nullable=False),
+    sa.Column('model', sa.String(length=60), nullable=True),
+    sa.Column('hours', plugins.workshop.types.Quantity(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['workshop_job.id'], name=op.f('fk_workshop_job_norm_job_id_workshop_job'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_job_norm_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_job_norm'))
+    )
+    with op.batch_alter_table('workshop_job_norm', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_job_norm_tenant_id_workshop_job_norm_job_id_workshop_job_norm_make_workshop_job_norm_model'), ['tenant_id', 'job_id', 'make', 'model'], unique=False)
+
+    op.create_table('workshop_employee',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('position', sa.String(length=120), nullable=True),
+    sa.Column('skills', sa.JSON(), nullable=False),
+    sa.Column('hourly_cost', core.db.Money(), nullable=False),
+    sa.Column('piece_rate_percent', plugins.workshop.types.Percent(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_employee_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_workshop_employee_user_id_core_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_employee'))
+    )
+    with op.batch_alter_table('workshop_employee', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_name'), ['tenant_id', 'name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_user_id'), ['tenant_id', 'user_id'], unique=False)
 
     op.create_table('workshop_service_order',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -174,6 +231,7 @@ def upgrade():
     sa.Column('fixed_price', core.db.Money(), nullable=True),
     sa.Column('technician_id', sa.Integer(), nullable=True),
     sa.Column('technician_name', sa.String(length=200), nullable=True),
+    sa.Column('bay', sa.String(length=60), nullable=True),
     sa.Column('recommendation_id', sa.Integer(), nullable=True),
     sa.Column('made_recommendation_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
@@ -221,6 +279,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_workshop_payer_tenant_id_workshop_payer_counterparty_id'), ['tenant_id', 'counterparty_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_payer_tenant_id_workshop_payer_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
 
+    op.create_table('workshop_job_comment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('work_order_id', sa.Integer(), nullable=False),
+    sa.Column('labor_line_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['core_user.id'], name=op.f('fk_workshop_job_comment_author_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['labor_line_id'], ['workshop_labor_line.id'], name=op.f('fk_workshop_job_comment_labor_line_id_workshop_labor_line'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_job_comment_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['work_order_id'], ['workshop_work_order.id'], name=op.f('fk_workshop_job_comment_work_order_id_workshop_work_order'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_job_comment'))
+    )
+    with op.batch_alter_table('workshop_job_comment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_job_comment_tenant_id_workshop_job_comment_labor_line_id'), ['tenant_id', 'labor_line_id'], unique=False)
+
     op.create_table('workshop_part_line',
     sa.Column('work_order_id', sa.Integer(), nullable=False),
     sa.Column('labor_line_id', sa.Integer(), nullable=True),
@@ -252,10 +327,32 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_item_id'), ['tenant_id', 'item_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
 
-    op.create_table('workshop_time_entry',
+    op.create_table('workshop_part_request',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('work_order_id', sa.Integer(), nullable=False),
     sa.Column('labor_line_id', sa.Integer(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('quantity', plugins.workshop.types.Quantity(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['labor_line_id'], ['workshop_labor_line.id'], name=op.f('fk_workshop_part_request_labor_line_id_workshop_labor_line'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['core_user.id'], name=op.f('fk_workshop_part_request_requested_by_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_part_request_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['work_order_id'], ['workshop_work_order.id'], name=op.f('fk_workshop_part_request_work_order_id_workshop_work_order'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_part_request'))
+    )
+    with op.batch_alter_table('workshop_part_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_state'), ['tenant_id', 'state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
+
+    op.create_table('workshop_time_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('work_order_id', sa.Integer(), nullable=True),
+    sa.Column('labor_line_id', sa.Integer(), nullable=True),
     sa.Column('technician_id', sa.Integer(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
@@ -309,11 +406,20 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_labor_line_id'))
 
     op.drop_table('workshop_time_entry')
+    with op.batch_alter_table('workshop_part_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_work_order_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_state'))
+
+    op.drop_table('workshop_part_request')
     with op.batch_alter_table('workshop_part_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_work_order_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_part_line_tenant_id_workshop_part_line_item_id'))
 
     op.drop_table('workshop_part_line')
+    with op.batch_alter_table('workshop_job_comment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_job_comment_tenant_id_workshop_job_comment_labor_line_id'))
+
+    op.drop_table('workshop_job_comment')
     with op.batch_alter_table('workshop_payer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_payer_tenant_id_workshop_payer_work_order_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_payer_tenant_id_workshop_payer_counterparty_id'))
@@ -347,6 +453,23 @@ def downgrade():
         batch_op.drop_index('ix_workshop_service_order_state')
 
     op.drop_table('workshop_service_order')
+    with op.batch_alter_table('workshop_employee', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_user_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_name'))
+
+    op.drop_table('workshop_employee')
+    with op.batch_alter_table('workshop_job_norm', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_job_norm_tenant_id_workshop_job_norm_job_id_workshop_job_norm_make_workshop_job_norm_model'))
+
+    op.drop_table('workshop_job_norm')
+    with op.batch_alter_table('workshop_contract_rate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_contract_rate_tenant_id_workshop_contract_rate_client_id'))
+
+    op.drop_table('workshop_contract_rate')
+    with op.batch_alter_table('workshop_labor_rate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_labor_rate_tenant_id_workshop_labor_rate_category'))
+
+    op.drop_table('workshop_labor_rate')
     with op.batch_alter_table('workshop_job', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_job_tenant_id_workshop_job_name'))
         batch_op.drop_index(batch_op.f('ix_workshop_job_tenant_id_workshop_job_code'))

@@ -1,0 +1,194 @@
+"""Labour norms that learn from history (the ``workshop.norms`` feature).
+
+- :class:`JobNorm`: standard hours of a catalog job for one make (and optionally one model), the OE
+  norms table; it overrides the catalog's standard hours when a labour line is added for such a car.
+- :class:`LaborRate`: the shop's hourly rate, per job category (``category`` None: the default).
+- :class:`ContractRate`: a client's contract price: its own hourly rate and/or a discount.
+- :func:`norm_report`: the norm beside the shop's own history (average clocked hours per job and
+  car model) with the under-quote flag (actual average above the norm by more than 20%).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.api.fields import Money as MoneyField
+from core.db import Money, TenantScoped, db
+from core.i18n import domain
+
+from .models import Job, LaborLine, TimeEntry, WorkOrder
+from .schemas import Exact, _check_exists, _client_check
+from .types import Percent, Quantity
+
+_l = domain("workshop").lazy_gettext
+
+UNDER_QUOTE_FACTOR = Decimal("1.2")  # the actual average may exceed the norm by 20% before we flag it
+HOURS = Decimal("0.01")
+
+
+class JobNorm(TenantScoped, db.Model):
+    """Standard hours of ``job`` on cars of ``make`` (and ``model``; None: every model of the make)."""
+
+    __tablename__ = "workshop_job_norm"
+    __table_args__ = (Index(None, "tenant_id", "job_id", "make", "model"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("workshop_job.id", ondelete="CASCADE"))
+    make: Mapped[str] = mapped_column(String(60))
+    model: Mapped[str | None] = mapped_column(String(60))
+    hours: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class LaborRate(TenantScoped, db.Model):
+    """The hourly labour rate of a job category; the row without a category is the shop's default."""
+
+    __tablename__ = "workshop_labor_rate"
+    __table_args__ = (Index(None, "tenant_id", "category"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(80))
+    rate: Mapped[Decimal] = mapped_column(Money)
+
+
+class ContractRate(TenantScoped, db.Model):
+    """A client's contract prices: its own hourly rate, a discount on labour, or both."""
+
+    __tablename__ = "workshop_contract_rate"
+    __table_args__ = (Index(None, "tenant_id", "client_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_client.id", ondelete="CASCADE"))
+    rate: Mapped[Decimal | None] = mapped_column(Money)
+    discount_percent: Mapped[Decimal | None] = mapped_column(Percent)
+
+
+MODELS = [JobNorm, LaborRate, ContractRate]
+
+
+# --- schemas ----------------------------------------------------------------------------------------
+
+
+def _non_negative(value):
+    if value is not None and value < 0:
+        raise ValidationError(_l("Must not be negative."))
+
+
+class JobNormSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    job_id = fields.Integer(required=True, validate=_check_exists(Job, _l("No such job in the catalog.")))
+    make = fields.String(required=True, validate=validate.Length(min=1, max=60, error=_l("Enter the make.")))
+    model = fields.String(allow_none=True, validate=validate.Length(max=60))
+    hours = Exact(places=3, required=True, validate=_non_negative)
+
+
+class LaborRateSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    category = fields.String(allow_none=True, validate=validate.Length(max=80))
+    rate = MoneyField(required=True, validate=_non_negative)
+
+
+class ContractRateSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    client_id = fields.Integer(required=True, validate=_client_check)
+    rate = MoneyField(allow_none=True, validate=_non_negative)
+    discount_percent = Exact(places=2, allow_none=True, validate=validate.Range(
+        min=Decimal(0), max=Decimal(100), error=_l("Enter a percentage from 0 to 100.")))
+
+    @validates_schema
+    def _something(self, data, partial=None, **kwargs):
+        if not partial and data.get("rate") is None and data.get("discount_percent") is None:
+            raise ValidationError(_l("Give a rate, a discount or both."), "rate")
+
+
+# --- lookups ----------------------------------------------------------------------------------------
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().casefold() == (b or "").strip().casefold()
+
+
+def norm_for(job: Job, make: str | None, model: str | None) -> tuple[Decimal, str]:
+    """``(hours, source)``: the norm for the make and model, else for the make, else the catalog's."""
+    if make:
+        rows = db.session.scalars(select(JobNorm).where(JobNorm.job_id == job.id)).all()
+        for row in rows:
+            if model and row.model and _same(row.make, make) and _same(row.model, model):
+                return row.hours, "model"
+        for row in rows:
+            if not row.model and _same(row.make, make):
+                return row.hours, "make"
+    return job.standard_hours or Decimal(0), "catalog"
+
+
+def rate_for(category: str | None, client_id: int | None) -> tuple[Decimal | None, Decimal | None]:
+    """``(hourly rate, discount percent)``: the client's contract first, then the category's rate, then
+    the shop's default rate."""
+    contract = db.session.scalars(select(ContractRate).where(ContractRate.client_id == client_id)
+                                  .order_by(ContractRate.id)).first() if client_id else None
+    if contract is not None and contract.rate is not None:
+        return contract.rate, contract.discount_percent
+    rates = {r.category: r.rate for r in db.session.scalars(select(LaborRate).order_by(LaborRate.id))}
+    rate = rates.get(category) if category in rates else rates.get(None)
+    return rate, contract.discount_percent if contract is not None else None
+
+
+def apply_to_labor_line(order: WorkOrder, values: dict, given: set[str]) -> dict:
+    """A job from the catalog on a new labour line: the norm for the order's car (unless ``hours`` was
+    given), the contract or category rate (unless ``rate`` or a fixed price was given), the contract
+    discount (unless a discount was given)."""
+    from plugins.crm.models import Vehicle
+
+    job = db.session.get(Job, values["job_id"]) if values.get("job_id") else None
+    if job is not None and "hours" not in given:
+        car = db.session.get(Vehicle, order.vehicle_id)
+        values["hours"] = norm_for(job, car.make if car else None, car.model if car else None)[0]
+    if "rate" not in given and values.get("fixed_price") is None:
+        rate, discount = rate_for(job.category if job else None, order.client_id)
+        if rate is not None:
+            values["rate"] = rate
+        if discount and not given & {"discount_percent", "discount_amount"}:
+            values["discount_percent"] = discount
+    return values
+
+
+def _hours(delta: timedelta) -> Decimal:
+    seconds = Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / Decimal(1_000_000)
+    return seconds / Decimal(3600)
+
+
+def history(job_id: int, make: str | None, model: str | None) -> tuple[Decimal | None, int]:
+    """The shop's own average clocked hours per job line of ``job_id`` on closed work orders of cars of
+    that make (and model), and how many lines it averages."""
+    from plugins.crm.models import Vehicle
+
+    query = (select(TimeEntry.labor_line_id, TimeEntry.started_at, TimeEntry.ended_at)
+             .join(LaborLine, LaborLine.id == TimeEntry.labor_line_id)
+             .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+             .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
+             .where(LaborLine.job_id == job_id, TimeEntry.kind == "job", TimeEntry.ended_at.is_not(None),
+                    WorkOrder.state == "closed"))
+    if make:
+        query = query.where(func.lower(Vehicle.make) == make.strip().lower())
+    if model:
+        query = query.where(func.lower(Vehicle.model) == model.strip().lower())
+    per_line: dict[int, Decimal] = {}
+    for line_id, started, ended in db.session.execute(query):
+        per_line[line_id] = per_line.get(line_id, Decimal(0)) + _hours(ended - started)
+    if not per_line:
+        return None, 0
+    average = sum(per_line.values(), Decimal(0)) / len(per_line)
+    return average.quantize(HOURS, ROUND_HALF_UP), len(per_line)
+
+
+def norm_report(job: Job, make: str | None, model: str | None) -> dict:
+    hours, source = norm_for(job, make, model)
+    average, samples = history(job.id, make, model)
+    under = average is not None and hours > 0 and average > hours * UNDER_QUOTE_FACTOR
+    norms = db.session.scalars(select(JobNorm).where(JobNorm.job_id == job.id).order_by(JobNorm.make, JobNorm.id))
+    return {"job_id": job.id, "name": job.name, "make": make or None, "model": model or None,
+            "standard_hours": str(job.standard_hours), "norm_hours": str(hours), "norm_source": source,
+            "actual_average_hours": str(average) if average is not None else None, "samples": samples,
+            "under_quoted": under,
+            "suggested_hours": str(average) if under else None,
+            "norms": [JobNormSchema().dump(n) for n in norms]}

@@ -1,0 +1,210 @@
+"""Endpoints of ``workshop.staff`` (attendance, comments and part requests on jobs, productive time,
+payroll, hours per bay) and ``workshop.norms`` (a job's norm beside the shop's own history).
+
+Order of checks as in :mod:`plugins.workshop.api`: 401, 404 without the feature, 403 without the
+permission, 404 for another tenant's ids, 422 with per-field messages. One request, one transaction.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from core import events
+from core.api.errors import ApiError, not_found, validation_error
+from core.api.resources import json_body, require_user
+from core.db import db
+from core.i18n import domain
+
+from . import norms, services, staff
+from .models import Job, TimeEntry
+
+_ = domain("workshop").gettext
+
+bp = Blueprint("workshop_staff_api", __name__, url_prefix="/api/v1/workshop")
+
+STAFF_FEATURE = "workshop.staff"
+NORMS_FEATURE = "workshop.norms"
+
+
+def requires(feature: str, permission: str):
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            user = require_user()
+            tenant = g.get("tenant")
+            if tenant is None or not tenant.has(feature):
+                raise not_found()
+            if not user.can(permission):
+                raise ApiError(403, "forbidden", _("You do not have permission to do this."), permission=permission)
+            try:
+                return fn(user, *args, **kwargs)
+            except (services.WorkshopError, staff.StaffError) as exc:
+                db.session.rollback()
+                body = {"fields": exc.fields} if exc.fields else {}
+                raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict" if exc.status == 409
+                               else "validation", str(exc.message), **body) from None
+
+        return wrapper
+
+    return deco
+
+
+def _load(schema, data, **kwargs):
+    try:
+        return schema.load(data, **kwargs)
+    except ValidationError as err:
+        raise validation_error(err.messages) from None
+
+
+def period() -> tuple[datetime, datetime]:
+    """``from``/``to`` dates (``to`` included) as a UTC half-open interval."""
+    try:
+        since = datetime.combine(datetime.fromisoformat(request.args["from"]).date(), time(), timezone.utc)
+        until = datetime.combine(datetime.fromisoformat(request.args["to"]).date() + timedelta(days=1), time(),
+                                 timezone.utc)
+    except (KeyError, ValueError):
+        raise validation_error({"from": [_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD.")]}) from None
+    if until <= since:
+        raise validation_error({"to": [_("The end of the period must not be before its start.")]})
+    return since, until
+
+
+# --- attendance -------------------------------------------------------------------------------------
+
+
+@bp.post("/attendance/<any(shift, break):kind>/<any(start, stop):action>")
+@requires(STAFF_FEATURE, "workshop.attendance.clock")
+def attendance(user, kind: str, action: str):
+    """The signed-in employee starts or ends his shift or a break."""
+    entry = staff.attendance(user, kind, action)
+    events.commit()
+    return jsonify(staff.dump_time_entry(entry))
+
+
+@bp.get("/attendance/mine")
+@requires(STAFF_FEATURE, "workshop.attendance.clock")
+def my_running_clocks(user):
+    running = db.session.scalars(select(TimeEntry).where(TimeEntry.technician_id == user.id,
+                                                         TimeEntry.ended_at.is_(None)).order_by(TimeEntry.id))
+    return jsonify(items=[staff.dump_time_entry(e) for e in running])
+
+
+@bp.post("/time-entries")
+@requires(STAFF_FEATURE, "workshop.attendance.manage")
+def record_time_entry(user):
+    values = _load(staff.TimeEntrySchema(), json_body())
+    entry = staff.record_time_entry(values, user)
+    events.commit()
+    response = jsonify(staff.dump_time_entry(entry))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/time-entries")
+@requires(STAFF_FEATURE, "workshop.attendance.manage")
+def list_time_entries(user):
+    since, until = period()
+    query = select(TimeEntry).where(TimeEntry.started_at < until,
+                                    (TimeEntry.ended_at.is_(None)) | (TimeEntry.ended_at > since))
+    if request.args.get("technician_id", type=int):
+        query = query.where(TimeEntry.technician_id == request.args.get("technician_id", type=int))
+    entries = db.session.scalars(query.order_by(TimeEntry.started_at, TimeEntry.id))
+    return jsonify(items=[staff.dump_time_entry(e) for e in entries])
+
+
+# --- the technician's jobs: comments and part requests ---------------------------------------------
+
+
+def _job(order_id: int, line_id: int):
+    order = services.lock_order(order_id)
+    return order, services.get_line(order, "labor", line_id)
+
+
+@bp.route("/work-orders/<int:order_id>/labor-lines/<int:line_id>/comments", methods=["GET", "POST"])
+@requires(STAFF_FEATURE, "workshop.work_order.start")
+def comments(user, order_id: int, line_id: int):
+    order, line = _job(order_id, line_id)
+    if request.method == "POST":
+        data = _load(staff.CommentSchema(), json_body())
+        comment = staff.add_comment(order, line, data["text"].strip(), user)
+        events.commit()
+        response = jsonify(staff.dump_comment(comment))
+        response.status_code = 201
+        return response
+    rows = db.session.scalars(select(staff.JobComment).where(staff.JobComment.labor_line_id == line.id)
+                              .order_by(staff.JobComment.id))
+    return jsonify(items=[staff.dump_comment(c) for c in rows])
+
+
+@bp.post("/work-orders/<int:order_id>/labor-lines/<int:line_id>/part-requests")
+@requires(STAFF_FEATURE, "workshop.work_order.start")
+def request_parts(user, order_id: int, line_id: int):
+    order, line = _job(order_id, line_id)
+    values = _load(staff.PartRequestSchema(), json_body())
+    req = staff.request_parts(order, line, values, user)
+    events.commit()
+    response = jsonify(staff.dump_part_request(req))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/part-requests")
+@requires(STAFF_FEATURE, "workshop.work_order.read")
+def part_requests(user):
+    query = select(staff.PartRequest).order_by(staff.PartRequest.id)
+    if request.args.get("state"):
+        query = query.where(staff.PartRequest.state == request.args["state"])
+    if request.args.get("work_order_id", type=int):
+        query = query.where(staff.PartRequest.work_order_id == request.args.get("work_order_id", type=int))
+    return jsonify(items=[staff.dump_part_request(r) for r in db.session.scalars(query)])
+
+
+@bp.patch("/part-requests/<int:request_id>")
+@requires(STAFF_FEATURE, "workshop.work_order.update")
+def answer_part_request(user, request_id: int):
+    from core import audit
+
+    req = db.session.execute(select(staff.PartRequest).where(staff.PartRequest.id == request_id)
+                             .with_for_update()).scalar_one_or_none()
+    if req is None:
+        raise not_found()
+    state = json_body().get("state")
+    if state not in ("open", "done", "rejected"):
+        raise validation_error({"state": [_("Choose open, done or rejected.")]})
+    before, req.state = req.state, state
+    audit.record("update", req, user=user, changes={"state": [before, state]})
+    events.commit()
+    return jsonify(staff.dump_part_request(req))
+
+
+# --- reports ----------------------------------------------------------------------------------------
+
+
+@bp.get("/reports/payroll")
+@requires(STAFF_FEATURE, "workshop.report.payroll")
+def payroll_report(user):
+    since, until = period()
+    return jsonify(staff.payroll(since, until))
+
+
+@bp.get("/reports/bays")
+@requires(STAFF_FEATURE, "workshop.report.productivity")
+def bays_report(user):
+    since, until = period()
+    return jsonify(items=staff.bays(since, until))
+
+
+# --- norms ------------------------------------------------------------------------------------------
+
+
+@bp.get("/jobs/<int:job_id>/norms")
+@requires(NORMS_FEATURE, "workshop.job.read")
+def job_norms(user, job_id: int):
+    job = db.session.execute(select(Job).where(Job.id == job_id)).scalar_one_or_none()
+    if job is None:
+        raise not_found()
+    return jsonify(norms.norm_report(job, request.args.get("make") or None, request.args.get("model") or None))

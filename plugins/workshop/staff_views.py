@@ -1,0 +1,127 @@
+"""Pages of ``workshop.staff``: the technician's phone-friendly "my jobs" (shift and breaks, start /
+pause a job's clock, finish the order, comments, asking for parts) and the managers' report page
+(productive time, payroll draft, hours per bay). Each form posts here and runs the same services as
+the API; results and errors are flashed."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from core import events
+from core.auth.access import permission_required
+from core.db import db
+from core.documents import DocumentError
+from core.i18n import domain
+
+from . import services, staff
+from .models import LaborLine, TimeEntry, WorkOrder
+from .views import _flash_errors, current_user_obj
+
+_ = domain("workshop").gettext
+
+bp = Blueprint("workshop_staff_ui", __name__, url_prefix="/workshop")
+
+FEATURE = "workshop.staff"
+MY_JOBS = "/workshop/my-jobs"
+
+
+def _run(action) -> None:
+    try:
+        action()
+        events.commit()
+        flash(_("Saved."), "success")
+    except ValidationError as err:
+        db.session.rollback()
+        _flash_errors(err.messages)
+    except (services.WorkshopError, staff.StaffError) as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+    except DocumentError as exc:
+        db.session.rollback()
+        flash("; ".join(exc.messages), "error")
+
+
+@bp.get("/my-jobs")
+@permission_required("workshop.attendance.clock", feature=FEATURE)
+def my_jobs_page():
+    user = current_user_obj()
+    rows = db.session.execute(
+        select(LaborLine, WorkOrder.number, WorkOrder.state)
+        .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+        .where(LaborLine.technician_id == user.id, LaborLine.decision == "approved",
+               WorkOrder.state.in_(("approved", "in_progress", "waiting")))
+        .order_by(WorkOrder.id, LaborLine.position)).all()
+    running = {e.kind: e for e in db.session.scalars(select(TimeEntry).where(
+        TimeEntry.technician_id == user.id, TimeEntry.ended_at.is_(None)))}
+    job_running = running.get("job").labor_line_id if running.get("job") else None
+    return render_template("workshop/staff/my_jobs.html", rows=rows, running=running, job_running=job_running,
+                           can_finish=user.can("workshop.work_order.finish"), _=_)
+
+
+@bp.post("/my-jobs/attendance")
+@permission_required("workshop.attendance.clock", feature=FEATURE)
+def my_attendance():
+    kind, action = request.form.get("kind"), request.form.get("action")
+    if kind not in staff.ATTENDANCE_KINDS or action not in ("start", "stop"):
+        abort(400)
+    _run(lambda: staff.attendance(current_user_obj(), kind, action))
+    return redirect(MY_JOBS)
+
+
+@bp.post("/my-jobs/<int:order_id>/<int:line_id>")
+@permission_required("workshop.work_order.start", feature=FEATURE)
+def my_job_action(order_id: int, line_id: int):
+    """start / pause (the job clock), finish (the order: ready for pickup), comment, parts."""
+    from core.documents import transition
+
+    what = request.form.get("do")
+    user = current_user_obj()
+
+    def action():
+        order = services.lock_order(order_id)
+        line = services.get_line(order, "labor", line_id)
+        if what == "start":
+            if order.state in ("approved", "waiting"):
+                transition(order, "start", user, commit=False)
+            services.clock(order, line, "start", user)
+        elif what == "pause":
+            services.clock(order, line, "stop", user)
+        elif what == "finish":
+            if any(e.labor_line_id == line.id for e in db.session.scalars(select(TimeEntry).where(
+                    TimeEntry.technician_id == user.id, TimeEntry.kind == "job", TimeEntry.ended_at.is_(None)))):
+                services.clock(order, line, "stop", user)
+            transition(order, "finish", user, commit=False)
+        elif what == "comment":
+            staff.add_comment(order, line, staff.CommentSchema().load(
+                {"text": request.form.get("text", "").strip()})["text"], user)
+        elif what == "parts":
+            raw = {k: request.form[k].strip() for k in ("name", "quantity", "note") if request.form.get(k, "").strip()}
+            staff.request_parts(order, line, staff.PartRequestSchema().load(raw), user)
+        else:
+            abort(400)
+
+    _run(action)
+    return redirect(MY_JOBS)
+
+
+@bp.get("/reports/staff")
+@permission_required("workshop.report.productivity", feature=FEATURE)
+def staff_reports_page():
+    today = date.today()
+    try:
+        start = date.fromisoformat(request.args.get("from") or today.replace(day=1).isoformat())
+        end = date.fromisoformat(request.args.get("to") or today.isoformat())
+    except ValueError:
+        flash(_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD."), "error")
+        start, end = today.replace(day=1), today
+    since = datetime.combine(start, time(), timezone.utc)
+    until = datetime.combine(end + timedelta(days=1), time(), timezone.utc)
+    user = current_user_obj()
+    pay = staff.payroll(since, until) if user.can("workshop.report.payroll") else None
+    return render_template("workshop/staff/reports.html", start=start, end=end,
+                           kpis=staff.productive_time(since, until), payroll=pay, bays=staff.bays(since, until), _=_)

@@ -192,3 +192,41 @@ def norm_report(job: Job, make: str | None, model: str | None) -> dict:
             "under_quoted": under,
             "suggested_hours": str(average) if under else None,
             "norms": [JobNormSchema().dump(n) for n in norms]}
+
+
+def under_quoted(min_samples: int = 1) -> list[dict]:
+    """Every job and car model whose clocked average (closed orders) exceeds its norm by more than
+    20%, with the shop's own average as the suggested norm; the worst overrun first."""
+    from plugins.crm.models import Vehicle
+
+    rows = db.session.execute(
+        select(LaborLine.job_id, Vehicle.make, Vehicle.model, TimeEntry.labor_line_id, TimeEntry.started_at,
+               TimeEntry.ended_at)
+        .join(LaborLine, LaborLine.id == TimeEntry.labor_line_id)
+        .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+        .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
+        .where(LaborLine.job_id.is_not(None), TimeEntry.kind == "job", TimeEntry.ended_at.is_not(None),
+               WorkOrder.state == "closed"))
+    # (job, make, model) -> {line: hours}; make and model grouped case-insensitively
+    groups: dict[tuple, dict[int, Decimal]] = {}
+    names: dict[tuple, tuple[str | None, str | None]] = {}
+    for job_id, make, model, line_id, started, ended in rows:
+        key = (job_id, (make or "").strip().casefold(), (model or "").strip().casefold())
+        names.setdefault(key, (make, model))
+        per_line = groups.setdefault(key, {})
+        per_line[line_id] = per_line.get(line_id, Decimal(0)) + _hours(ended - started)
+    out = []
+    for key, per_line in groups.items():
+        if len(per_line) < min_samples:
+            continue
+        job = db.session.get(Job, key[0])
+        make, model = names[key]
+        norm, source = norm_for(job, make, model)
+        average = (sum(per_line.values(), Decimal(0)) / len(per_line)).quantize(HOURS, ROUND_HALF_UP)
+        if norm > 0 and average > norm * UNDER_QUOTE_FACTOR:
+            out.append({"job_id": job.id, "name": job.name, "make": make, "model": model, "norm_hours": str(norm),
+                        "norm_source": source, "actual_average_hours": str(average), "samples": len(per_line),
+                        "overrun_percent": str(((average / norm - 1) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)),
+                        "suggested_hours": str(average)})
+    out.sort(key=lambda r: (-Decimal(r["overrun_percent"]), r["job_id"]))
+    return out

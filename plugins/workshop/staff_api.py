@@ -208,3 +208,13 @@ def job_norms(user, job_id: int):
     if job is None:
         raise not_found()
     return jsonify(norms.norm_report(job, request.args.get("make") or None, request.args.get("model") or None))
+
+
+@bp.get("/reports/under-quoted")
+@requires(NORMS_FEATURE, "workshop.job.read")
+def under_quoted_report(user):
+    """Jobs whose actual average on a car model exceeds the norm by more than 20%."""
+    min_samples = request.args.get("min_samples", default=1, type=int)
+    if min_samples is None or min_samples < 1:
+        raise validation_error({"min_samples": [_("Enter a whole number above 0.")]})
+    return jsonify(items=norms.under_quoted(min_samples))

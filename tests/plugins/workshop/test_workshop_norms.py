@@ -112,6 +112,15 @@ def test_history_beside_the_norm_flags_under_quoted_jobs(make_shop):
     assert (r["norm_hours"], r["norm_source"], r["samples"], r["actual_average_hours"], r["under_quoted"]) == (
         "2.000", "catalog", 4, "3.19", True)  # (4 + 3.25 + 2.5 + 3) / 4 = 3.1875
 
+    flagged = shop.api.get(f"{API}/reports/under-quoted").get_json()["items"]
+    # Kia Rio: 3.25 vs 3 is fine; Kia Ceed: 3 vs 2.5 is exactly 20%: nothing is flagged per model.
+    assert flagged == []
+    done(ceed, 200)  # the Ceed's average becomes (3 + 3.333) / 2 = 3.17: 26.7% over the make's norm
+    flagged = shop.api.get(f"{API}/reports/under-quoted").get_json()["items"]
+    assert [(f["model"], f["norm_hours"], f["actual_average_hours"], f["samples"], f["overrun_percent"])
+            for f in flagged] == [("Ceed", "2.500", "3.17", 2, "26.8")]
+    assert shop.api.get(f"{API}/reports/under-quoted?min_samples=3").get_json()["items"] == []
+
     # Another shop sees neither the job nor the norms.
     other = make_shop(tier="master")
     assert other.api.get(f"{API}/jobs/{job['id']}/norms").status_code == 404
@@ -122,7 +131,7 @@ def test_history_beside_the_norm_flags_under_quoted_jobs(make_shop):
 def test_norms_are_a_master_feature(make_shop):
     specialist = make_shop(tier="specialist")
     job = specialist.post(f"{API}/jobs", {"name": "Замена ремня ГРМ", "standard_hours": "2"})
-    for url in (f"{API}/jobs/{job['id']}/norms", f"{API}/job-norms", f"{API}/labor-rates", f"{API}/contract-rates"):
+    for url in (f"{API}/jobs/{job['id']}/norms", f"{API}/job-norms", f"{API}/reports/under-quoted", f"{API}/labor-rates", f"{API}/contract-rates"):
         assert specialist.api.get(url).status_code == 404, url
     client, rio = specialist.client_and_car()
     wo = specialist.work_order(client_id=client["id"], vehicle_id=rio["id"])

@@ -128,6 +128,22 @@ def test_my_jobs_page_start_pause_comment_and_parts(make_shop, app, login):
     assert owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["state"] == "in_progress"
 
 
+def test_the_work_order_page_sets_a_jobs_bay(make_shop, app, login):
+    import re
+
+    owner = make_shop(tier="master")
+    client, car = owner.client_and_car()
+    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
+    page = login(app.test_client(), owner.user)
+    html = page.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    assert 'name="bay"' in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    page.post(f"/workshop/work-orders/{wo['id']}/lines", data={"csrf_token": token, "kind": "labor",
+                                                               "name": "Шиномонтаж", "hours": "1", "bay": "Пост 2"})
+    lines = owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"]
+    assert [(line["name"], line["bay"]) for line in lines] == [("Шиномонтаж", "Пост 2")]
+
+
 
 def test_attendance_comments_and_part_requests(make_shop):
     owner = make_shop(tier="master")

@@ -193,7 +193,8 @@ def test_embedded_scheduler_runs_due_jobs_with_celery_schedules(app, tenant):
 
     scheduler = InProcessScheduler(app)
     entries = {e.job_name: e for e in scheduler.entries}
-    assert set(entries) == {"jobs_demo.hourly", "core.prune_job_runs"}
+    # Real plugins schedule jobs of their own (crm.send_messages...): these two must be among them.
+    assert {"jobs_demo.hourly", "core.prune_job_runs"} <= set(entries)
     assert scheduler.tick() > 0  # just started: nothing is due
     assert job_runs(app, "jobs_demo.hourly") == []
 

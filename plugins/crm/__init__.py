@@ -11,6 +11,7 @@ from core.plugins import Manifest, hookimpl
 from core.registry import EntityType, MenuItem, Permission
 
 from . import hookspecs  # noqa: F401 - the host adds the CRM's own hookspecs from this attribute
+from .message_settings import MessageSettingsSchema
 
 _l = domain("crm").lazy_gettext
 
@@ -24,9 +25,11 @@ manifest = Manifest(
         "crm.basic": _l("Filters, inviting clients back, reviews, messages"),
         "crm.advanced": _l("Call log, telephony, mass SMS and e-mail, tasks and reminders"),
     },
+    settings_schema=MessageSettingsSchema,
 )
 
 FEATURE = "crm.clients"
+BASIC = "crm.basic"
 _ALL = ("owner", "admin", "service_advisor")
 _READ = _ALL + ("technician", "cashier", "accountant")
 
@@ -34,9 +37,10 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
+    from . import messages, reminders
     from .models import ALL_MODELS
 
-    return ALL_MODELS
+    return ALL_MODELS + reminders.MODELS + messages.MODELS
 
 
 @hookimpl
@@ -60,13 +64,26 @@ def register_permissions():
         Permission("crm.service_entry.create", _l("Add service-book entries"), _ALL),
         Permission("crm.service_entry.update", _l("Edit service-book entries"), _ALL),
         Permission("crm.service_entry.delete", _l("Delete service-book entries"), ("owner", "admin")),
+        Permission("crm.reminder.read", _l("See maintenance reminders"), _READ),
+        Permission("crm.reminder.update", _l("Record services done for reminders"), _ALL),
+        Permission("crm.message.read", _l("Read messages to clients"), _ALL + ("cashier",)),
+        Permission("crm.message.create", _l("Invite clients and approve messages"), _ALL),
     ]
+    for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates"))):
+        perms += [
+            Permission(f"crm.{obj}.read", _l("Read %(what)s", what=title), _ALL),
+            Permission(f"crm.{obj}.create", _l("Create %(what)s", what=title), ("owner", "admin")),
+            Permission(f"crm.{obj}.update", _l("Edit %(what)s", what=title), ("owner", "admin")),
+            Permission(f"crm.{obj}.delete", _l("Delete %(what)s", what=title), ("owner", "admin")),
+        ]
     return perms
 
 
 @hookimpl
 def register_entities():
+    from .messages import MessageTemplate, TemplateSchema
     from .models import Client, Recommendation, ServiceEntry, Vehicle
+    from .reminders import IntervalSchema, ServiceInterval
     from .schemas import ClientSchema, RecommendationSchema, ServiceEntrySchema, VehicleSchema
 
     return [
@@ -89,15 +106,24 @@ def register_entities():
                    title=_l("Service book entries"), feature=FEATURE, permission_prefix="crm.service_entry",
                    search_fields=("description", "performed_by"), filter_fields=("vehicle_id",),
                    sort_fields=("id", "performed_on"), list_columns=("vehicle_id", "performed_on", "description")),
+        EntityType(plugin="crm", resource="service-intervals", model=ServiceInterval, schema=IntervalSchema,
+                   title=_l("Service intervals"), feature=BASIC, permission_prefix="crm.service_interval",
+                   search_fields=("title", "code"), filter_fields=("code", "make", "model", "vehicle_id", "active"),
+                   sort_fields=("id", "code"), list_columns=("code", "title", "every_km", "every_months", "make")),
+        EntityType(plugin="crm", resource="message-templates", model=MessageTemplate, schema=TemplateSchema,
+                   title=_l("Message templates"), feature=BASIC, permission_prefix="crm.message_template",
+                   search_fields=("title", "body"), filter_fields=("event", "channel", "mode", "active"),
+                   sort_fields=("id", "event"), list_columns=("event", "channel", "mode", "title")),
     ]
 
 
 @hookimpl
 def register_blueprints():
     from .api import bp as api_bp
+    from .basic_api import api as basic_api_bp, ui as basic_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp]
+    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp]
 
 
 @hookimpl
@@ -111,6 +137,12 @@ def menu_items(ctx):
                  permission="crm.vehicle.read", section="crm", icon="car"),
         MenuItem("crm.import", _l("Import"), "/crm/import", order=190, feature=FEATURE,
                  permission="crm.client.import", section="crm", icon="upload"),
+        MenuItem("crm.reminders", _l("Maintenance due"), "/crm/reminders", order=130, feature=BASIC,
+                 permission="crm.reminder.read", section="crm", icon="bell"),
+        MenuItem("crm.service_intervals", _l("Service intervals"), "/crm/service-intervals", order=140,
+                 feature=BASIC, permission="crm.service_interval.read", section="crm", icon="wrench"),
+        MenuItem("crm.message_templates", _l("Message templates"), "/crm/message-templates", order=150,
+                 feature=BASIC, permission="crm.message_template.read", section="crm", icon="mail"),
     ]
 
 
@@ -126,3 +158,45 @@ def demo_data(tenant):
     from .demo import add_demo_data
 
     add_demo_data(tenant)
+
+
+@hookimpl
+def register_jobs():
+    from datetime import timedelta
+
+    from core.jobs import Job
+
+    from .messages import send_job
+
+    return [Job("crm.send_messages", send_job, feature=BASIC, schedule=timedelta(minutes=1),
+                title=_l("Send queued messages to clients"))]
+
+
+@hookimpl
+def tenant_plugin_enabled(tenant, slug):
+    if slug != "crm":
+        return
+    from .messages import seed_templates
+    from .reminders import seed_intervals
+
+    # Seeded with the plugin (not the feature) so the catalog is ready the day the shop upgrades.
+    seed_intervals()
+    seed_templates()
+
+
+@hookimpl
+def on_event(event):
+    from core.tenancy import current_tenant
+
+    if not current_tenant().has(BASIC):
+        return
+    from .messages import handle_event
+
+    handle_event(event)
+
+
+@hookimpl
+def crm_message_channels():
+    from .channels import BUILTIN
+
+    return BUILTIN

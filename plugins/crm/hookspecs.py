@@ -25,3 +25,13 @@ def crm_last_visits(vehicle_ids):
 def crm_clients_merged(target_id, source_id):
     """Client ``source_id`` is being merged into ``target_id`` (inside the merge's transaction, before
     the source is deleted): repoint your rows from source to target. Return ``{table: rows_moved}``."""
+
+
+@hookspec
+def crm_message_channels():
+    """Return a list of message channels: objects with ``kind`` (``"sms"``, ``"email"``, or a new
+    kind such as ``"telegram"``) and ``send(message) -> str`` (the provider's message id). ``message``
+    is a :class:`plugins.crm.messages.Message` with ``recipient``, ``subject`` and ``body`` filled in;
+    raise :class:`plugins.crm.messages.ChannelError` when sending fails (it is retried with back-off,
+    or failed at once with ``permanent=True``). Called with the tenant context pushed, inside the
+    sending job; the first channel offered for a kind is used."""

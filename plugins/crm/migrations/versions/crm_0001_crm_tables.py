@@ -2,12 +2,12 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 01:40:59.318787
+Create Date: 2026-11-25 02:49:02.723309
 """
 from alembic import op
 import sqlalchemy as sa
 import core.db
-
+import plugins.crm.messages
 
 revision = 'crm_0001'
 down_revision = None
@@ -47,6 +47,24 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_client_tenant_id_crm_client_created_at'), ['tenant_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_client_tenant_id_crm_client_inn'), ['tenant_id', 'inn'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_client_tenant_id_crm_client_name'), ['tenant_id', 'name'], unique=False)
+
+    op.create_table('crm_message_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('channel', sa.String(length=10), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('condition', sa.Text(), nullable=True),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_message_template_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_message_template'))
+    )
+    with op.batch_alter_table('crm_message_template', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_message_template_tenant_id_crm_message_template_event'), ['tenant_id', 'event'], unique=False)
 
     op.create_table('crm_client_email',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -107,6 +125,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_plate'), ['tenant_id', 'plate'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_vin_rev'), ['tenant_id', 'vin_rev'], unique=False)
 
+    op.create_table('crm_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('template_id', sa.Integer(), nullable=True),
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('channel', sa.String(length=10), nullable=False),
+    sa.Column('recipient', sa.String(length=254), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', plugins.crm.messages.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('provider_id', sa.String(length=100), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', plugins.crm.messages.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['crm_client.id'], name=op.f('fk_crm_message_client_id_crm_client'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['template_id'], ['crm_message_template.id'], name=op.f('fk_crm_message_template_id_crm_message_template'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_message_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_crm_message_vehicle_id_crm_vehicle'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_message')),
+    sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_crm_message_tenant_id_idempotency_key'))
+    )
+    with op.batch_alter_table('crm_message', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_message_tenant_id_crm_message_client_id_crm_message_created_at'), ['tenant_id', 'client_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_message_tenant_id_crm_message_status_crm_message_next_attempt_at'), ['tenant_id', 'status', 'next_attempt_at'], unique=False)
+
     op.create_table('crm_odometer_reading',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('vehicle_id', sa.Integer(), nullable=False),
@@ -166,6 +214,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_key'), ['tenant_id', 'key'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_vehicle_id'), ['tenant_id', 'vehicle_id'], unique=False)
 
+    op.create_table('crm_service_done',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('done_on', sa.Date(), nullable=False),
+    sa.Column('done_km', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['core_user.id'], name=op.f('fk_crm_service_done_created_by_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_service_done_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_crm_service_done_vehicle_id_crm_vehicle'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_service_done'))
+    )
+    with op.batch_alter_table('crm_service_done', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_service_done_tenant_id_crm_service_done_vehicle_id_crm_service_done_code_crm_service_done_done_on'), ['tenant_id', 'vehicle_id', 'code', 'done_on'], unique=False)
+
     op.create_table('crm_service_entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('vehicle_id', sa.Integer(), nullable=False),
@@ -184,6 +249,27 @@ def upgrade():
     )
     with op.batch_alter_table('crm_service_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_crm_service_entry_tenant_id_crm_service_entry_vehicle_id_crm_service_entry_performed_on'), ['tenant_id', 'vehicle_id', 'performed_on'], unique=False)
+
+    op.create_table('crm_service_interval',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('every_km', sa.Integer(), nullable=True),
+    sa.Column('every_months', sa.Integer(), nullable=True),
+    sa.Column('make', sa.String(length=60), nullable=True),
+    sa.Column('model', sa.String(length=60), nullable=True),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('keywords', sa.JSON(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_service_interval_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_crm_service_interval_vehicle_id_crm_vehicle'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_service_interval'))
+    )
+    with op.batch_alter_table('crm_service_interval', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_code'), ['tenant_id', 'code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_vehicle_id'), ['tenant_id', 'vehicle_id'], unique=False)
 
     op.create_table('crm_vehicle_driver',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -250,10 +336,19 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_vehicle_driver_tenant_id_crm_vehicle_driver_client_id'))
 
     op.drop_table('crm_vehicle_driver')
+    with op.batch_alter_table('crm_service_interval', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_vehicle_id'))
+        batch_op.drop_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_code'))
+
+    op.drop_table('crm_service_interval')
     with op.batch_alter_table('crm_service_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_service_entry_tenant_id_crm_service_entry_vehicle_id_crm_service_entry_performed_on'))
 
     op.drop_table('crm_service_entry')
+    with op.batch_alter_table('crm_service_done', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_service_done_tenant_id_crm_service_done_vehicle_id_crm_service_done_code_crm_service_done_done_on'))
+
+    op.drop_table('crm_service_done')
     with op.batch_alter_table('crm_search_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_key'))
@@ -269,6 +364,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_odometer_reading_tenant_id_crm_odometer_reading_vehicle_id_crm_odometer_reading_read_on'))
 
     op.drop_table('crm_odometer_reading')
+    with op.batch_alter_table('crm_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_message_tenant_id_crm_message_status_crm_message_next_attempt_at'))
+        batch_op.drop_index(batch_op.f('ix_crm_message_tenant_id_crm_message_client_id_crm_message_created_at'))
+
+    op.drop_table('crm_message')
     with op.batch_alter_table('crm_vehicle', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_vin_rev'))
         batch_op.drop_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_plate'))
@@ -285,6 +385,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_client_email_tenant_id_crm_client_email_client_id'))
 
     op.drop_table('crm_client_email')
+    with op.batch_alter_table('crm_message_template', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_message_template_tenant_id_crm_message_template_event'))
+
+    op.drop_table('crm_message_template')
     with op.batch_alter_table('crm_client', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_client_tenant_id_crm_client_name'))
         batch_op.drop_index(batch_op.f('ix_crm_client_tenant_id_crm_client_inn'))

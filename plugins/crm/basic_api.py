@@ -1,0 +1,234 @@
+"""Endpoints and pages of ``crm.basic``: maintenance reminders (the due-soon list, "last done" records,
+inviting a client) and the messages outbox (a client's messages, approving drafts).
+
+Both blueprints answer 404 to a tenant without ``crm.basic`` (the core gates blueprints per plugin
+only, and ``crm.clients`` tenants have the plugin).
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from core.db import db
+from core.i18n import domain
+
+from . import messages, reminders
+from .api import _crm_error, _errors, _get, requires
+from .models import Client, Vehicle
+from .services import CrmError
+
+_ = domain("crm").gettext
+FEATURE = "crm.basic"
+
+api = Blueprint("crm_basic_api", __name__, url_prefix="/api/v1/crm")
+ui = Blueprint("crm_basic_ui", __name__, url_prefix="/crm", template_folder="templates")
+
+
+@api.before_request
+def _gate_api():
+    if not g.get("tenant") or not g.tenant.has(FEATURE):
+        return jsonify(error="not_found", message=_("Not found")), 404
+    return None
+
+
+@ui.before_request
+def _gate_ui():
+    if not g.get("tenant") or not g.tenant.has(FEATURE):
+        abort(404)
+    return None
+
+
+@api.errorhandler(404)
+def _not_found(exc):
+    return jsonify(error="not_found", message=_("Not found")), 404
+
+
+def _due_args():
+    """``(kwargs for due_list, errors)`` from the query string."""
+    errors, out = {}, {}
+    try:
+        out["within_days"] = int(request.args.get("within_days", 30))
+        if not 0 <= out["within_days"] <= 3660:
+            raise ValueError
+    except ValueError:
+        errors["within_days"] = [_("Enter a number of days from 0 to 3660.")]
+    status = request.args.get("status") or None
+    if status and status not in ("overdue", "due_soon"):
+        errors["status"] = [_("Status is one of: %(choices)s.", choices="overdue, due_soon")]
+    out["status"] = status
+    out["code"] = request.args.get("code") or None
+    out["make"] = request.args.get("make") or None
+    return out, errors
+
+
+# --- reminders -------------------------------------------------------------------------------------
+
+
+@api.get("/reminders/due")
+@requires("crm.reminder.read")
+def due_view():
+    """``?within_days=30&code=oil&make=Kia&status=overdue``: overdue and due-soon services, soonest first."""
+    args, errors = _due_args()
+    if errors:
+        return _errors(errors)
+    return jsonify(results=reminders.due_list(**args))
+
+
+@api.get("/vehicles/<int:vehicle_id>/reminders")
+@requires("crm.reminder.read")
+def vehicle_reminders_view(vehicle_id: int):
+    vehicle = _get(Vehicle, vehicle_id)
+    catalog = list(db.session.scalars(select(reminders.ServiceInterval)))
+    return jsonify(results=reminders.vehicle_reminders(vehicle, catalog))
+
+
+@api.post("/vehicles/<int:vehicle_id>/service-done")
+@requires("crm.reminder.update")
+def service_done_view(vehicle_id: int):
+    """Body ``{"code": "oil", "done_on": "2026-05-01", "done_km": 61000}``: the service was done."""
+    vehicle = _get(Vehicle, vehicle_id)
+    body = request.get_json(silent=True) or {}
+    errors = {}
+    codes = set(db.session.scalars(select(reminders.ServiceInterval.code)))
+    code = body.get("code")
+    if code not in codes:
+        errors["code"] = [_("Choose a service from the catalog.")]
+    try:
+        done_on = date.fromisoformat(body.get("done_on") or date.today().isoformat())
+        if done_on > date.today():
+            errors["done_on"] = [_("The date cannot be in the future.")]
+    except (TypeError, ValueError):
+        errors["done_on"] = [_("Enter a date as YYYY-MM-DD.")]
+    done_km = body.get("done_km")
+    if done_km is not None:
+        try:
+            done_km = int(done_km)
+            if done_km < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors["done_km"] = [_("Enter the mileage as a whole number of km.")]
+    if errors:
+        return _errors(errors)
+    row = reminders.record_done(vehicle, code, done_on, done_km, user=current_user)
+    db.session.commit()
+    return jsonify(id=row.id, vehicle_id=vehicle.id, code=code, done_on=done_on.isoformat(), done_km=done_km), 201
+
+
+def invite(vehicle: Vehicle, code: str) -> list[messages.Message]:
+    """Queue the ``reminder_due`` templates for the car's owner about service ``code``; once per due date."""
+    client = db.session.get(Client, vehicle.client_id) if vehicle.client_id else None
+    if client is None:
+        raise CrmError(_("The car has no owner to invite."), field="vehicle_id")
+    catalog = list(db.session.scalars(select(reminders.ServiceInterval)))
+    item = next((r for r in reminders.vehicle_reminders(vehicle, catalog) if r["code"] == code), None)
+    if item is None:
+        raise CrmError(_("Choose a service from the catalog."), field="code")
+    context = messages.context_for(client, vehicle, reminder=item)
+    key = f"reminder:{vehicle.id}:{code}:{item['due_on'] or item['due_km']}"
+    return messages.queue_for_event("reminder_due", client, vehicle, context, key, user=current_user)
+
+
+@api.post("/reminders/invite")
+@requires("crm.message.create")
+def invite_view():
+    """Body ``{"vehicle_id": 1, "code": "oil"}``: queue the reminder message(s) to the car's owner.
+    Inviting twice for the same due date queues nothing the second time."""
+    body = request.get_json(silent=True) or {}
+    try:
+        vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == int(body.get("vehicle_id")))).first()
+    except (TypeError, ValueError):
+        vehicle = None
+    if vehicle is None:
+        return _errors({"vehicle_id": [_("Choose a vehicle.")]})
+    try:
+        queued = invite(vehicle, body.get("code"))
+    except CrmError as exc:
+        return _crm_error(exc)
+    db.session.commit()
+    return jsonify(messages=[messages.as_dict(m) for m in queued]), 201 if queued else 200
+
+
+# --- messages --------------------------------------------------------------------------------------
+
+
+@api.get("/clients/<int:client_id>/messages")
+@requires("crm.message.read")
+def client_messages_view(client_id: int):
+    client = _get(Client, client_id)
+    rows = db.session.scalars(select(messages.Message).where(messages.Message.client_id == client.id)
+                              .order_by(messages.Message.created_at.desc(), messages.Message.id.desc()).limit(200))
+    return jsonify(results=[messages.as_dict(m) for m in rows])
+
+
+@api.get("/messages")
+@requires("crm.message.read")
+def messages_view():
+    """``?status=draft``: the outbox (newest first)."""
+    q = select(messages.Message).order_by(messages.Message.id.desc()).limit(200)
+    status = request.args.get("status")
+    if status:
+        if status not in messages.STATUSES:
+            return _errors({"status": [_("Status is one of: %(choices)s.", choices=", ".join(messages.STATUSES))]})
+        q = q.where(messages.Message.status == status)
+    return jsonify(results=[messages.as_dict(m) for m in db.session.scalars(q)])
+
+
+@api.post("/messages/<int:message_id>/<any(approve, cancel):action>")
+@requires("crm.message.create")
+def message_action_view(message_id: int, action: str):
+    message = _get(messages.Message, message_id)
+    try:
+        (messages.approve if action == "approve" else messages.cancel)(message, user=current_user)
+    except CrmError as exc:
+        return _crm_error(exc)
+    db.session.commit()
+    return jsonify(messages.as_dict(message))
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+
+def _page_allowed(permission: str):
+    if not (current_user and current_user.is_authenticated):
+        from core.web import login_manager
+
+        return login_manager.unauthorized()
+    if not current_user.can(permission):
+        abort(403)
+    return None
+
+
+@ui.get("/reminders")
+def reminders_page():
+    denied = _page_allowed("crm.reminder.read")
+    if denied is not None:
+        return denied
+    args, errors = _due_args()
+    results = [] if errors else reminders.due_list(**args)
+    codes = sorted(set(db.session.scalars(select(reminders.ServiceInterval.code))))
+    return render_template("crm/reminders.html", results=results, args=args, errors=errors, codes=codes,
+                           can_invite=current_user.can("crm.message.create"), _=_), (422 if errors else 200)
+
+
+@ui.post("/reminders/invite")
+def invite_page():
+    denied = _page_allowed("crm.message.create")
+    if denied is not None:
+        return denied
+    from flask import flash
+
+    vehicle = _get(Vehicle, request.form.get("vehicle_id", type=int) or 0)
+    try:
+        queued = invite(vehicle, request.form.get("code"))
+    except CrmError as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for("crm_basic_ui.reminders_page"))
+    db.session.commit()
+    if queued:
+        flash(_("The invitation is queued."), "success")
+    else:
+        flash(_("This client was already invited for this service."), "info")
+    return redirect(url_for("crm_basic_ui.reminders_page", within_days=request.form.get("within_days", 30)))

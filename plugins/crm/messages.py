@@ -1,0 +1,473 @@
+"""Messages to clients (``crm.basic``): templates per event, an outbox, and the job that sends it.
+
+Every message goes through the outbox (:class:`Message`): an event handler or a user queues it, the
+scheduled job ``crm.send_messages`` sends it. A template in "ask first" mode queues a ``draft`` that a
+user approves. Sending is at most once: the job claims a message with a conditional UPDATE
+(``queued`` -> ``sending``) and commits before talking to the provider, so a second run (or a second
+worker) never sends it again; ``idempotency_key`` (unique per tenant) stops the same event from queueing
+it twice. A failed send goes back to ``queued`` with an exponential back-off; after ``max_attempts``
+it is ``failed``. Consent is checked when queueing and again when sending; quiet hours (the shop's
+local time) defer sending to their end.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from marshmallow import Schema, ValidationError, fields, validate, validates
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from core import audit
+from core.db import TenantScoped, db
+from core.i18n import domain
+from core.models import utcnow
+
+from .models import Client, Vehicle
+
+_ = domain("crm").gettext
+_l = domain("crm").lazy_gettext
+log = logging.getLogger(__name__)
+
+FEATURE = "crm.basic"
+CHANNELS = ("sms", "email")
+MODES = ("auto", "ask")
+STATUSES = ("draft", "queued", "sending", "sent", "failed", "skipped", "cancelled")
+# Template event -> the core event that triggers it (None: queued by a user action, e.g. an invitation).
+EVENTS = {
+    "booking_confirmed": "planner.booking.confirmed",
+    "car_ready": "workshop.work_order.finish",
+    "work_order_closed": "workshop.work_order.close",
+    "reminder_due": None,
+}
+TRIGGERS = {core_event: key for key, core_event in EVENTS.items() if core_event}
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant, aware UTC in Python on both databases: the outbox compares ``next_attempt_at`` with
+    "now" in SQL, and SQLite has no time zones (naive UTC text there, which compares correctly)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = value.astimezone(timezone.utc) if value.tzinfo else value
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class MessageTemplate(TenantScoped, db.Model):
+    __tablename__ = "crm_message_template"
+    __table_args__ = (Index(None, "tenant_id", "event"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str | None] = mapped_column(String(300))  # e-mail only
+    body: Mapped[str] = mapped_column(Text)
+    condition: Mapped[str | None] = mapped_column(Text)  # a Jinja expression; empty: always
+    mode: Mapped[str] = mapped_column(String(10), default="auto")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Message(TenantScoped, db.Model):
+    """One message in the outbox (and, once sent, the client's message history)."""
+
+    __tablename__ = "crm_message"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index(None, "tenant_id", "status", "next_attempt_at"),
+        Index(None, "tenant_id", "client_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_client.id", ondelete="CASCADE"))
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("crm_vehicle.id", ondelete="SET NULL"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("crm_message_template.id", ondelete="SET NULL"))
+    event: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(254), default="")
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+MODELS = [MessageTemplate, Message]
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+from .message_settings import MessageSettingsSchema  # noqa: E402 - kept import-light for the manifest
+
+
+def settings() -> dict:
+    """The current tenant's message settings, installation defaults filled in."""
+    from flask import current_app
+
+    from core.models import Tenant
+    from core.tenancy import current_tenant_id
+
+    tenant = db.session.get(Tenant, current_tenant_id())
+    stored = {**(current_app.config.get("CRM_MESSAGES") or {}), **((tenant.plugin_settings or {}).get("crm") or {})}
+    try:
+        values = MessageSettingsSchema().load(stored, unknown="exclude")
+    except ValidationError:
+        values = MessageSettingsSchema().load({})
+    values["timezone"] = tenant.timezone or "UTC"
+    values["shop_name"] = tenant.name
+    return values
+
+
+def quiet_until(now: datetime, conf: dict) -> datetime | None:
+    """The end of the quiet hours (UTC) if ``now`` falls inside them, else None."""
+    start, end = (time.fromisoformat(conf["quiet_from"]), time.fromisoformat(conf["quiet_to"]))
+    if start == end:
+        return None
+    tz = ZoneInfo(conf["timezone"])
+    local = now.astimezone(tz)
+    t = local.time()
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    end_day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+_env = SandboxedEnvironment(autoescape=False)
+
+
+def check_template(body: str | None, condition: str | None) -> dict:
+    """Per-field syntax errors of a template's body/subject and condition (empty when fine)."""
+    errors = {}
+    try:
+        _env.from_string(body or "")
+    except TemplateError as exc:
+        errors["body"] = [_("Template error: %(error)s", error=str(exc))]
+    if condition and condition.strip():
+        try:
+            _env.compile_expression(condition)
+        except TemplateError as exc:
+            errors["condition"] = [_("Condition error: %(error)s", error=str(exc))]
+    return errors
+
+
+def render(text: str | None, context: dict) -> str:
+    return _env.from_string(text or "").render(**context)
+
+
+def condition_holds(condition: str | None, context: dict) -> bool:
+    if not condition or not condition.strip():
+        return True
+    return bool(_env.compile_expression(condition, undefined_to_none=True)(**context))
+
+
+class TemplateSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    event = fields.String(required=True, validate=validate.OneOf(
+        list(EVENTS), error=_l("Event is one of: %(choices)s.", choices=", ".join(EVENTS))))
+    channel = fields.String(load_default="sms", validate=validate.OneOf(
+        CHANNELS, error=_l("Channel is one of: %(choices)s.", choices=", ".join(CHANNELS))))
+    title = fields.String(load_default="", validate=validate.Length(max=200))
+    subject = fields.String(allow_none=True, validate=validate.Length(max=300))
+    body = fields.String(required=True, validate=validate.Length(min=1, error=_l("Write the message.")))
+    condition = fields.String(allow_none=True)
+    mode = fields.String(load_default="auto", validate=validate.OneOf(
+        MODES, error=_l("Mode is one of: %(choices)s.", choices=", ".join(MODES))))
+    active = fields.Boolean(load_default=True)
+    created_at = fields.DateTime(dump_only=True)
+
+    @validates("body")
+    def _body(self, value, **kwargs):
+        errors = check_template(value, None)
+        if errors:
+            raise ValidationError(errors["body"])
+
+    @validates("subject")
+    def _subject(self, value, **kwargs):
+        errors = check_template(value, None)
+        if errors:
+            raise ValidationError(errors["body"])
+
+    @validates("condition")
+    def _condition(self, value, **kwargs):
+        errors = check_template(None, value)
+        if errors:
+            raise ValidationError(errors["condition"])
+
+
+DEFAULT_TEMPLATES = (
+    ("booking_confirmed", "sms", None,
+     _l("{{ shop }}: you are booked for {{ event.start_at or '' }}. {{ vehicle.plate or '' }}")),
+    ("car_ready", "sms", None, _l("{{ shop }}: your car {{ vehicle.plate or '' }} is ready.")),
+    ("work_order_closed", "email", _l("{{ shop }}: work order {{ document.number }}"),
+     _l("Hello, {{ client.name }}! Thank you for visiting {{ shop }}. Work order {{ document.number }} is closed.")),
+    ("reminder_due", "sms", None,
+     _l("{{ shop }}: {{ reminder.title }} for {{ vehicle.plate or '' }} is due {{ reminder.due_on }}. Book a visit!")),
+)
+
+
+def seed_templates() -> int:
+    """One default template per event the tenant has none for; idempotent."""
+    have = set(db.session.scalars(select(MessageTemplate.event)))
+    added = 0
+    for event, channel, subject, body in DEFAULT_TEMPLATES:
+        if event in have:
+            continue
+        db.session.add(MessageTemplate(event=event, channel=channel, title=event.replace("_", " "),
+                                       subject=str(subject) if subject else None, body=str(body), mode="auto"))
+        added += 1
+    db.session.flush()
+    return added
+
+
+# --- queueing --------------------------------------------------------------------------------------
+
+
+def _recipient(client: Client, channel: str) -> tuple[str | None, str | None]:
+    """``(address, why not)``: the client's first phone or e-mail if the client consented."""
+    if channel == "sms":
+        if not client.consent_sms:
+            return None, _("The client has not consented to SMS.")
+        return (client.phones[0], None) if client.phones else (None, _("The client has no phone number."))
+    if not client.consent_email:
+        return None, _("The client has not consented to e-mail.")
+    return (client.emails[0], None) if client.emails else (None, _("The client has no e-mail address."))
+
+
+def context_for(client: Client, vehicle: Vehicle | None, **extra) -> dict:
+    from .models import Client as _C  # noqa: F401 - keeps the names below the template's variables
+
+    return {
+        "client": {"id": client.id, "name": client.name},
+        "vehicle": {"id": vehicle.id, "plate": vehicle.plate, "make": vehicle.make, "model": vehicle.model,
+                    "vin": vehicle.vin} if vehicle else {},
+        "shop": settings()["shop_name"],
+        **extra,
+    }
+
+
+def queue(template: MessageTemplate, client: Client, vehicle: Vehicle | None, context: dict, key: str,
+          user=None) -> Message | None:
+    """Queue ``template`` for ``client`` unless ``key`` was queued before (returns None then) or its
+    condition does not hold. Without consent or an address the message is kept as ``skipped`` with
+    the reason, so the staff see why the client got nothing."""
+    key = f"{key}:t{template.id}"
+    if db.session.scalar(select(Message.id).where(Message.idempotency_key == key)) is not None:
+        return None
+    try:
+        if not condition_holds(template.condition, context):
+            return None
+        subject = render(template.subject, context) if template.channel == "email" else None
+        body = render(template.body, context)
+    except TemplateError as exc:
+        subject, body = None, ""
+        error = _("Template error: %(error)s", error=str(exc))
+        status, address = "failed", ""
+    else:
+        address, error = _recipient(client, template.channel)
+        status = "skipped" if address is None else ("draft" if template.mode == "ask" else "queued")
+    message = Message(client_id=client.id, vehicle_id=vehicle.id if vehicle else None, template_id=template.id,
+                      event=template.event, channel=template.channel, recipient=address or "", subject=subject,
+                      body=body, status=status, last_error=error, idempotency_key=key[:200])
+    # A savepoint: a concurrent handler that queued the same key first wins; this one is a no-op.
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+            db.session.flush()
+    except Exception:  # noqa: BLE001 - IntegrityError on the unique key; anything else re-raises below
+        if db.session.scalar(select(Message.id).where(Message.idempotency_key == key)) is None:
+            raise
+        return None
+    audit.record("create", message, user=user, changes={"event": [None, message.event], "status": [None, status],
+                                                         "channel": [None, message.channel]})
+    return message
+
+
+def queue_for_event(event_key: str, client: Client, vehicle: Vehicle | None, context: dict, key: str,
+                    user=None) -> list[Message]:
+    templates = db.session.scalars(select(MessageTemplate).where(MessageTemplate.event == event_key,
+                                                                 MessageTemplate.active.is_(True))
+                                   .order_by(MessageTemplate.id))
+    return [m for t in templates if (m := queue(t, client, vehicle, context, key, user=user)) is not None]
+
+
+def _document_fields(doc) -> dict:
+    out = {}
+    for column in doc.__table__.columns:
+        value = getattr(doc, column.key, None)
+        out[column.key] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out
+
+
+def handle_event(event) -> list[Message]:
+    """``on_event``: queue the templates of the event's kind for the client it concerns.
+
+    Documents (``workshop.work_order.finish``...) carry only their id: the document is loaded through
+    the documents registry, so the CRM does not import the workshop. Other events (a planner booking)
+    carry ``client_id``/``vehicle_id`` in their payload.
+    """
+    event_key = TRIGGERS.get(event.name)
+    if event_key is None:
+        return []
+    payload = dict(event.payload)
+    document = {}
+    if payload.get("doc_type"):
+        from core.documents.service import document_types
+
+        dt = document_types().get(payload["doc_type"])
+        doc = db.session.get(dt.model, payload.get("id")) if dt else None
+        if doc is None:
+            return []
+        document = _document_fields(doc)
+    client_id = document.get("client_id") or payload.get("client_id")
+    vehicle_id = document.get("vehicle_id") or payload.get("vehicle_id")
+    client = db.session.get(Client, client_id) if client_id else None
+    if client is None:
+        return []
+    vehicle = db.session.get(Vehicle, vehicle_id) if vehicle_id else None
+    context = context_for(client, vehicle, event=payload, document=document)
+    key = f"{event.name}:{payload.get('id') or payload.get('booking_id') or ''}"
+    return queue_for_event(event_key, client, vehicle, context, key)
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+class ChannelError(Exception):
+    """A send that failed; the message is retried later (``permanent``: failed at once)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def channels() -> dict:
+    """``kind -> channel`` from ``crm_message_channels`` (the first plugin to offer a kind wins)."""
+    from .services import hooks
+
+    out: dict = {}
+    for offered in hooks().crm_message_channels() or []:
+        for channel in offered or []:
+            out.setdefault(channel.kind, channel)
+    return out
+
+
+def backoff(attempts: int, conf: dict) -> timedelta:
+    return timedelta(minutes=conf["retry_minutes"] * 2 ** max(attempts - 1, 0))
+
+
+def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
+    """Send the queued messages whose time has come. Commits per message (claim, then result)."""
+    log_ = log_ or log
+    now = now or utcnow()
+    conf = settings()
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
+    due = (Message.status == "queued") & ((Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now))
+    quiet = quiet_until(now, conf)
+    if quiet is not None:
+        # Quiet hours: nothing goes out; the due messages show when they will.
+        result = db.session.execute(update(Message).where(due).values(next_attempt_at=quiet)
+                                    .execution_options(synchronize_session=False))
+        db.session.commit()
+        counts["deferred"] = result.rowcount or 0
+        return counts
+    by_kind = channels()
+    ids = list(db.session.scalars(select(Message.id).where(due).order_by(Message.id).limit(batch)))
+    for message_id in ids:
+        # The claim: only one runner turns this row from queued to sending; the rest skip it.
+        claimed = db.session.execute(
+            update(Message).where(Message.id == message_id, Message.status == "queued")
+            .values(status="sending", attempts=Message.attempts + 1).execution_options(synchronize_session=False))
+        db.session.commit()
+        if not claimed.rowcount:
+            continue
+        message = db.session.get(Message, message_id)
+        db.session.refresh(message)
+        client = db.session.get(Client, message.client_id)
+        address, why_not = _recipient(client, message.channel)
+        channel = by_kind.get(message.channel)
+        if address is None:
+            message.status, message.last_error = "skipped", why_not
+            counts["skipped"] += 1
+        elif channel is None:
+            message.status, message.last_error = "failed", _("No %(kind)s channel is set up.", kind=message.channel)
+            counts["failed"] += 1
+        else:
+            message.recipient = address
+            try:
+                message.provider_id = channel.send(message)
+            except ChannelError as exc:
+                message.last_error = str(exc)
+                if exc.permanent or message.attempts >= conf["max_attempts"]:
+                    message.status = "failed"
+                    counts["failed"] += 1
+                else:
+                    message.status = "queued"
+                    message.next_attempt_at = now + backoff(message.attempts, conf)
+                    counts["retry"] += 1
+                log_.warning("message %s: attempt %s failed: %s", message.id, message.attempts, exc)
+            else:
+                message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+                counts["sent"] += 1
+        audit.record("send", message, changes={"status": ["sending", message.status],
+                                               "attempts": [None, message.attempts]})
+        db.session.commit()
+    return counts
+
+
+def send_job(ctx):
+    counts = send_due(log_=ctx.log)
+    ctx.log.info("messages: %s", counts)
+    return counts
+
+
+def approve(message: Message, user=None) -> Message:
+    if message.status != "draft":
+        from .services import CrmError
+
+        raise CrmError(_l("Only a draft can be approved."), status=409, field="status")
+    message.status = "queued"
+    db.session.flush()
+    audit.record("transition", message, user=user, changes={"status": ["draft", "queued"]})
+    return message
+
+
+def cancel(message: Message, user=None) -> Message:
+    if message.status not in ("draft", "queued"):
+        from .services import CrmError
+
+        raise CrmError(_l("Only a draft or a queued message can be cancelled."), status=409, field="status")
+    before = message.status
+    message.status = "cancelled"
+    db.session.flush()
+    audit.record("transition", message, user=user, changes={"status": [before, "cancelled"]})
+    return message
+
+
+def as_dict(m: Message) -> dict:
+    return {"id": m.id, "client_id": m.client_id, "vehicle_id": m.vehicle_id, "template_id": m.template_id,
+            "event": m.event, "channel": m.channel, "recipient": m.recipient, "subject": m.subject, "body": m.body,
+            "status": m.status, "attempts": m.attempts,
+            "next_attempt_at": m.next_attempt_at.isoformat() if m.next_attempt_at else None,
+            "last_error": m.last_error, "provider_id": m.provider_id,
+            "created_at": m.created_at.isoformat() if m.created_at else None,
+            "sent_at": m.sent_at.isoformat() if m.sent_at else None}

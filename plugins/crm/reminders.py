@@ -1,0 +1,283 @@
+"""Maintenance reminders (``crm.basic``): service intervals ("every N km and/or N months, whichever comes
+first"), when each was last done, and the forecast of when it is due next.
+
+Intervals are a per-tenant catalog seeded with common defaults (:data:`DEFAULT_INTERVALS`): a row with
+no make is the shop's default; a row with a make (and model) or a vehicle overrides the default of the
+same ``code`` for those cars. "Last done" comes from a manual record (:class:`ServiceDone`) or from a
+manual service-book entry whose text mentions one of the interval's keywords; with neither, the car's
+first odometer reading (or the day it was added) is the starting point: the shop does not know better.
+
+The due date is the earlier of the time limit and the day the car's average daily mileage
+(:func:`plugins.crm.services.mileage`) is forecast to reach the km limit.
+"""
+from __future__ import annotations
+
+import calendar
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import audit
+from core.db import TenantScoped, db
+from core.i18n import domain
+from core.models import utcnow
+
+from .models import Client, OdometerReading, ServiceEntry, Vehicle
+from .services import Mileage, mileage
+
+_ = domain("crm").gettext
+_l = domain("crm").lazy_gettext
+
+FEATURE = "crm.basic"
+STATUSES = ("overdue", "due_soon", "upcoming")
+
+
+class ServiceInterval(TenantScoped, db.Model):
+    """One line of the maintenance catalog."""
+
+    __tablename__ = "crm_service_interval"
+    __table_args__ = (Index(None, "tenant_id", "code"), Index(None, "tenant_id", "vehicle_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))  # links overrides and "last done" records: "oil", "brake_fluid"
+    title: Mapped[str] = mapped_column(String(200))
+    every_km: Mapped[int | None] = mapped_column(Integer)
+    every_months: Mapped[int | None] = mapped_column(Integer)
+    make: Mapped[str | None] = mapped_column(String(60))
+    model: Mapped[str | None] = mapped_column(String(60))
+    vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("crm_vehicle.id", ondelete="CASCADE"))
+    # Words that identify this job in a service-book entry ("oil", "масло"): lower-case substrings.
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ServiceDone(TenantScoped, db.Model):
+    """"Interval ``code`` was done on this car on ``done_on`` at ``done_km``" (typed in, or from a visit)."""
+
+    __tablename__ = "crm_service_done"
+    __table_args__ = (Index(None, "tenant_id", "vehicle_id", "code", "done_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("crm_vehicle.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    done_on: Mapped[date] = mapped_column(Date)
+    done_km: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+
+
+MODELS = [ServiceInterval, ServiceDone]
+
+# code, title, km, months, keywords (English and Russian, as shops write them)
+DEFAULT_INTERVALS = (
+    ("oil", _l("Engine oil and filter"), 10_000, 12, ["oil", "масл"]),
+    ("air_filter", _l("Air filter"), 20_000, 24, ["air filter", "воздушн"]),
+    ("cabin_filter", _l("Cabin filter"), 15_000, 12, ["cabin filter", "салонн"]),
+    ("fuel_filter", _l("Fuel filter"), 40_000, 48, ["fuel filter", "топливн"]),
+    ("spark_plugs", _l("Spark plugs"), 30_000, 36, ["spark plug", "свеч"]),
+    ("brake_fluid", _l("Brake fluid"), None, 24, ["brake fluid", "тормозн"]),
+    ("coolant", _l("Coolant"), 60_000, 48, ["coolant", "антифриз", "охлажда"]),
+    ("timing_belt", _l("Timing belt"), 60_000, 60, ["timing belt", "грм"]),
+)
+
+
+def seed_intervals() -> int:
+    """Add the default catalog lines the tenant does not have yet (by code); idempotent."""
+    have = set(db.session.scalars(select(ServiceInterval.code).where(ServiceInterval.make.is_(None),
+                                                                    ServiceInterval.vehicle_id.is_(None))))
+    added = 0
+    for code, title, km, months, keywords in DEFAULT_INTERVALS:
+        if code in have:
+            continue
+        db.session.add(ServiceInterval(code=code, title=str(title), every_km=km, every_months=months,
+                                       keywords=list(keywords)))
+        added += 1
+    db.session.flush()
+    return added
+
+
+# --- forecast --------------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class Forecast:
+    due_on: date | None  # the earlier of the two limits; None when neither can be dated
+    due_km: int | None
+    due_by: str | None  # "km" or "time": which limit comes first
+    date_by_time: date | None
+    date_by_km: date | None
+
+    def status(self, today: date, within_days: int, projected_km: int | None = None) -> str:
+        if (self.due_on is not None and self.due_on < today) or (
+                self.due_km is not None and projected_km is not None and projected_km >= self.due_km):
+            return "overdue"
+        if self.due_on is not None and (self.due_on - today).days <= within_days:
+            return "due_soon"
+        return "upcoming"
+
+
+def forecast(every_km: int | None, every_months: int | None, last_on: date | None, last_km: int | None,
+             usage: Mileage) -> Forecast:
+    """When the service is due next: whichever of the km and the time limit comes first.
+
+    The km limit is dated by the average daily mileage from the car's last reading; without a rate it
+    has no date (only the km figure), unless the last reading already passed it (due on that day).
+    """
+    by_time = add_months(last_on, every_months) if every_months and last_on else None
+    due_km = last_km + every_km if every_km and last_km is not None else None
+    by_km = None
+    if due_km is not None and usage.last_value is not None and usage.last_read_on is not None:
+        remaining = due_km - usage.last_value
+        if remaining <= 0:
+            by_km = usage.last_read_on
+            if usage.daily_km:
+                # Passed before the last reading: estimate when, so that "overdue since" is honest.
+                by_km = date.fromordinal(usage.last_read_on.toordinal() - int(-remaining // usage.daily_km))
+        elif usage.daily_km:
+            by_km = date.fromordinal(usage.last_read_on.toordinal() + math.ceil(remaining / usage.daily_km))
+    dated = [(d, kind) for d, kind in ((by_km, "km"), (by_time, "time")) if d is not None]
+    if not dated:
+        return Forecast(None, due_km, "km" if due_km is not None else None, by_time, by_km)
+    due_on, due_by = min(dated)
+    return Forecast(due_on, due_km, due_by, by_time, by_km)
+
+
+# --- which interval applies to which car, and when it was last done --------------------------------
+
+
+def intervals_for(vehicle: Vehicle, catalog: list[ServiceInterval]) -> list[ServiceInterval]:
+    """The active intervals of the car: per code, the most specific line (vehicle > make+model > make >
+    default)."""
+    make, model = (vehicle.make or "").strip().lower(), (vehicle.model or "").strip().lower()
+    best: dict[str, tuple[int, ServiceInterval]] = {}
+    for line in catalog:
+        if line.vehicle_id is not None:
+            rank = 3 if line.vehicle_id == vehicle.id else -1
+        elif line.make:
+            if line.make.strip().lower() != make:
+                rank = -1
+            elif line.model:
+                rank = 2 if line.model.strip().lower() == model else -1
+            else:
+                rank = 1
+        else:
+            rank = 0
+        if rank >= 0 and (line.code not in best or rank > best[line.code][0]):
+            best[line.code] = (rank, line)
+    return [line for _rank, line in sorted(best.values(), key=lambda rl: rl[1].code) if line.active]
+
+
+def _entry_matches(entry: ServiceEntry, keywords: list[str]) -> bool:
+    text = " ".join([entry.description or ""] + [str(p) for p in entry.parts or []]).lower()
+    return any(k and k.lower() in text for k in keywords or [])
+
+
+def last_done(vehicle: Vehicle, line: ServiceInterval, done_rows: list[ServiceDone],
+              entries: list[ServiceEntry], first_reading: OdometerReading | None) -> tuple[date | None, int | None, str]:
+    """``(date, km, source)`` of the latest time ``line`` was done on the car."""
+    candidates = [(r.done_on, r.done_km, "manual") for r in done_rows if r.code == line.code]
+    candidates += [(e.performed_on, e.mileage, "service_book") for e in entries if _entry_matches(e, line.keywords)]
+    if candidates:
+        return max(candidates, key=lambda c: (c[0], c[1] or 0))
+    if first_reading is not None:
+        return first_reading.read_on, first_reading.value, "first_reading"
+    created = vehicle.created_at.date() if vehicle.created_at else None
+    return created, None, "added"
+
+
+def vehicle_reminders(vehicle: Vehicle, catalog: list[ServiceInterval], today: date | None = None,
+                      within_days: int = 30) -> list[dict]:
+    today = today or date.today()
+    usage = mileage(vehicle.id)
+    done_rows = list(db.session.scalars(select(ServiceDone).where(ServiceDone.vehicle_id == vehicle.id)))
+    entries = list(db.session.scalars(select(ServiceEntry).where(ServiceEntry.vehicle_id == vehicle.id)))
+    first = db.session.scalars(select(OdometerReading).where(OdometerReading.vehicle_id == vehicle.id,
+                                                             OdometerReading.flagged.is_(False))
+                               .order_by(OdometerReading.read_on, OdometerReading.id).limit(1)).first()
+    projected = usage.projected(today)
+    out = []
+    for line in intervals_for(vehicle, catalog):
+        on, km, source = last_done(vehicle, line, done_rows, entries, first)
+        f = forecast(line.every_km, line.every_months, on, km, usage)
+        out.append({
+            "vehicle_id": vehicle.id, "client_id": vehicle.client_id, "plate": vehicle.plate,
+            "make": vehicle.make, "model": vehicle.model,
+            "code": line.code, "title": line.title, "interval_id": line.id,
+            "every_km": line.every_km, "every_months": line.every_months,
+            "last_done_on": on.isoformat() if on else None, "last_done_km": km, "last_done_source": source,
+            "due_on": f.due_on.isoformat() if f.due_on else None, "due_km": f.due_km, "due_by": f.due_by,
+            "projected_km_today": projected, "daily_km": None if usage.daily_km is None else round(usage.daily_km, 1),
+            "status": f.status(today, within_days, projected),
+        })
+    return out
+
+
+def due_list(within_days: int = 30, code: str | None = None, make: str | None = None,
+             status: str | None = None, today: date | None = None, limit: int = 500) -> list[dict]:
+    """Reminders that are overdue or due within ``within_days``, soonest first, for cars with an owner.
+
+    Computed on the fly, one car at a time (a few indexed queries per car): fine for a shop's few
+    thousand cars; a precomputed table refreshed by a nightly job is the next step beyond that.
+    """
+    today = today or date.today()
+    catalog = list(db.session.scalars(select(ServiceInterval)))
+    q = select(Vehicle).where(Vehicle.client_id.is_not(None)).order_by(Vehicle.id)
+    if make:
+        q = q.where(Vehicle.make.ilike(make.strip()))
+    names = dict(db.session.execute(select(Client.id, Client.name)).all())
+    out = []
+    for vehicle in db.session.scalars(q):
+        for item in vehicle_reminders(vehicle, catalog, today, within_days):
+            if item["status"] == "upcoming" or (code and item["code"] != code) or (status and item["status"] != status):
+                continue
+            item["client_name"] = names.get(vehicle.client_id)
+            out.append(item)
+    out.sort(key=lambda i: (i["due_on"] or "9999-12-31", i["vehicle_id"], i["code"]))
+    return out[:limit]
+
+
+def record_done(vehicle: Vehicle, code: str, done_on: date, done_km: int | None, user=None) -> ServiceDone:
+    row = ServiceDone(vehicle_id=vehicle.id, code=code, done_on=done_on, done_km=done_km,
+                      created_by_id=getattr(user, "id", None))
+    db.session.add(row)
+    db.session.flush()
+    audit.record("create", row, user=user, changes={"vehicle_id": [None, vehicle.id], "code": [None, code],
+                                                     "done_on": [None, done_on.isoformat()], "done_km": [None, done_km]})
+    return row
+
+
+class IntervalSchema(Schema):
+    """A catalog line for the generic API (``/api/v1/crm/service-intervals``)."""
+
+    id = fields.Integer(dump_only=True)
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z0-9_]{1,40}$", error=_l("Use lower-case letters, digits and _ (up to 40).")))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200, error=_l("Name the service.")))
+    every_km = fields.Integer(allow_none=True, validate=validate.Range(
+        min=100, max=1_000_000, error=_l("Enter a distance from 100 to 1,000,000 km.")))
+    every_months = fields.Integer(allow_none=True, validate=validate.Range(
+        min=1, max=240, error=_l("Enter from 1 to 240 months.")))
+    make = fields.String(allow_none=True, validate=validate.Length(max=60))
+    model = fields.String(allow_none=True, validate=validate.Length(max=60))
+    vehicle_id = fields.Integer(allow_none=True)
+    keywords = fields.List(fields.String(), load_default=list)
+    active = fields.Boolean(load_default=True)
+    created_at = fields.DateTime(dump_only=True)
+
+    @validates_schema
+    def _limits(self, data, partial=None, **kwargs):
+        if not partial and not data.get("every_km") and not data.get("every_months"):
+            raise ValidationError({"every_km": [_("Give a distance, a time, or both.")]})
+        if data.get("model") and not data.get("make"):
+            raise ValidationError({"make": [_("A model needs its make.")]})
+        if data.get("vehicle_id") is not None and db.session.scalar(select(Vehicle.id).where(Vehicle.id == data["vehicle_id"])) is None:
+            raise ValidationError({"vehicle_id": [_("There is no vehicle #%(id)s.", id=data["vehicle_id"])]})

@@ -169,6 +169,7 @@ class LaborLine(_LineColumns, TenantScoped, db.Model):
     technician_name: Mapped[str | None] = mapped_column(String(200))
     # Where the job is done: free text, or the planner's bay (optional plugin: no foreign key).
     bay: Mapped[str | None] = mapped_column(String(60))
+    bay_id: Mapped[int | None] = mapped_column(Integer)
     # The CRM recommendation this job carries out (it leaves the car's list when the order closes) ...
     recommendation_id: Mapped[int | None] = mapped_column(ForeignKey("crm_recommendation.id", ondelete="SET NULL"))
     # ... and the one made from this job when the client declined or deferred it.

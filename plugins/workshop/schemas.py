@@ -154,6 +154,22 @@ class _LineFields(Schema):
             raise ValidationError(_l("Give the discount either as a percentage or as an amount."), "discount_amount")
 
 
+def _planner_bay(bay_id):
+    """The planner's bay (only when the tenant has the planner plugin), or None."""
+    from core.tenancy import current_tenant
+
+    if "planner" not in current_tenant().plugins:
+        return None
+    from plugins.planner.models import Bay
+
+    return db.session.execute(select(Bay).where(Bay.id == bay_id)).scalar_one_or_none()
+
+
+def _planner_bay_check(value):
+    if value is not None and _planner_bay(value) is None:
+        raise ValidationError(_l("No such bay."))
+
+
 class LaborLineSchema(_LineFields):
     job_id = fields.Integer(allow_none=True, validate=_check_exists(Job, _l("No such job in the catalog.")))
     hours = Exact(places=3, validate=_non_negative)
@@ -162,12 +178,15 @@ class LaborLineSchema(_LineFields):
     technician_id = fields.Integer(allow_none=True, validate=_user_check)
     technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     bay = fields.String(allow_none=True, validate=validate.Length(max=60))
+    bay_id = fields.Integer(allow_none=True, validate=_planner_bay_check)  # the planner's bay (its name -> bay)
     recommendation_id = fields.Integer(allow_none=True)
     made_recommendation_id = fields.Integer(dump_only=True)
 
     @post_load
     def _from_catalog(self, data, partial=None, **kwargs):
         """A job from the catalog brings its name, standard hours and fixed price unless given."""
+        if data.get("bay_id") and not data.get("bay"):
+            data["bay"] = _planner_bay(data["bay_id"]).name[:60]
         job_id = data.get("job_id")
         if job_id:
             job = db.session.get(Job, job_id)

@@ -201,3 +201,18 @@ def test_staff_is_a_master_feature(make_shop):
         assert specialist.api.get(url).status_code == 404, url
     assert specialist.api.post(f"{API}/attendance/shift/start", json={}).status_code == 404
     assert specialist.api.post(f"{API}/employees", json={"name": "X"}).status_code == 404
+
+
+def test_a_job_can_take_the_planners_bay(make_shop):
+    owner = make_shop(tier="master")
+    lift = owner.post("/api/v1/planner/bays", {"name": "Подъёмник 3"})
+    client, car = owner.client_and_car()
+    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = owner.line(wo["id"], name="Замена амортизаторов", hours="2", bay_id=lift["id"])["line"]
+    assert (line["bay_id"], line["bay"]) == (lift["id"], "Подъёмник 3")
+    other = make_shop(tier="master")
+    other_client, other_car = other.client_and_car()
+    other_wo = other.work_order(client_id=other_client["id"], vehicle_id=other_car["id"])
+    r = other.api.post(f"{API}/work-orders/{other_wo['id']}/labor-lines",
+                       json={"name": "Замена амортизаторов", "bay_id": lift["id"]})
+    assert r.status_code == 422 and "bay_id" in r.get_json()["fields"]  # another shop's bay does not exist here

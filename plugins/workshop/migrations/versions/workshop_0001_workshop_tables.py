@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:48:09.987259
+Create Date: 2026-11-25 02:54:07.240055
 """
 from alembic import op
 import sqlalchemy as sa
@@ -232,6 +232,7 @@ def upgrade():
     sa.Column('technician_id', sa.Integer(), nullable=True),
     sa.Column('technician_name', sa.String(length=200), nullable=True),
     sa.Column('bay', sa.String(length=60), nullable=True),
+    sa.Column('bay_id', sa.Integer(), nullable=True),
     sa.Column('recommendation_id', sa.Integer(), nullable=True),
     sa.Column('made_recommendation_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),

@@ -17,6 +17,7 @@ from core import events
 from core.api.errors import ApiError, not_found, validation_error
 from core.api.resources import json_body, require_user
 from core.db import db
+from core.documents import DocumentError
 from core.i18n import domain
 
 from . import norms, services, staff
@@ -47,6 +48,10 @@ def requires(feature: str, permission: str):
                 body = {"fields": exc.fields} if exc.fields else {}
                 raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict" if exc.status == 409
                                else "validation", str(exc.message), **body) from None
+            except DocumentError as exc:
+                db.session.rollback()
+                raise ApiError(exc.status, "immutable" if exc.status == 409 else "document_error",
+                               "; ".join(exc.messages), messages=exc.messages) from None
 
         return wrapper
 
@@ -172,13 +177,26 @@ def answer_part_request(user, request_id: int):
                              .with_for_update()).scalar_one_or_none()
     if req is None:
         raise not_found()
-    state = json_body().get("state")
+    body = json_body()
+    state = body.get("state")
     if state not in ("open", "done", "rejected"):
         raise validation_error({"state": [_("Choose open, done or rejected.")]})
+    line = None
+    if state == "done" and body.get("add_line"):
+        # The advisor grants the request: the part goes onto the order, linked to the job.
+        from .schemas import PartLineSchema
+
+        order = services.lock_order(req.work_order_id)
+        raw = {"name": req.name, "quantity": str(req.quantity), "labor_line_id": req.labor_line_id}
+        raw.update({k: body[k] for k in ("price", "code", "unit") if k in body})
+        line = services.add_line(order, "part", _load(PartLineSchema(), raw), user)
     before, req.state = req.state, state
     audit.record("update", req, user=user, changes={"state": [before, state]})
     events.commit()
-    return jsonify(staff.dump_part_request(req))
+    out = staff.dump_part_request(req)
+    if line is not None:
+        out["part_line_id"] = line.id
+    return jsonify(out)
 
 
 # --- reports ----------------------------------------------------------------------------------------

@@ -172,8 +172,14 @@ def test_attendance_comments_and_part_requests(make_shop):
     assert req["state"] == "open" and req["quantity"] == "2.000" and req["labor_line_id"] == line["id"]
     assert [r["id"] for r in owner.api.get(f"{API}/part-requests?state=open").get_json()["items"]] == [req["id"]]
     assert tech.api.patch(f"{API}/part-requests/{req['id']}", json={"state": "done"}).status_code == 403
-    r = owner.api.patch(f"{API}/part-requests/{req['id']}", json={"state": "done"})
+    r = owner.api.patch(f"{API}/part-requests/{req['id']}", json={"state": "done", "add_line": True,
+                                                                    "price": "3150.50"})
     assert r.status_code == 200 and r.get_json()["state"] == "done"
+    parts = owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["part_lines"]
+    assert [(p["id"], p["name"], p["quantity"], p["amount"], p["labor_line_id"]) for p in parts] == [
+        (r.get_json()["part_line_id"], "Диск тормозной", "2.000", "6301.00", line["id"])]
+    bad = owner.api.patch(f"{API}/part-requests/{req['id']}", json={"state": "done", "add_line": True, "price": "-1"})
+    assert bad.status_code == 422 and "price" in bad.get_json()["fields"]
 
     # Manual entries are checked: a job entry needs a job, the end comes after the start.
     now = utcnow()

@@ -11,6 +11,17 @@ catalog and clocked time.
   :mod:`plugins.workshop.views` the line and decision forms of the work order page.
 - Entity ``/api/v1/workshop/jobs``: the job catalog with standard hours (and usual parts, filled in
   with ``workshop.norms``).
+- ``workshop.staff`` (:mod:`plugins.workshop.staff`, ``staff_api``, ``staff_views``): entity
+  ``/employees`` (hourly cost, piece-rate %); attendance ``POST /attendance/<shift|break>/<start|stop>``
+  and managers' ``/time-entries`` (shift/break/job in one table with the job clock); comments and part
+  requests on a job (``/work-orders/<id>/labor-lines/<line>/comments|part-requests``, ``/part-requests``);
+  reports ``/reports/productivity`` (attended, job, sold hours; productivity, efficiency, proficiency),
+  ``/reports/payroll`` (piece-rate share of sold labour + hourly cost, to the kopeck), ``/reports/bays``;
+  pages ``/workshop/my-jobs`` (the technician's phone page) and ``/workshop/reports/staff``.
+- ``workshop.norms`` (:mod:`plugins.workshop.norms`): entities ``/job-norms`` (hours per job and
+  make/model), ``/labor-rates`` (per category; no category: the shop's rate), ``/contract-rates`` (a
+  client's rate and/or discount), applied when a catalog job is added as a labour line;
+  ``/jobs/<id>/norms?make=&model=`` (norm beside the clocked average) and ``/reports/under-quoted``.
 - The CRM: intake mileage goes into the car's odometer history, declined and deferred jobs become
   recommendations, recommendations carried out leave the list when the order closes, and closed
   orders are the car's service-book entries and last visits (the CRM's hooks); merged clients take

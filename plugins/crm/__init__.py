@@ -191,7 +191,10 @@ def on_event(event):
     if not current_tenant().has(BASIC):
         return
     from .messages import handle_event
+    from .reminders import record_from_visit
 
+    if event.name == "workshop.work_order.close":
+        record_from_visit(event)
     handle_event(event)
 
 

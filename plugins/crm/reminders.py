@@ -281,3 +281,43 @@ class IntervalSchema(Schema):
             raise ValidationError({"make": [_("A model needs its make.")]})
         if data.get("vehicle_id") is not None and db.session.scalar(select(Vehicle.id).where(Vehicle.id == data["vehicle_id"])) is None:
             raise ValidationError({"vehicle_id": [_("There is no vehicle #%(id)s.", id=data["vehicle_id"])]})
+
+
+def record_from_visit(event) -> list[ServiceDone]:
+    """A closed document with a car (``workshop.work_order.close``): the catalog services its service-book
+    entry mentions (keywords in its work and parts) count as done on that day at that mileage.
+
+    The entry is read through ``crm_service_book_entries``, so the CRM needs no knowledge of the
+    workshop's tables; matching the entry by its ``reference`` id keeps other visits out.
+    """
+    from core.documents.service import document_types
+
+    from .services import hooks
+
+    payload = event.payload
+    dt = document_types().get(payload.get("doc_type") or "")
+    doc = db.session.get(dt.model, payload.get("id")) if dt else None
+    vehicle_id = getattr(doc, "vehicle_id", None)
+    vehicle = db.session.get(Vehicle, vehicle_id) if vehicle_id else None
+    if vehicle is None:
+        return []
+    entries = [e for result in hooks().crm_service_book_entries(vehicle_id=vehicle.id) or [] for e in result or []
+               if (e.get("reference") or {}).get("id") == doc.id and (e.get("reference") or {}).get("resource") == dt.resource]
+    if not entries:
+        return []
+    entry = entries[0]
+    done_on = entry.get("date")
+    if isinstance(done_on, datetime):
+        done_on = done_on.date()
+    if not isinstance(done_on, date):
+        return []
+    text = " ".join([str(w) for w in entry.get("work") or []] + [str(p) for p in entry.get("parts") or []]).lower()
+    catalog = list(db.session.scalars(select(ServiceInterval)))
+    have = set(db.session.execute(select(ServiceDone.code, ServiceDone.done_on)
+                                  .where(ServiceDone.vehicle_id == vehicle.id)).all())
+    rows = []
+    for line in intervals_for(vehicle, catalog):
+        if (line.code, done_on) in have or not any(k and k.lower() in text for k in line.keywords or []):
+            continue
+        rows.append(record_done(vehicle, line.code, done_on, entry.get("mileage")))
+    return rows

@@ -88,8 +88,12 @@ def test_the_report_page_shows_kpis_payroll_and_bays(make_shop, app, login):
     # 1.5 x 1999.99 = 2999.99 (rounded line amount); 40% = 1199.996 -> 1200.00; 4 h x 100 = 400.00
     assert r.status_code == 200 and "Payroll draft" in html and "Петров Пётр" in html
     assert "1200.00" in html and "1600.00" in html and "Стенд" in html and "0.25" in html
+    listing = page.get("/workshop/employees")
+    assert listing.status_code == 200 and "Петров Пётр" in listing.get_data(as_text=True)
+    assert page.get("/workshop/job-norms").status_code == 200
     tech_page = login(app.test_client(), tech.user)
     assert tech_page.get(f"/workshop/reports/staff?{PERIOD}").status_code == 403
+    assert tech_page.get("/workshop/employees").status_code == 403
     other = make_shop(tier="specialist")
     assert login(app.test_client(), other.user).get("/workshop/reports/staff").status_code == 404
 

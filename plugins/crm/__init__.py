@@ -139,6 +139,8 @@ def menu_items(ctx):
                  permission="crm.client.import", section="crm", icon="upload"),
         MenuItem("crm.reminders", _l("Maintenance due"), "/crm/reminders", order=130, feature=BASIC,
                  permission="crm.reminder.read", section="crm", icon="bell"),
+        MenuItem("crm.messages", _l("Messages"), "/crm/messages", order=135, feature=BASIC,
+                 permission="crm.message.read", section="crm", icon="send"),
         MenuItem("crm.service_intervals", _l("Service intervals"), "/crm/service-intervals", order=140,
                  feature=BASIC, permission="crm.service_interval.read", section="crm", icon="wrench"),
         MenuItem("crm.message_templates", _l("Message templates"), "/crm/message-templates", order=150,

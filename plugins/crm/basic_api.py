@@ -232,3 +232,38 @@ def invite_page():
     else:
         flash(_("This client was already invited for this service."), "info")
     return redirect(url_for("crm_basic_ui.reminders_page", within_days=request.form.get("within_days", 30)))
+
+
+@ui.get("/messages")
+def messages_page():
+    """The outbox: drafts waiting for approval first, then the latest messages with their status."""
+    denied = _page_allowed("crm.message.read")
+    if denied is not None:
+        return denied
+    status = request.args.get("status") or None
+    q = select(messages.Message).order_by(messages.Message.id.desc()).limit(200)
+    if status in messages.STATUSES:
+        q = q.where(messages.Message.status == status)
+    rows = list(db.session.scalars(q))
+    names = dict(db.session.execute(select(Client.id, Client.name)
+                                    .where(Client.id.in_({m.client_id for m in rows}))).all()) if rows else {}
+    return render_template("crm/messages.html", rows=rows, names=names, status=status,
+                           statuses=messages.STATUSES, can_act=current_user.can("crm.message.create"), _=_)
+
+
+@ui.post("/messages/<int:message_id>/<any(approve, cancel):action>")
+def message_action_page(message_id: int, action: str):
+    denied = _page_allowed("crm.message.create")
+    if denied is not None:
+        return denied
+    from flask import flash
+
+    message = _get(messages.Message, message_id)
+    try:
+        (messages.approve if action == "approve" else messages.cancel)(message, user=current_user)
+    except CrmError as exc:
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("The message is queued.") if action == "approve" else _("The message is cancelled."), "success")
+    return redirect(url_for("crm_basic_ui.messages_page", status=request.form.get("status") or None))

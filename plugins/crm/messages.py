@@ -19,6 +19,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -293,9 +294,7 @@ def queue(template: MessageTemplate, client: Client, vehicle: Vehicle | None, co
         with db.session.begin_nested():
             db.session.add(message)
             db.session.flush()
-    except Exception:  # noqa: BLE001 - IntegrityError on the unique key; anything else re-raises below
-        if db.session.scalar(select(Message.id).where(Message.idempotency_key == key)) is None:
-            raise
+    except IntegrityError:
         return None
     audit.record("create", message, user=user, changes={"event": [None, message.event], "status": [None, status],
                                                          "channel": [None, message.channel]})

@@ -111,7 +111,7 @@ def shop(app, tenant, user, api_client, smtp_server, sms_gateway):
 
     s = Shop()
     s.__dict__.update(ids)
-    s.app, s.tenant, s.http, s.smtp, s.sms = app, t, api_client(owner), smtp_server, sms_gateway
+    s.app, s.tenant, s.owner, s.http, s.smtp, s.sms = app, t, owner, api_client(owner), smtp_server, sms_gateway
 
     def ctx():
         from contextlib import contextmanager
@@ -289,6 +289,31 @@ def test_ask_first_template_queues_a_draft_sent_only_after_approval(shop):
     assert shop.http.post(f"/api/v1/crm/messages/{draft['id']}/approve").status_code == 409
     shop.run_job()
     assert len(shop.sms.calls) == 1 and shop.messages()[0]["status"] == "sent"
+
+
+def test_outbox_page_approves_a_draft(shop, login):
+    import re
+
+    with shop.ctx() as session:
+        from sqlalchemy import update
+
+        from plugins.crm.messages import MessageTemplate
+
+        session.execute(update(MessageTemplate).values(mode="ask"))
+        session.commit()
+    _book(shop)
+    [draft] = shop.messages()
+    page = login(shop.app.test_client(), shop.owner)
+    html = page.get("/crm/messages?status=draft").get_data(as_text=True)
+    assert "Ivan Petrov" in html and "A123BC77" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = page.post(f"/crm/messages/{draft['id']}/approve", data={"csrf_token": token})
+    assert r.status_code == 302
+    assert shop.messages()[0]["status"] == "queued"
+    r = page.post(f"/crm/messages/{draft['id']}/cancel", data={"csrf_token": token})
+    assert shop.messages()[0]["status"] == "cancelled"
+    shop.run_job()
+    assert shop.sms.calls == []
 
 
 def test_a_wrong_api_id_is_a_permanent_failure_with_the_gateways_reason(shop):

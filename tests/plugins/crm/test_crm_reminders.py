@@ -168,7 +168,9 @@ def test_tier_without_crm_basic_gets_404(app, tenant, user, api_client, login):
     assert http.get("/api/v1/crm/reminders/due").status_code == 404
     assert http.get("/api/v1/crm/service-intervals").status_code == 404
     assert http.post("/api/v1/crm/reminders/invite", json={}).status_code == 404
-    assert login(app.test_client(), u).get("/crm/reminders").status_code == 404
+    pages = login(app.test_client(), u)
+    assert pages.get("/crm/reminders").status_code == 404
+    assert pages.get("/crm/messages").status_code == 404
     # The same shop on a master tier sees the seeded catalog.
     t2 = tenant(tier="master")
     u2 = user(role="owner", tenant=t2)
@@ -181,6 +183,11 @@ def test_tier_without_crm_basic_gets_404(app, tenant, user, api_client, login):
     ok = http2.post("/api/v1/crm/service-intervals",
                     json={"code": "oil", "title": "Oil (Kia)", "make": "Kia", "every_km": 7500, "every_months": 12})
     assert ok.status_code == 201, ok.get_json()
+    # The catalog and the templates have their pages (the core's generic ones).
+    pages2 = login(app.test_client(), u2)
+    assert "timing_belt" in pages2.get("/crm/service-intervals").get_data(as_text=True)
+    assert pages2.get("/crm/message-templates").status_code == 200
+    assert pages2.get("/crm/messages").status_code == 200
 
 
 def test_a_make_specific_interval_overrides_the_default(shop, user, api_client):

@@ -167,7 +167,7 @@ def _planner_bay(bay_id):
 
 def _planner_bay_check(value):
     if value is not None and _planner_bay(value) is None:
-        raise ValidationError(_l("No such bay."))
+        raise ValidationError(_l("Not found"))
 
 
 class LaborLineSchema(_LineFields):

@@ -234,5 +234,5 @@ def under_quoted_report(user):
     """Jobs whose actual average on a car model exceeds the norm by more than 20%."""
     min_samples = request.args.get("min_samples", default=1, type=int)
     if min_samples is None or min_samples < 1:
-        raise validation_error({"min_samples": [_("Enter a whole number above 0.")]})
+        raise validation_error({"min_samples": [_("Enter a number.")]})
     return jsonify(items=norms.under_quoted(min_samples))

@@ -157,12 +157,13 @@ def _hours(delta: timedelta) -> Decimal:
     return seconds / Decimal(3600)
 
 
-def history(job_id: int, make: str | None, model: str | None) -> tuple[Decimal | None, int]:
+def history(job_id: int, make: str | None, model: str | None) -> tuple[Decimal | None, int, list[dict]]:
     """The shop's own average clocked hours per job line of ``job_id`` on closed work orders of cars of
-    that make (and model), and how many lines it averages."""
+    that make (and model), how many lines it averages, and the same per technician."""
+    from core.models import User
     from plugins.crm.models import Vehicle
 
-    query = (select(TimeEntry.labor_line_id, TimeEntry.started_at, TimeEntry.ended_at)
+    query = (select(TimeEntry.labor_line_id, TimeEntry.technician_id, TimeEntry.started_at, TimeEntry.ended_at)
              .join(LaborLine, LaborLine.id == TimeEntry.labor_line_id)
              .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
              .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
@@ -173,23 +174,35 @@ def history(job_id: int, make: str | None, model: str | None) -> tuple[Decimal |
     if model:
         query = query.where(func.lower(Vehicle.model) == model.strip().lower())
     per_line: dict[int, Decimal] = {}
-    for line_id, started, ended in db.session.execute(query):
-        per_line[line_id] = per_line.get(line_id, Decimal(0)) + _hours(ended - started)
+    per_tech: dict[int, dict[int, Decimal]] = {}
+    for line_id, tech_id, started, ended in db.session.execute(query):
+        hours = _hours(ended - started)
+        per_line[line_id] = per_line.get(line_id, Decimal(0)) + hours
+        lines = per_tech.setdefault(tech_id, {})
+        lines[line_id] = lines.get(line_id, Decimal(0)) + hours
     if not per_line:
-        return None, 0
-    average = sum(per_line.values(), Decimal(0)) / len(per_line)
-    return average.quantize(HOURS, ROUND_HALF_UP), len(per_line)
+        return None, 0, []
+    by_tech = []
+    for tech_id, lines in sorted(per_tech.items()):
+        user = db.session.get(User, tech_id)
+        by_tech.append({"technician_id": tech_id, "name": (user.name or user.email) if user else None,
+                        "average_hours": str(_average(lines)), "samples": len(lines)})
+    return _average(per_line), len(per_line), by_tech
+
+
+def _average(per_line: dict[int, Decimal]) -> Decimal:
+    return (sum(per_line.values(), Decimal(0)) / len(per_line)).quantize(HOURS, ROUND_HALF_UP)
 
 
 def norm_report(job: Job, make: str | None, model: str | None) -> dict:
     hours, source = norm_for(job, make, model)
-    average, samples = history(job.id, make, model)
+    average, samples, by_technician = history(job.id, make, model)
     under = average is not None and hours > 0 and average > hours * UNDER_QUOTE_FACTOR
     norms = db.session.scalars(select(JobNorm).where(JobNorm.job_id == job.id).order_by(JobNorm.make, JobNorm.id))
     return {"job_id": job.id, "name": job.name, "make": make or None, "model": model or None,
             "standard_hours": str(job.standard_hours), "norm_hours": str(hours), "norm_source": source,
             "actual_average_hours": str(average) if average is not None else None, "samples": samples,
-            "under_quoted": under,
+            "under_quoted": under, "by_technician": by_technician,
             "suggested_hours": str(average) if under else None,
             "norms": [JobNormSchema().dump(n) for n in norms]}
 

@@ -103,6 +103,8 @@ def test_history_beside_the_norm_flags_under_quoted_jobs(make_shop):
     done(rio, 150)  # 2.5 h: the average 3.25 is within 20% of the norm
     r = shop.api.get(f"{API}/jobs/{job['id']}/norms?make=Kia&model=Rio").get_json()
     assert (r["actual_average_hours"], r["samples"], r["under_quoted"]) == ("3.25", 3, False)
+    assert [(t["technician_id"], t["average_hours"], t["samples"]) for t in r["by_technician"]] == [
+        (shop.user.id, "3.25", 3)]
     r = shop.api.get(f"{API}/jobs/{job['id']}/norms?make=Kia&model=Ceed").get_json()
     assert (r["norm_hours"], r["norm_source"], r["samples"], r["under_quoted"]) == ("2.500", "make", 0, False)
     done(ceed, 180)  # 3 h against the make's 2.5 h: exactly 20% over is not flagged

@@ -13,7 +13,9 @@ _HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error=_l("Enter a time as 
 
 class MessageSettingsSchema(Schema):
     """``Tenant.plugin_settings["crm"]``; the app config ``CRM_MESSAGES`` dict gives installation
-    defaults (e.g. one SMTP relay for every shop)."""
+    defaults (e.g. one SMTP relay for every shop). The SMS.ru address is installation-only
+    (``CRM_MESSAGES["sms_ru_base_url"]``, default ``https://sms.ru``): a shop has no reason to change
+    it, and a tenant-chosen URL would let the server fetch arbitrary addresses."""
 
     quiet_from = fields.String(load_default="21:00", validate=_HHMM, metadata={"label": _l("Quiet hours from")})
     quiet_to = fields.String(load_default="09:00", validate=_HHMM, metadata={"label": _l("Quiet hours until")})
@@ -29,5 +31,4 @@ class MessageSettingsSchema(Schema):
     smtp_password = fields.String(load_default="", metadata={"label": _l("SMTP password")})
     mail_from = fields.String(load_default="", metadata={"label": _l("Sender e-mail address")})
     sms_ru_api_id = fields.String(load_default="", metadata={"label": _l("SMS.ru api_id")})
-    sms_ru_base_url = fields.String(load_default="https://sms.ru", metadata={"label": _l("SMS.ru address")})
     sms_sender = fields.String(load_default="", metadata={"label": _l("SMS sender name")})

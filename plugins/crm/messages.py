@@ -131,6 +131,7 @@ def settings() -> dict:
         values = MessageSettingsSchema().load(stored, unknown="exclude")
     except ValidationError:
         values = MessageSettingsSchema().load({})
+    values["sms_ru_base_url"] = (current_app.config.get("CRM_MESSAGES") or {}).get("sms_ru_base_url") or "https://sms.ru"
     values["timezone"] = tenant.timezone or "UTC"
     values["shop_name"] = tenant.name
     return values

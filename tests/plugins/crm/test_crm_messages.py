@@ -85,11 +85,12 @@ def shop(app, tenant, user, api_client, smtp_server, sms_gateway):
 
     t = tenant(tier="master")
     owner = user(role="owner", tenant=t)
+    app.config["CRM_MESSAGES"] = {"sms_ru_base_url": sms_gateway.url}  # installation-level only
     with app.app_context():
         row = db.session.get(Tenant, t.id)
         row.plugin_settings = {**(row.plugin_settings or {}), "crm": {
             "quiet_from": "00:00", "quiet_to": "00:00", "smtp_host": "127.0.0.1", "smtp_port": smtp_server.port,
-            "mail_from": "service@shop.example", "sms_ru_api_id": "TEST-API-ID", "sms_ru_base_url": sms_gateway.url,
+            "mail_from": "service@shop.example", "sms_ru_api_id": "TEST-API-ID",
             "retry_minutes": 5, "max_attempts": 3}}
         db.session.commit()
         with tenant_context(tenant_info(row)):
@@ -317,7 +318,8 @@ def test_outbox_page_approves_a_draft(shop, login):
 
 
 def test_a_wrong_api_id_is_a_permanent_failure_with_the_gateways_reason(shop):
-    shop.settings(sms_ru_api_id="WRONG")
+    # A shop cannot point the server at another address: the gateway URL is installation-level.
+    shop.settings(sms_ru_api_id="WRONG", sms_ru_base_url="http://127.0.0.1:9/")
     _book(shop)
     shop.run_job()
     [m] = shop.messages()

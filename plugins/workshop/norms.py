@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import ForeignKey, Index, String, func, select
+from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.api.fields import Money as MoneyField
@@ -163,19 +163,19 @@ def history(job_id: int, make: str | None, model: str | None) -> tuple[Decimal |
     from core.models import User
     from plugins.crm.models import Vehicle
 
-    query = (select(TimeEntry.labor_line_id, TimeEntry.technician_id, TimeEntry.started_at, TimeEntry.ended_at)
+    # Make and model are compared in Python: SQLite's lower() leaves Cyrillic ("ВАЗ") as it is.
+    query = (select(TimeEntry.labor_line_id, TimeEntry.technician_id, TimeEntry.started_at, TimeEntry.ended_at,
+                    Vehicle.make, Vehicle.model)
              .join(LaborLine, LaborLine.id == TimeEntry.labor_line_id)
              .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
              .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
              .where(LaborLine.job_id == job_id, TimeEntry.kind == "job", TimeEntry.ended_at.is_not(None),
                     WorkOrder.state == "closed"))
-    if make:
-        query = query.where(func.lower(Vehicle.make) == make.strip().lower())
-    if model:
-        query = query.where(func.lower(Vehicle.model) == model.strip().lower())
     per_line: dict[int, Decimal] = {}
     per_tech: dict[int, dict[int, Decimal]] = {}
-    for line_id, tech_id, started, ended in db.session.execute(query):
+    for line_id, tech_id, started, ended, car_make, car_model in db.session.execute(query):
+        if (make and not _same(car_make, make)) or (model and not _same(car_model, model)):
+            continue
         hours = _hours(ended - started)
         per_line[line_id] = per_line.get(line_id, Decimal(0)) + hours
         lines = per_tech.setdefault(tech_id, {})

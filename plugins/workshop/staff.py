@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit

@@ -79,6 +79,7 @@ def test_history_beside_the_norm_flags_under_quoted_jobs(make_shop):
     job = _setup(shop)
     client, rio = shop.client_and_car()
     ceed = _car(shop, client["id"], "Kia", "Ceed")
+    vaz = _car(shop, client["id"], "ВАЗ", "2107")
 
     def done(car, minutes):
         """A closed order with the job, clocked for ``minutes`` in two sittings."""
@@ -122,6 +123,10 @@ def test_history_beside_the_norm_flags_under_quoted_jobs(make_shop):
     assert [(f["model"], f["norm_hours"], f["actual_average_hours"], f["samples"], f["overrun_percent"])
             for f in flagged] == [("Ceed", "2.500", "3.17", 2, "26.8")]
     assert shop.api.get(f"{API}/reports/under-quoted?min_samples=3").get_json()["items"] == []
+
+    done(vaz, 90)  # makes compare case-insensitively in any alphabet
+    r = shop.api.get(f"{API}/jobs/{job['id']}/norms?make=ваз").get_json()
+    assert (r["actual_average_hours"], r["samples"]) == ("1.50", 1)
 
     # Another shop sees neither the job nor the norms.
     other = make_shop(tier="master")

@@ -285,8 +285,10 @@ def _name(user_id: int, employee: Employee | None) -> str | None:
 
 
 def _employees() -> dict[int, Employee]:
-    return {e.user_id: e for e in db.session.scalars(select(Employee).where(Employee.user_id.is_not(None))
-                                                       .order_by(Employee.id.desc()))}
+    """Employees by user; should a user have two employee cards, the active, newest one counts."""
+    rows = db.session.scalars(select(Employee).where(Employee.user_id.is_not(None))
+                              .order_by(Employee.active, Employee.id))
+    return {e.user_id: e for e in rows}
 
 
 def productive_time(since: datetime, until: datetime) -> list[dict]:

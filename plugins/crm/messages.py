@@ -256,8 +256,6 @@ def _recipient(client: Client, channel: str) -> tuple[str | None, str | None]:
 
 
 def context_for(client: Client, vehicle: Vehicle | None, **extra) -> dict:
-    from .models import Client as _C  # noqa: F401 - keeps the names below the template's variables
-
     return {
         "client": {"id": client.id, "name": client.name},
         "vehicle": {"id": vehicle.id, "plate": vehicle.plate, "make": vehicle.make, "model": vehicle.model,

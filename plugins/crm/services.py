@@ -126,7 +126,12 @@ def mileage(vehicle_id: int) -> Mileage:
     A regression rather than (last - first) / days, so that one slightly-off reading in the middle
     moves the figure a little instead of deciding it.
     """
-    trusted = _readings(vehicle_id, include_flagged=False)[-MILEAGE_WINDOW:]
+    return mileage_from(_readings(vehicle_id, include_flagged=False))
+
+
+def mileage_from(readings: list[OdometerReading]) -> Mileage:
+    """:func:`mileage` of readings already loaded (unflagged, oldest first), e.g. many cars at once."""
+    trusted = readings[-MILEAGE_WINDOW:]
     if not trusted:
         return Mileage(None, None, None, 0)
     last = trusted[-1]

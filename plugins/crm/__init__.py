@@ -158,8 +158,13 @@ def crm_service_book_entries(vehicle_id):
 @hookimpl
 def demo_data(tenant):
     from .demo import add_demo_data
+    from .messages import seed_templates
+    from .reminders import seed_intervals
 
     add_demo_data(tenant)
+    # Tenants created before reminders existed get the default catalog and templates here too.
+    seed_intervals()
+    seed_templates()
 
 
 @hookimpl

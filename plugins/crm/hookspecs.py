@@ -29,9 +29,8 @@ def crm_clients_merged(target_id, source_id):
 
 @hookspec
 def crm_message_channels():
-    """Return a list of message channels: objects with ``kind`` (``"sms"``, ``"email"``, or a new
-    kind such as ``"telegram"``) and ``send(message) -> str`` (the provider's message id). ``message``
-    is a :class:`plugins.crm.messages.Message` with ``recipient``, ``subject`` and ``body`` filled in;
+    """Return a list of message channels: objects with ``kind`` (``"sms"`` or ``"email"``) and
+    ``send(message) -> str`` (the provider's message id). ``message`` is a :class:`plugins.crm.messages.Message` with ``recipient``, ``subject`` and ``body`` filled in;
     raise :class:`plugins.crm.messages.ChannelError` when sending fails (it is retried with back-off,
     or failed at once with ``permanent=True``). Called with the tenant context pushed, inside the
-    sending job; the first channel offered for a kind is used."""
+    sending job; a plugin's channel replaces the CRM's built-in one of the same kind."""

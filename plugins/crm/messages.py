@@ -359,13 +359,15 @@ class ChannelError(Exception):
 
 
 def channels() -> dict:
-    """``kind -> channel`` from ``crm_message_channels`` (the first plugin to offer a kind wins)."""
+    """``kind -> channel`` from ``crm_message_channels``: another plugin's channel replaces the CRM's
+    built-in one of the same kind (e.g. a different SMS provider)."""
+    from .channels import BUILTIN
     from .services import hooks
 
+    offered = [channel for result in hooks().crm_message_channels() or [] for channel in result or []]
     out: dict = {}
-    for offered in hooks().crm_message_channels() or []:
-        for channel in offered or []:
-            out.setdefault(channel.kind, channel)
+    for channel in sorted(offered, key=lambda c: any(c is b for b in BUILTIN)):  # others first
+        out.setdefault(channel.kind, channel)
     return out
 
 

@@ -1,0 +1,25 @@
+"""Test plugin: another SMS provider offered through the CRM's ``crm_message_channels`` hook. It keeps
+what it was asked to send; a recipient ending in 0 is refused permanently (a blocked number)."""
+from core.plugins import Manifest, hookimpl
+
+manifest = Manifest(slug="crm_channel_test", version="1.0", title="SMS provider (test)",
+                    features={"crm_channel_test.use": "SMS provider (test)"}, requires=("crm",))
+
+SENT: list = []
+
+
+class OtherSms:
+    kind = "sms"
+
+    def send(self, message):
+        from plugins.crm.messages import ChannelError
+
+        if message.recipient.endswith("0"):
+            raise ChannelError("number blocked", permanent=True)
+        SENT.append((message.recipient, message.body))
+        return f"other-{len(SENT)}"
+
+
+@hookimpl
+def crm_message_channels():
+    return [OtherSms()]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from core import audit
+from core import audit, events
 from core.db import db, tenant_sql
 from core.i18n import domain
 from core.models import Tenant, User
@@ -411,6 +411,10 @@ def apply_transition(booking: Booking, action: str, *, actor=None) -> Booking:
     booking.status = target
     db.session.flush()
     audit.record("transition", booking, changes={"status": [before, target]}, user=actor)
+    # Other plugins react after commit (e.g. the CRM sends "booking confirmed" to the client).
+    events.emit(f"planner.booking.{target}", booking_id=booking.id, client_id=booking.client_id,
+                vehicle_id=booking.vehicle_id, client_name=booking.client_name, client_phone=booking.client_phone,
+                start_at=f"{booking.start_at.astimezone(tenant_zone()):%Y-%m-%d %H:%M}")
     return booking
 
 

@@ -80,14 +80,20 @@ def po_path(lang: str, domain: str, locales: Path = LOCALES_DIR) -> Path:
     return locales / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
+_DATES = re.compile(rb'^"(POT-Creation-Date|PO-Revision-Date): [^"]*\\n"$', re.M)
+
+
 def _write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    # No line numbers and no dates: catalogs then change only when a msgid or translation changes,
-    # which keeps parallel work mergeable.
+    # No line numbers, and an unchanged catalog is not rewritten (its dates stay): catalogs change
+    # only when a msgid or a translation changes, which keeps parallel work mergeable.
     write_po(buf, catalog, width=100, omit_header=False, include_lineno=False, sort_output=True,
              ignore_obsolete=True)
-    path.write_bytes(buf.getvalue())
+    new = buf.getvalue()
+    if path.exists() and _DATES.sub(b"", path.read_bytes()) == _DATES.sub(b"", new):
+        return
+    path.write_bytes(new)
 
 
 def _read(path: Path, lang: str) -> Catalog:

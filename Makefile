@@ -34,11 +34,12 @@ chromium:
 	      || echo "chromium could not be installed; browser tests will skip (or fail under CI=true)"; \
 	  else echo "chromium not found; browser tests will skip (or fail under CI=true)"; fi; }
 
-# PDF printing (WeasyPrint) needs Pango and a font with Cyrillic glyphs from the system.
+# PDF printing (WeasyPrint) and browser screenshots need Pango and fonts with Cyrillic and Chinese glyphs.
 pdf-libs:
-	@{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi dejavu || { \
+	@{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi dejavu \
+	  && fc-list 2>/dev/null | grep -qi wenquanyi || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    PKGS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core"; \
+	    PKGS="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-wqy-microhei"; \
 	    (apt-get install -y -q $$PKGS >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q $$PKGS >/dev/null)) \
 	      || echo "Pango could not be installed; PDF printing will not work"; \
 	  else echo "Pango (libpangoft2-1.0-0) not found; install it for PDF printing"; fi; }

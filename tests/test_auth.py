@@ -254,7 +254,13 @@ def test_behind_a_proxy_the_forwarded_client_address_and_scheme_count(client, us
 
 
 def _fill(rule):
-    values = {arg: 1 for arg in rule.arguments}
+    """A URL for the rule: 1 for every argument, or the first choice of an ``any(...)`` converter."""
+    from werkzeug.routing import AnyConverter
+
+    values = {}
+    for arg in rule.arguments:
+        converter = rule._converters.get(arg)
+        values[arg] = sorted(converter.items)[0] if isinstance(converter, AnyConverter) else 1
     return rule.build(values, append_unknown=False)[1]
 
 

@@ -538,16 +538,25 @@ def _print_env():
 def render_print(doc, template: str = "default", **context: Any) -> str:
     """Render ``doc``'s print template ``template`` (HTML). The template gets ``doc``, ``doc_type``,
     ``state`` (the :class:`State`), ``tenant`` (the :class:`core.models.Tenant` row), ``requisites``
-    (the tenant's legal details) and ``context``."""
+    (the tenant's legal details) and ``context``. The type's ``print_renderer``, when set, may
+    render something else instead (a template the tenant edited)."""
     dt = get_document_type(doc)
     _available(dt)
     path = dt.print_templates.get(template)
     if path is None:
         raise DocumentTypeUnavailable(_("No print form %(name)s.", name=template))
     tenant = db.session.get(Tenant, doc.tenant_id)
-    return _print_env().get_template(path).render(
-        doc=doc, doc_type=dt, state=dt.workflow.states.get(doc.state), tenant=tenant,
-        requisites=tenant.requisites or {}, **context)
+    values = dict(doc=doc, doc_type=dt, state=dt.workflow.states.get(doc.state), tenant=tenant,
+                  requisites=tenant.requisites or {}, **context)
+
+    def builtin(**extra: Any) -> str:
+        return _print_env().get_template(path).render(**values, **extra)
+
+    if dt.print_renderer is not None:
+        html = dt.print_renderer(doc, template, values, builtin)
+        if html is not None:
+            return html
+    return builtin()
 
 
 __all__ = [

@@ -92,7 +92,11 @@ class DocumentType:
       The counter restarts every year when the format has ``{year}`` (every month with ``{month}``);
       it is per tenant and document type, and gapless;
     - ``print_templates``: name -> Jinja template path, looked up in the app's templates and the
-      owning plugin's ``templates/`` folder (``"default"`` is what :func:`render_print` uses).
+      owning plugin's ``templates/`` folder (``"default"`` is what :func:`render_print` uses);
+    - ``print_renderer``: optional ``(doc, template, context, builtin) -> str | None`` consulted by
+      :func:`render_print` first, e.g. to render a template the tenant edited. ``context`` is what the
+      built-in template would get; ``builtin(**extra)`` renders the built-in template; ``None`` means
+      "use the built-in template".
 
     Permissions are ``<permission_prefix>.read|create|update|void`` (the prefix defaults to ``key``);
     the plugins must register them (checked at startup).
@@ -110,6 +114,7 @@ class DocumentType:
     feature: str | None = None
     permission_prefix: str | None = None
     print_templates: dict[str, str] = field(default_factory=dict)
+    print_renderer: Callable[..., str | None] | None = None
     search_fields: tuple[str, ...] = ()
     filter_fields: tuple[str, ...] = ()
     sort_fields: tuple[str, ...] = ("id",)

@@ -22,6 +22,9 @@ catalog and clocked time.
   make/model), ``/labor-rates`` (per category; no category: the shop's rate), ``/contract-rates`` (a
   client's rate and/or discount), applied when a catalog job is added as a labour line;
   ``/jobs/<id>/norms?make=&model=`` (norm beside the clocked average) and ``/reports/under-quoted``.
+- Print templates (:mod:`plugins.workshop.print_templates`, page ``/workshop/print-templates``,
+  permission ``workshop.print_template.manage``): the tenant edits each document type's print template
+  (sandboxed Jinja, versioned); printing (HTML and PDF) uses the newest one.
 - The CRM: intake mileage goes into the car's odometer history, declined and deferred jobs become
   recommendations, recommendations carried out leave the list when the order closes, and closed
   orders are the car's service-book entries and last visits (the CRM's hooks); merged clients take
@@ -58,10 +61,10 @@ STAFF = ADVISORS + ("technician", "cashier", "accountant")
 
 @hookimpl
 def register_models():
-    from . import norms, staff
+    from . import norms, print_templates, staff
     from .models import MODELS
 
-    return MODELS + staff.MODELS + norms.MODELS
+    return MODELS + staff.MODELS + norms.MODELS + print_templates.MODELS
 
 
 @hookimpl
@@ -94,6 +97,7 @@ def register_permissions():
         Permission("workshop.diagnostic_act.update", _l("Edit and complete diagnostic acts"), ADVISORS + ("technician",)),
         Permission("workshop.diagnostic_act.void", _l("Void diagnostic acts"), MANAGERS),
         Permission("workshop.report.productivity", _l("See the technicians' productivity report"), MANAGERS),
+        Permission("workshop.print_template.manage", _l("Edit the print templates of documents"), MANAGERS),
         Permission("workshop.job.read", _l("See the job catalog"), STAFF),
         Permission("workshop.job.create", _l("Add jobs to the catalog"), ADVISORS),
         Permission("workshop.job.update", _l("Edit the job catalog"), ADVISORS),
@@ -161,11 +165,12 @@ def register_entities():
 @hookimpl
 def register_blueprints():
     from .api import bp as api_bp
+    from .print_template_views import bp as print_templates_bp
     from .staff_api import bp as staff_api_bp
     from .staff_views import bp as staff_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, staff_api_bp, staff_ui_bp]
+    return [api_bp, ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp]
 
 
 @hookimpl
@@ -195,6 +200,8 @@ def menu_items(ctx):
         MenuItem("workshop.contract_rates", _l("Contract prices"), "/workshop/contract-rates", order=264,
                  feature="workshop.norms", permission="workshop.contract_rate.read", section="workshop",
                  icon="file-text"),
+        MenuItem("workshop.print_templates", _l("Print templates"), "/workshop/print-templates", order=270,
+                 feature=FEATURE, permission="workshop.print_template.manage", section="workshop", icon="printer"),
     ]
 
 

@@ -26,6 +26,7 @@ from core.i18n import domain
 
 from .models import DiagnosticAct, Estimate, ServiceOrder, WorkOrder
 from .schemas import DiagnosticActSchema, EstimateSchema, ServiceOrderSchema, WorkOrderSchema
+from .print_templates import render_tenant_print
 from .services import guard_approve, guard_close
 
 _l = domain("workshop").lazy_gettext
@@ -91,7 +92,7 @@ WORK_ORDER_WORKFLOW = Workflow(
 SERVICE_ORDER = DocumentType(
     key=SO, plugin="workshop", resource="service-orders", model=ServiceOrder, schema=ServiceOrderSchema,
     title=_l("Service orders"), workflow=SERVICE_ORDER_WORKFLOW, number_prefix="SO", feature=FEATURE,
-    print_templates={"default": "workshop/print/service_order.html"},
+    print_templates={"default": "workshop/print/service_order.html"}, print_renderer=render_tenant_print,
     search_fields=("number",), filter_fields=("state", "client_id", "vehicle_id"),
     sort_fields=("id", "number", "created_at", "received_at"),
     list_columns=("number", "state", "client_id", "vehicle_id", "odometer", "complaint"),
@@ -100,7 +101,7 @@ SERVICE_ORDER = DocumentType(
 WORK_ORDER = DocumentType(
     key=WO, plugin="workshop", resource="work-orders", model=WorkOrder, schema=WorkOrderSchema,
     title=_l("Work orders"), workflow=WORK_ORDER_WORKFLOW, number_prefix="WO", feature=FEATURE,
-    print_templates={"default": "workshop/print/work_order.html"},
+    print_templates={"default": "workshop/print/work_order.html"}, print_renderer=render_tenant_print,
     search_fields=("number",), filter_fields=("state", "client_id", "vehicle_id", "service_order_id"),
     sort_fields=("id", "number", "created_at", "closed_at", "total"),
     list_columns=("number", "state", "client_id", "vehicle_id", "total"),
@@ -147,7 +148,8 @@ DIAGNOSTIC_ACT_WORKFLOW = Workflow(
 ESTIMATE = DocumentType(
     key=EST, plugin="workshop", resource="estimates", model=Estimate, schema=EstimateSchema,
     title=_l("Estimates"), workflow=ESTIMATE_WORKFLOW, number_prefix="EST", feature=FEATURE,
-    print_templates={"default": "workshop/print/estimate.html"}, search_fields=("number",),
+    print_templates={"default": "workshop/print/estimate.html"}, print_renderer=render_tenant_print,
+    search_fields=("number",),
     filter_fields=("state", "client_id", "vehicle_id"), sort_fields=("id", "number", "created_at", "total"),
     list_columns=("number", "state", "client_id", "vehicle_id", "total"),
 )
@@ -155,7 +157,8 @@ ESTIMATE = DocumentType(
 DIAGNOSTIC_ACT = DocumentType(
     key=DA, plugin="workshop", resource="diagnostic-acts", model=DiagnosticAct, schema=DiagnosticActSchema,
     title=_l("Diagnostic acts"), workflow=DIAGNOSTIC_ACT_WORKFLOW, number_prefix="DA", feature=FEATURE,
-    print_templates={"default": "workshop/print/diagnostic_act.html"}, search_fields=("number",),
+    print_templates={"default": "workshop/print/diagnostic_act.html"}, print_renderer=render_tenant_print,
+    search_fields=("number",),
     filter_fields=("state", "client_id", "vehicle_id", "service_order_id"), sort_fields=("id", "number", "created_at"),
     list_columns=("number", "state", "client_id", "vehicle_id", "conclusion"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 02:54:07.240055
+Create Date: 2026-11-25 03:20:02.065526
 """
 from alembic import op
 import sqlalchemy as sa
@@ -94,6 +94,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_name'), ['tenant_id', 'name'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_user_id'), ['tenant_id', 'user_id'], unique=False)
 
+    op.create_table('workshop_print_template',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('doc_type', sa.String(length=80), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['core_user.id'], name=op.f('fk_workshop_print_template_created_by_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_print_template_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_print_template')),
+    sa.UniqueConstraint('tenant_id', 'doc_type', 'version', name=op.f('uq_workshop_print_template_tenant_id_doc_type_version'))
+    )
     op.create_table('workshop_service_order',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -454,6 +467,7 @@ def downgrade():
         batch_op.drop_index('ix_workshop_service_order_state')
 
     op.drop_table('workshop_service_order')
+    op.drop_table('workshop_print_template')
     with op.batch_alter_table('workshop_employee', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_user_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_employee_tenant_id_workshop_employee_name'))

@@ -68,6 +68,7 @@ def register_permissions():
         Permission("crm.reminder.update", _l("Record services done for reminders"), _ALL),
         Permission("crm.message.read", _l("Read messages to clients"), _ALL + ("cashier",)),
         Permission("crm.message.create", _l("Invite clients and approve messages"), _ALL),
+        Permission("crm.report.read", _l("See client reports"), ("owner", "admin")),
     ]
     for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates"))):
         perms += [
@@ -127,6 +128,22 @@ def register_blueprints():
 
 
 @hookimpl
+def register_reports():
+    from core.registry import Report
+
+    from .reports import channel_efficiency, client_activity
+
+    return [
+        Report(key="crm.client-activity", title=_l("Client base activity per month"), run=client_activity,
+               feature=BASIC, permission="crm.report.read", order=300,
+               params={"from": "YYYY-MM", "to": "YYYY-MM", "gap": "months"}),
+        Report(key="crm.channels", title=_l("Advertising channel efficiency"), run=channel_efficiency,
+               feature=BASIC, permission="crm.report.read", order=310,
+               params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}),
+    ]
+
+
+@hookimpl
 def menu_items(ctx):
     return [
         MenuItem("crm.search", _l("Search"), "/crm/search", order=100, feature=FEATURE,
@@ -145,6 +162,10 @@ def menu_items(ctx):
                  feature=BASIC, permission="crm.service_interval.read", section="crm", icon="wrench"),
         MenuItem("crm.message_templates", _l("Message templates"), "/crm/message-templates", order=150,
                  feature=BASIC, permission="crm.message_template.read", section="crm", icon="mail"),
+        MenuItem("crm.report_activity", _l("Client base activity"), "/crm/reports/client-activity", order=160,
+                 feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
+        MenuItem("crm.report_channels", _l("Advertising channels"), "/crm/reports/channels", order=165,
+                 feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
     ]
 
 

@@ -267,3 +267,42 @@ def message_action_page(message_id: int, action: str):
         db.session.commit()
         flash(_("The message is queued.") if action == "approve" else _("The message is cancelled."), "success")
     return redirect(url_for("crm_basic_ui.messages_page", status=request.form.get("status") or None))
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+
+@api.get("/reports/<name>")
+@requires("crm.report.read")
+def report_view(name: str):
+    """``/reports/client-activity?from=2026-01&to=2026-06&gap=6`` and ``/reports/channels?from=&to=``."""
+    from .reports import REPORTS, ReportError
+
+    run = REPORTS.get(name)
+    if run is None:
+        abort(404)
+    try:
+        return jsonify(run(request.args.to_dict()))
+    except ReportError as exc:
+        return _errors(exc.errors)
+
+
+@ui.get("/reports/<name>")
+def report_page(name: str):
+    from .reports import REPORTS, ReportError
+
+    run = REPORTS.get(name)
+    if run is None:
+        abort(404)
+    denied = _page_allowed("crm.report.read")
+    if denied is not None:
+        return denied
+    args = request.args.to_dict()
+    try:
+        data, errors = run(args), {}
+    except ReportError as exc:
+        data, errors = None, exc.errors
+    titles = {"client-activity": _("Client base activity per month"),
+              "channels": _("Advertising channel efficiency")}
+    return render_template("crm/report.html", name=name, title=titles[name], data=data, args=args,
+                           errors=errors, _=_), (422 if errors else 200)

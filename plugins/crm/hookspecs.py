@@ -34,3 +34,12 @@ def crm_message_channels():
     raise :class:`plugins.crm.messages.ChannelError` when sending fails (it is retried with back-off,
     or failed at once with ``permanent=True``). Called with the tenant context pushed, inside the
     sending job; a plugin's channel replaces the CRM's built-in one of the same kind."""
+
+
+@hookspec
+def crm_visits(date_to):
+    """Return the client visits you know of up to ``date_to`` (inclusive), in bulk, for the CRM's
+    reports: a list of dicts ``client_id`` (int), ``date`` (date), ``amount`` (Decimal or None: what the
+    visit earned) and ``booked`` (bool: a planned visit such as a booking, not one that happened). The
+    workshop answers with closed work orders, the planner with bookings. When no plugin answers (returns
+    None), the reports use the CRM's manual service-book entries."""

@@ -1,0 +1,224 @@
+"""Owner reports of ``crm.basic``: client base activity per month and advertising channel efficiency.
+
+Visits come from the ``crm_visits`` hook (the workshop's closed work orders, the planner's bookings)
+when any plugin answers it, else from the CRM's own manual service-book entries. Both are read in one
+bulk query each; the per-month figures are computed in Python from each client's sorted visit dates.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core.db import db
+from core.i18n import domain
+
+from .models import Client, ServiceEntry, Vehicle
+from .reminders import add_months
+from .services import hooks
+
+_ = domain("crm").gettext
+MAX_MONTHS = 60
+
+
+class ReportError(ValueError):
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Visit:
+    client_id: int
+    day: date
+    amount: Decimal | None = None
+    booked: bool = False  # a planned visit (a booking), not one that happened
+
+
+def manual_visits(until: date) -> list[Visit]:
+    """Manual service-book entries as visits of the car's owner: one per client and day (grouped in SQL)."""
+    rows = db.session.execute(
+        select(Vehicle.client_id, ServiceEntry.performed_on, func.sum(ServiceEntry.amount))
+        .join(Vehicle, Vehicle.id == ServiceEntry.vehicle_id)
+        .where(Vehicle.client_id.is_not(None), ServiceEntry.performed_on <= until)
+        .group_by(Vehicle.client_id, ServiceEntry.performed_on))
+    return [Visit(cid, day, Decimal(total) if total is not None else None) for cid, day, total in rows]
+
+
+def load_visits(until: date) -> tuple[list[Visit], str]:
+    """``(visits up to `until`, source)``: another plugin's visits when any answers, else manual entries."""
+    answered, visits = False, []
+    for result in hooks().crm_visits(date_to=until) or []:
+        if result is None:
+            continue
+        answered = True
+        for v in result:
+            visits.append(Visit(int(v["client_id"]), v["date"], v.get("amount"), bool(v.get("booked"))))
+    if answered:
+        return visits, "plugins"
+    return manual_visits(until), "crm.manual"
+
+
+def parse_month(value: str | None, default: date) -> date:
+    if not value:
+        return default.replace(day=1)
+    year, month = value.split("-")
+    return date(int(year), int(month), 1)
+
+
+def month_params(params: dict) -> tuple[date, date, int]:
+    """``(first month, last month, gap)`` from ``from=YYYY-MM&to=YYYY-MM&gap=6``; raises ReportError."""
+    errors = {}
+    today = date.today()
+    start = end = None
+    try:
+        end = parse_month(params.get("to"), today)
+    except (ValueError, TypeError):
+        errors["to"] = [_("Enter a month as YYYY-MM.")]
+    try:
+        start = parse_month(params.get("from"), add_months(end or today, -11))
+    except (ValueError, TypeError):
+        errors["from"] = [_("Enter a month as YYYY-MM.")]
+    try:
+        gap = int(params.get("gap") or 6)
+        if not 1 <= gap <= 36:
+            raise ValueError
+    except (ValueError, TypeError):
+        errors["gap"] = [_("Enter a gap from 1 to 36 months.")]
+        gap = 6
+    if start and end:
+        if start > end:
+            errors["from"] = [_("The first month must not be after the last one.")]
+        elif (end.year - start.year) * 12 + end.month - start.month >= MAX_MONTHS:
+            errors["from"] = [_("Choose at most %(n)s months.", n=MAX_MONTHS)]
+    if errors:
+        raise ReportError(errors)
+    return start, end, gap
+
+
+def client_activity(params: dict) -> dict:
+    """Per month: ``served`` (clients with a visit), ``new`` (first visit ever), ``returning`` (served and
+    seen before), ``future`` (booked for the month, not yet served), ``total`` (active base at the month's
+    end: last visit within ``gap`` months), ``one_time`` (active base with a single visit so far), ``lost``
+    (last visit became older than ``gap`` months during the month) and ``growth`` (change of ``total``)."""
+    start, end, gap = month_params(params)
+    last_day = add_months(end, 1)  # exclusive
+    visits, source = load_visits(last_day)
+    done: dict[int, list[date]] = defaultdict(list)
+    booked: dict[date, set[int]] = defaultdict(set)
+    for v in visits:
+        if v.day >= last_day:
+            continue
+        if v.booked:
+            booked[v.day.replace(day=1)].add(v.client_id)
+        else:
+            done[v.client_id].append(v.day)
+    for days in done.values():
+        days.sort()
+
+    def active_count(month_end: date) -> tuple[int, int]:
+        """(active base, one-time among them) just before ``month_end``."""
+        cutoff = add_months(month_end, -gap)
+        total = one_time = 0
+        for days in done.values():
+            seen = bisect_left(days, month_end)
+            if seen and days[seen - 1] >= cutoff:
+                total += 1
+                one_time += seen == 1
+        return total, one_time
+
+    today = date.today()
+    rows = []
+    month = start
+    previous_total, _unused = active_count(start)
+    while month <= end:
+        nxt = add_months(month, 1)
+        served_ids, new, lost = set(), 0, 0
+        for cid, days in done.items():
+            before = bisect_left(days, month)
+            upto = bisect_left(days, nxt)
+            if upto > before:
+                served_ids.add(cid)
+                new += before == 0
+            # Lost in this month: the last visit so far turns older than `gap` months during it.
+            if upto:
+                lapse = add_months(days[upto - 1], gap)
+                if month <= lapse < nxt and lapse <= today:
+                    lost += 1
+        total, one_time = active_count(nxt)
+        served = len(served_ids)
+        rows.append({
+            "month": month.strftime("%Y-%m"), "served": served, "new": new, "returning": served - new,
+            "future": len(booked.get(month, set()) - served_ids), "total": total, "one_time": one_time,
+            "lost": lost, "growth": total - previous_total,
+        })
+        previous_total = total
+        month = nxt
+    return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m"), "gap": gap, "source": source,
+            "rows": rows}
+
+
+def date_params(params: dict) -> tuple[date | None, date | None]:
+    errors, out = {}, []
+    for key in ("from", "to"):
+        value = params.get(key)
+        try:
+            out.append(date.fromisoformat(value) if value else None)
+        except (ValueError, TypeError):
+            errors[key] = [_("Enter a date as YYYY-MM-DD.")]
+            out.append(None)
+    if not errors and out[0] and out[1] and out[0] > out[1]:
+        errors["from"] = [_("The start date must not be after the end date.")]
+    if errors:
+        raise ReportError(errors)
+    return out[0], out[1]
+
+
+def channel_efficiency(params: dict) -> dict:
+    """Per advertising channel (``Client.source``): clients who came in the period (created), clients
+    served in the period, visits and revenue of those visits. ``from``/``to`` are dates (inclusive)."""
+    start, end = date_params(params)
+    until = end or date.today()
+    created = select(Client.source, func.count()).where(Client.is_client.is_(True))
+    # Whole UTC days as timestamp bounds: portable, and the created_at index still applies.
+    if start:
+        created = created.where(Client.created_at >= datetime.combine(start, time(), timezone.utc))
+    if end:
+        created = created.where(Client.created_at < datetime.combine(end + timedelta(days=1), time(), timezone.utc))
+    new_by_source: dict[str, int] = defaultdict(int)
+    for channel, count in db.session.execute(created.group_by(Client.source)):
+        new_by_source[channel or ""] += count
+    visits, source = load_visits(until)
+    visits = [v for v in visits if not v.booked and (start is None or v.day >= start) and v.day <= until]
+    client_ids = {v.client_id for v in visits}
+    # One pass over the tenant's clients instead of an IN list as long as the client base.
+    source_of = {cid: channel or "" for cid, channel in db.session.execute(select(Client.id, Client.source))} \
+        if client_ids else {}
+    stats: dict[str, dict] = defaultdict(lambda: {"served": set(), "visits": 0, "revenue": Decimal("0")})
+    for v in visits:
+        if v.client_id not in source_of:  # another tenant's id or a deleted client
+            continue
+        s = stats[source_of[v.client_id]]
+        s["served"].add(v.client_id)
+        s["visits"] += 1
+        s["revenue"] += Decimal(v.amount or 0)
+    rows = []
+    for channel in sorted(set(new_by_source) | set(stats)):
+        s = stats.get(channel) or {"served": set(), "visits": 0, "revenue": Decimal("0")}
+        served = len(s["served"])
+        rows.append({"source": channel or None, "new_clients": int(new_by_source.get(channel, 0)),
+                     "served_clients": served, "visits": s["visits"], "revenue": str(s["revenue"].quantize(Decimal("0.01"))),
+                     "revenue_per_client": str((s["revenue"] / served).quantize(Decimal("0.01"))) if served else None})
+    rows.sort(key=lambda r: Decimal(r["revenue"]), reverse=True)
+    return {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
+            "source": source, "rows": rows}
+
+
+REPORTS = {
+    "client-activity": client_activity,
+    "channels": channel_efficiency,
+}

@@ -1,0 +1,128 @@
+"""CRM reports (crm.basic): client base activity per month and advertising channel efficiency, on small
+crafted data whose figures are worked out by hand; gating, permissions, validation, tenant isolation."""
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+
+def _shop(app, tenant, user, api_client, tier="master"):
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import Client, ServiceEntry, Vehicle
+
+    t = tenant(tier=tier)
+    owner = user(role="owner", tenant=t)
+
+    def at(y, m, d):
+        return datetime(y, m, d, 12, tzinfo=timezone.utc)
+
+    with app.app_context():
+        with tenant_context(tenant_info(db.session.get(Tenant, t.id))):
+            a = Client(name="A", source="yandex", created_at=at(2025, 1, 5))
+            b = Client(name="B", source="avito", created_at=at(2025, 2, 1))
+            c = Client(name="C", source=None, created_at=at(2024, 11, 1))
+            d = Client(name="D (never came)", source="yandex", created_at=at(2025, 3, 1))
+            db.session.add_all([a, b, c, d])
+            db.session.flush()
+            cars = {}
+            for key, owner_id in (("a1", a.id), ("a2", a.id), ("b", b.id), ("c", c.id)):
+                cars[key] = Vehicle(client_id=owner_id, make="Kia")
+                db.session.add(cars[key])
+            db.session.flush()
+            for car, day, amount in (
+                ("a1", date(2025, 1, 10), "600"), ("a2", date(2025, 1, 10), "400"),  # one visit, two cars
+                ("a1", date(2025, 2, 15), "2000"), ("a1", date(2025, 6, 5), "500"),
+                ("b", date(2025, 2, 20), "3000"),
+                ("c", date(2024, 12, 1), "100"), ("c", date(2025, 3, 3), "100"),
+            ):
+                db.session.add(ServiceEntry(vehicle_id=cars[car].id, performed_on=day, description="TO",
+                                            amount=Decimal(amount)))
+            db.session.commit()
+    return t, api_client(owner)
+
+
+@pytest.fixture
+def shop(app, tenant, user, api_client):
+    return _shop(app, tenant, user, api_client)
+
+
+def test_client_activity_per_month_with_a_three_month_gap(shop):
+    _t, c = shop
+    r = c.get("/api/v1/crm/reports/client-activity?from=2025-01&to=2025-06&gap=3")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["source"] == "crm.manual"
+    cols = ("month", "total", "served", "returning", "new", "one_time", "future", "lost", "growth")
+    got = [tuple(row[k] for k in cols) for row in body["rows"]]
+    assert got == [
+        # A comes first; C (seen in Dec 2024) is still active.
+        ("2025-01", 2, 1, 0, 1, 2, 0, 0, 1),
+        # A returns, B is new; C's lapse falls on 1 March, so it is still in the base at February's end.
+        ("2025-02", 3, 2, 1, 1, 2, 0, 0, 1),
+        # C returns two days after its lapse: not counted as lost.
+        ("2025-03", 3, 1, 1, 0, 1, 0, 0, 0),
+        ("2025-04", 3, 0, 0, 0, 1, 0, 0, 0),
+        # A (last 15 Feb) and B (20 Feb) pass three months without a visit.
+        ("2025-05", 1, 0, 0, 0, 0, 0, 2, -2),
+        # A comes back; C (last 3 March) is lost.
+        ("2025-06", 1, 1, 1, 0, 0, 0, 1, 0),
+    ]
+
+
+def test_channel_efficiency_counts_clients_and_revenue_per_source(shop):
+    _t, c = shop
+    body = c.get("/api/v1/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_json()
+    assert body["rows"] == [
+        {"source": "yandex", "new_clients": 2, "served_clients": 1, "visits": 3, "revenue": "3500.00",
+         "revenue_per_client": "3500.00"},
+        {"source": "avito", "new_clients": 1, "served_clients": 1, "visits": 1, "revenue": "3000.00",
+         "revenue_per_client": "3000.00"},
+        # C came in 2024, but its March visit counts for the period.
+        {"source": None, "new_clients": 0, "served_clients": 1, "visits": 1, "revenue": "100.00",
+         "revenue_per_client": "100.00"},
+    ]
+
+
+def test_report_pages_and_registry(shop, app):
+    _t, c = shop
+    page = c.get("/crm/reports/client-activity?from=2025-01&to=2025-06&gap=3")
+    assert page.status_code == 200
+    assert "2025-05" in page.get_data(as_text=True)
+    page = c.get("/crm/reports/channels")
+    assert page.status_code == 200 and "avito" in page.get_data(as_text=True)
+    reports = app.extensions["garage"].reports
+    assert {"crm.client-activity", "crm.channels"} <= set(reports)
+    assert reports["crm.channels"][1].feature == "crm.basic"
+
+
+def test_bad_parameters_are_refused_per_field(shop):
+    _t, c = shop
+    r = c.get("/api/v1/crm/reports/client-activity?from=2025-13&to=2025-01&gap=0")
+    assert r.status_code == 422
+    assert set(r.get_json()["fields"]) == {"from", "gap"}
+    r = c.get("/api/v1/crm/reports/channels?from=2025-02-01&to=2025-01-01")
+    assert r.status_code == 422 and "from" in r.get_json()["fields"]
+    assert c.get("/api/v1/crm/reports/nope").status_code == 404
+    assert c.get("/crm/reports/client-activity?gap=x").status_code == 422
+
+
+def test_other_tenants_see_only_their_own_clients(shop, app, tenant, user, api_client):
+    other = tenant(tier="master")
+    c = api_client(user(role="owner", tenant=other))
+    body = c.get("/api/v1/crm/reports/client-activity?from=2025-01&to=2025-06&gap=3").get_json()
+    assert all(row["served"] == 0 and row["total"] == 0 for row in body["rows"])
+    assert c.get("/api/v1/crm/reports/channels").get_json()["rows"] == []
+
+
+def test_gated_by_tier_and_permission(app, tenant, user, api_client, shop):
+    basic = tenant(tier="basic")
+    c = api_client(user(role="owner", tenant=basic))
+    assert c.get("/api/v1/crm/reports/client-activity").status_code == 404
+    assert c.get("/crm/reports/channels").status_code == 404
+    t, _c = shop
+    tech = api_client(user(role="technician", tenant=t))
+    assert tech.get("/api/v1/crm/reports/channels").status_code == 403
+    assert tech.get("/crm/reports/channels").status_code == 403

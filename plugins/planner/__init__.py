@@ -54,6 +54,7 @@ def register_permissions():
         ("planner.schedule.update", _l("Change working hours, breaks and days off"), MANAGERS),
         ("planner.schedule.delete", _l("Delete working hours, breaks and days off"), MANAGERS),
         ("planner.settings.manage", _l("Edit planner and online booking settings"), MANAGERS),
+        ("planner.staffing.manage", _l("Assign technicians to bays and edit their skills"), BOOKERS),
     ]
     return [Permission(code, title, roles) for code, title, roles in perms]
 

@@ -250,12 +250,16 @@ def slots():
 @bp.get("/earliest")
 @api_view("planner.booking.read", feature=ADVANCED)
 def earliest():
-    """The earliest slot across days where the job fits (``planner.advanced``)."""
+    """The earliest slot across days where the job fits (``planner.advanced``); with ``skill``, only on
+    bays whose technician assigned that day has the skill."""
     duration = _int_arg("duration", 5, 24 * 60)
     from_day = _day_arg("from", _today())
     tz = service.tenant_zone()
+    skill = (request.args.get("skill") or "").strip() or None
+    if skill is not None and len(skill) > 80:
+        raise validation_error({"skill": [_("A skill is 1 to 80 characters long.")]})
     found = service.earliest_fit(duration, bay_type=_bay_type_arg(), from_day=from_day,
-                                 days=_int_arg("days", 1, 180, default=60))
+                                 days=_int_arg("days", 1, 180, default=60), skill=skill)
     if found is None:
         return jsonify(slot=None)
     _day, slot = found
@@ -270,3 +274,89 @@ def arrivals():
     day_ = _day_arg("date", _today() + timedelta(days=1))
     tz = service.tenant_zone()
     return jsonify(date=day_.isoformat(), items=[service.booking_json(b, tz) for b in service.arrivals(day_)])
+
+
+# --- staffing: technicians on bays, skills, calendar feeds ---------------------------------------------
+
+@bp.get("/assignments")
+@api_view("planner.booking.read")
+def get_assignments():
+    """Who works which bay on ``date``."""
+    from . import staffing
+
+    day_ = _day_arg()
+    return jsonify(date=day_.isoformat(), items=staffing.day_assignments(day_))
+
+
+@bp.put("/assignments")
+@api_view("planner.staffing.manage")
+def put_assignments():
+    """Replace the assignments of ``date``: body ``{"assignments": [{"bay_id": 1, "user_id": 2}, ...]}``."""
+    from . import staffing
+
+    day_ = _day_arg()
+    items = staffing.set_day_assignments(day_, _body().get("assignments"), actor=current_user)
+    _commit()
+    return jsonify(date=day_.isoformat(), items=items)
+
+
+@bp.get("/technicians/<int:user_id>/skills")
+@api_view("planner.booking.read", feature=ADVANCED)
+def get_skills(user_id: int):
+    """A technician's skills and where they are kept (``workshop`` employee cards or the ``planner``)."""
+    from . import staffing
+
+    return jsonify(user_id=user_id, skills=staffing.user_skills(user_id), source=staffing.skills_source())
+
+
+@bp.put("/technicians/<int:user_id>/skills")
+@api_view("planner.staffing.manage", feature=ADVANCED)
+def put_skills(user_id: int):
+    """Replace a technician's skills (shops without the workshop; 409 otherwise)."""
+    from . import staffing
+
+    skills = staffing.set_user_skills(user_id, _body().get("skills"), actor=current_user)
+    _commit()
+    return jsonify(user_id=user_id, skills=skills, source="planner")
+
+
+def _feed_user() -> int:
+    """The technician whose feed is asked for: oneself by default; someone else needs staffing rights."""
+    user_id = request.args.get("user_id", type=int)
+    if user_id is None or user_id == current_user.id:
+        return current_user.id
+    if not current_user.can("planner.staffing.manage"):
+        raise ApiError(403, "forbidden", _("You do not have permission to do this."),
+                       permission="planner.staffing.manage")
+    return user_id
+
+
+def _feed_json(user_id: int, token: str):
+    from flask import url_for
+
+    return jsonify(user_id=user_id, url=url_for("planner_public.technician_calendar", station=g.tenant.slug,
+                                                user_id=user_id, token=token, _external=True))
+
+
+@bp.get("/feed")
+@api_view("planner.booking.read")
+def technician_feed():
+    """The calendar (ICS) URL of a technician's bookings (``user_id``, default: oneself)."""
+    from . import staffing
+
+    user_id = _feed_user()
+    token = staffing.feed_token(user_id, actor=current_user)
+    _commit()
+    return _feed_json(user_id, token)
+
+
+@bp.post("/feed/rotate")
+@api_view("planner.booking.read")
+def rotate_technician_feed():
+    """A new secret for the technician's feed URL; the old URL stops working."""
+    from . import staffing
+
+    user_id = _feed_user()
+    token = staffing.feed_token(user_id, rotate=True, actor=current_user)
+    _commit()
+    return _feed_json(user_id, token)

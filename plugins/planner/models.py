@@ -169,4 +169,40 @@ class BookingBay(TenantScoped, db.Model):
     bay_id: Mapped[int] = mapped_column(ForeignKey("planner_bay.id", ondelete="RESTRICT"))
 
 
-MODELS = [Bay, WorkingHours, Break, DayOff, Booking, BookingBay]
+class BayAssignment(TenantScoped, db.Model):
+    """The technician who works a bay on one local date (one per bay and day)."""
+
+    __tablename__ = "planner_bay_assignment"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "date", "bay_id", name="uq_planner_bay_assignment_day"),
+        # The technician's calendar feed reads their days by user.
+        Index("ix_planner_bay_assignment_user", "tenant_id", "user_id", "date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bay_id: Mapped[int] = mapped_column(ForeignKey("planner_bay.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column("date", Date)
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+
+
+class TechnicianSkill(TenantScoped, db.Model):
+    """A technician's skill, kept by the planner only for shops without the workshop (whose employee
+    cards hold the skills otherwise)."""
+
+    __tablename__ = "planner_technician_skill"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", "skill", name="uq_planner_technician_skill"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    skill: Mapped[str] = mapped_column(String(80))
+
+
+class TechnicianFeed(TenantScoped, db.Model):
+    """The secret of a technician's calendar feed URL (created on first request; rotate to revoke)."""
+
+    __tablename__ = "planner_technician_feed"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", name="uq_planner_technician_feed_user"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    ics_token: Mapped[str] = mapped_column(String(64), default=_new_ics_token)
+
+
+MODELS = [Bay, WorkingHours, Break, DayOff, Booking, BookingBay, BayAssignment, TechnicianSkill, TechnicianFeed]

@@ -210,3 +210,47 @@ def bay_calendar(station: str, bay_id: int, token: str):
     return Response(cal.to_ical(), mimetype="text/calendar",
                     headers={"Content-Disposition": f'inline; filename="bay-{bay.id}.ics"',
                              "Cache-Control": "private, max-age=300"})
+
+
+@bp.get("/ics/<station>/tech/<int:user_id>/<token>.ics")
+@tenant_from_url("station")
+def technician_calendar(station: str, user_id: int, token: str):
+    """A technician's bookings: those on the bays they are assigned to on each day (30 days back, 90
+    ahead); like the bay feed, the token is the only credential and a wrong one answers 404."""
+    from . import staffing
+
+    tenant_info = g.get("tenant")
+    if tenant_info is None or not tenant_info.has("planner.basic"):
+        abort(404)
+    if staffing.feed_owner(user_id, token) is None:
+        abort(404)
+    from icalendar import Calendar, Event
+
+    from core.models import User
+
+    tenant = service.tenant_row()
+    user = db.session.get(User, user_id)
+    now = datetime.now(timezone.utc)
+    start, end = staffing.feed_window()
+    cal = Calendar()
+    cal.add("prodid", "-//Garage ERP//planner//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{tenant.name}: {user.name or user.email}")
+    cal.add("x-wr-timezone", tenant.timezone)
+    bay_names = dict(db.session.execute(select(Bay.id, Bay.name)).all())
+    for booking in staffing.technician_bookings(user_id, start, end):
+        event = Event()
+        event.add("uid", f"planner-booking-{booking.id}@{tenant.slug}")
+        event.add("dtstamp", now)
+        event.add("dtstart", booking.start_at)
+        event.add("dtend", booking.end_at)
+        summary = " · ".join(p for p in (booking.client_name, booking.vehicle) if p)
+        event.add("summary", summary or _("Booking #%(id)s", id=booking.id))
+        event.add("location", ", ".join(bay_names.get(i, "") for i in booking.bay_ids))
+        event.add("description", "\n".join(p for p in (booking.reason, booking.client_phone,
+                                                        service.status_label(booking.status)) if p))
+        event.add("status", "TENTATIVE" if booking.status == "requested" else "CONFIRMED")
+        cal.add_component(event)
+    return Response(cal.to_ical(), mimetype="text/calendar",
+                    headers={"Content-Disposition": f'inline; filename="technician-{user_id}.ics"',
+                             "Cache-Control": "private, max-age=300"})

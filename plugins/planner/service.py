@@ -505,6 +505,7 @@ def day_view(day: date, *, with_load: bool) -> dict:
         "bookings": bookings,
         "closed": schedule.days_off.get(day) if day in schedule.days_off else None,
         "hours": {b.id: [[local_iso(s, tz), local_iso(e, tz)] for s, e in opening[b.id]] for b in bays},
+        "assignments": _day_assignments(day),
     }
     if with_load:
         booked = {b.id: 0.0 for b in bays}
@@ -523,6 +524,13 @@ def day_view(day: date, *, with_load: bool) -> dict:
                          "percent": round(100 * booked[b.id] / capacity) if capacity else None})
         out["load"] = load
     return out
+
+
+def _day_assignments(day: date) -> list[dict]:
+    """Who works which bay on the day (see staffing.py)."""
+    from .staffing import day_assignments
+
+    return day_assignments(day)
 
 
 @dataclass
@@ -571,17 +579,28 @@ def free_slots(day: date, duration: int, *, bay_type: str | None = None, bays: l
 
 
 def earliest_fit(duration: int, *, bay_type: str | None = None, from_day: date | None = None,
-                 days: int = 60, now: datetime | None = None) -> tuple[date, Slot] | None:
-    """The first day (from ``from_day``, at most ``days`` ahead) with a free slot; its earliest slot."""
+                 days: int = 60, now: datetime | None = None, skill: str | None = None) -> tuple[date, Slot] | None:
+    """The first day (from ``from_day``, at most ``days`` ahead) with a free slot; its earliest slot.
+    With ``skill``, only bays whose technician assigned that day has the skill count."""
     tz = tenant_zone()
     now = now or datetime.now(timezone.utc)
     day = from_day or now.astimezone(tz).date()
     settings = load_settings(tenant_row())
     schedule = Schedule.load(tz)
     bays = active_bays(bay_type)
+    staffed = None
+    if skill:
+        from .staffing import assignments_between, skilled_users
+
+        skilled = skilled_users(skill)
+        staffed = {key: user_id for key, user_id in
+                   assignments_between(day, day + timedelta(days=days)).items() if user_id in skilled}
     for offset in range(days):
         current = day + timedelta(days=offset)
-        slots = free_slots(current, duration, bays=bays, schedule=schedule, settings=settings, now=now)
+        day_bays = bays if staffed is None else [b for b in bays if (current, b.id) in staffed]
+        if not day_bays:
+            continue
+        slots = free_slots(current, duration, bays=day_bays, schedule=schedule, settings=settings, now=now)
         if slots:
             return current, slots[0]
     return None

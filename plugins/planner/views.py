@@ -21,7 +21,7 @@ from core.db import db
 from core.i18n import domain
 from core.web import feature_unavailable
 
-from . import service
+from . import service, staffing
 from .models import Bay, Booking, DayOff, WorkingHours
 from .schemas import BookingCreateSchema, BookingInSchema
 from .service import ADVANCED, PlannerError
@@ -146,7 +146,8 @@ def day_page():
         "planner/day.html", day=day, today=_today(), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         bays=bays, rows=_grid(day, bays, bookings, schedule, settings["slot_minutes"]),
         closed=schedule.days_off.get(day) if day in schedule.days_off else None,
-        load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz, **_ctx())
+        load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz,
+        technicians={a["bay_id"]: a["user_name"] for a in staffing.day_assignments(day)}, **_ctx())
 
 
 @bp.get("/week")

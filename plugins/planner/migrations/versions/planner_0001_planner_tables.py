@@ -2,12 +2,11 @@
 
 Revision ID: planner_0001
 Revises: 
-Create Date: 2026-11-25 01:43:28.322310
+Create Date: 2026-11-25 03:19:48.585071
 """
 from alembic import op
 import sqlalchemy as sa
-import core.db
-
+import plugins.planner.models
 
 revision = 'planner_0001'
 down_revision = None
@@ -71,11 +70,26 @@ def upgrade():
     with op.batch_alter_table('planner_working_hours', schema=None) as batch_op:
         batch_op.create_index('ix_planner_hours_weekday', ['tenant_id', 'weekday', 'bay_id'], unique=False)
 
+    op.create_table('planner_bay_assignment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('bay_id', sa.Integer(), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['bay_id'], ['planner_bay.id'], name=op.f('fk_planner_bay_assignment_bay_id_planner_bay'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_planner_bay_assignment_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_planner_bay_assignment_user_id_core_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_planner_bay_assignment')),
+    sa.UniqueConstraint('tenant_id', 'date', 'bay_id', name='uq_planner_bay_assignment_day')
+    )
+    with op.batch_alter_table('planner_bay_assignment', schema=None) as batch_op:
+        batch_op.create_index('ix_planner_bay_assignment_user', ['tenant_id', 'user_id', 'date'], unique=False)
+
     op.create_table('planner_booking',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bay_id', sa.Integer(), nullable=False),
-    sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('start_at', plugins.planner.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', plugins.planner.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('duration_minutes', sa.Integer(), nullable=False),
     sa.Column('client_name', sa.String(length=200), nullable=False),
     sa.Column('client_phone', sa.String(length=40), nullable=False),
@@ -101,6 +115,26 @@ def upgrade():
         batch_op.create_index('ix_planner_booking_start', ['tenant_id', 'start_at'], unique=False)
         batch_op.create_index('ix_planner_booking_status_start', ['tenant_id', 'status', 'start_at'], unique=False)
 
+    op.create_table('planner_technician_feed',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('ics_token', sa.String(length=64), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_planner_technician_feed_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_planner_technician_feed_user_id_core_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_planner_technician_feed')),
+    sa.UniqueConstraint('tenant_id', 'user_id', name='uq_planner_technician_feed_user')
+    )
+    op.create_table('planner_technician_skill',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('skill', sa.String(length=80), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_planner_technician_skill_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_planner_technician_skill_user_id_core_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_planner_technician_skill')),
+    sa.UniqueConstraint('tenant_id', 'user_id', 'skill', name='uq_planner_technician_skill')
+    )
     op.create_table('planner_booking_bay',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('booking_id', sa.Integer(), nullable=False),
@@ -124,12 +158,18 @@ def downgrade():
         batch_op.drop_index('ix_planner_booking_bay_bay')
 
     op.drop_table('planner_booking_bay')
+    op.drop_table('planner_technician_skill')
+    op.drop_table('planner_technician_feed')
     with op.batch_alter_table('planner_booking', schema=None) as batch_op:
         batch_op.drop_index('ix_planner_booking_status_start')
         batch_op.drop_index('ix_planner_booking_start')
         batch_op.drop_index('ix_planner_booking_bay_start')
 
     op.drop_table('planner_booking')
+    with op.batch_alter_table('planner_bay_assignment', schema=None) as batch_op:
+        batch_op.drop_index('ix_planner_bay_assignment_user')
+
+    op.drop_table('planner_bay_assignment')
     with op.batch_alter_table('planner_working_hours', schema=None) as batch_op:
         batch_op.drop_index('ix_planner_hours_weekday')
 

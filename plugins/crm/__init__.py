@@ -37,10 +37,10 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
-    from . import messages, reminders
+    from . import messages, reminders, segments
     from .models import ALL_MODELS
 
-    return ALL_MODELS + reminders.MODELS + messages.MODELS
+    return ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS
 
 
 @hookimpl
@@ -69,6 +69,7 @@ def register_permissions():
         Permission("crm.message.read", _l("Read messages to clients"), _ALL + ("cashier",)),
         Permission("crm.message.create", _l("Invite clients and approve messages"), _ALL),
         Permission("crm.report.read", _l("See client reports"), ("owner", "admin")),
+        Permission("crm.segment.create", _l("Save client segments"), _ALL),
     ]
     for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates"))):
         perms += [

@@ -306,3 +306,55 @@ def report_page(name: str):
               "channels": _("Advertising channel efficiency")}
     return render_template("crm/report.html", name=name, title=titles[name], data=data, args=args,
                            errors=errors, _=_), (422 if errors else 200)
+
+
+# --- filters and segments --------------------------------------------------------------------------
+
+
+@api.get("/client-filter")
+@requires("crm.client.read")
+def client_filter_view():
+    """``?make=Kia&model=Rio&year_from=2015&year_to=2020&source=avito&last_visit_from=2025-01-01&last_visit_to=``"""
+    from .reports import ReportError
+    from .segments import clean_filters, client_row, filter_clients
+
+    try:
+        filters = clean_filters(request.args.to_dict())
+    except ReportError as exc:
+        return _errors(exc.errors)
+    return jsonify(filters=filters, results=[client_row(c) for c in filter_clients(filters)])
+
+
+@api.get("/segments")
+@requires("crm.client.read")
+def segments_view():
+    from .segments import Segment, as_dict
+
+    return jsonify(results=[as_dict(s) for s in db.session.scalars(select(Segment).order_by(Segment.name))])
+
+
+@api.post("/segments")
+@requires("crm.segment.create")
+def segment_create_view():
+    """Body ``{"name": "Kia owners", "filters": {"make": "Kia"}}``."""
+    from .reports import ReportError
+    from .segments import as_dict, create_segment
+
+    body = request.get_json(silent=True) or {}
+    filters = body.get("filters") if isinstance(body.get("filters"), dict) else {}
+    try:
+        segment = create_segment(body.get("name"), filters)
+    except ReportError as exc:
+        db.session.rollback()
+        return _errors(exc.errors)
+    db.session.commit()
+    return jsonify(as_dict(segment)), 201
+
+
+@api.get("/segments/<int:segment_id>/clients")
+@requires("crm.client.read")
+def segment_clients_view(segment_id: int):
+    from .segments import Segment, as_dict, client_row, filter_clients
+
+    segment = _get(Segment, segment_id)
+    return jsonify(segment=as_dict(segment), results=[client_row(c) for c in filter_clients(segment.filters)])

@@ -2,7 +2,7 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 02:49:02.723309
+Create Date: 2026-11-25 03:23:45.159400
 """
 from alembic import op
 import sqlalchemy as sa
@@ -65,6 +65,20 @@ def upgrade():
     )
     with op.batch_alter_table('crm_message_template', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_crm_message_template_tenant_id_crm_message_template_event'), ['tenant_id', 'event'], unique=False)
+
+    op.create_table('crm_segment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('filters', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_segment_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_segment')),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_crm_segment_tenant_id_name'))
+    )
+    with op.batch_alter_table('crm_segment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_segment_tenant_id_crm_segment_created_at'), ['tenant_id', 'created_at'], unique=False)
 
     op.create_table('crm_client_email',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -385,6 +399,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_client_email_tenant_id_crm_client_email_client_id'))
 
     op.drop_table('crm_client_email')
+    with op.batch_alter_table('crm_segment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_segment_tenant_id_crm_segment_created_at'))
+
+    op.drop_table('crm_segment')
     with op.batch_alter_table('crm_message_template', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_message_template_tenant_id_crm_message_template_event'))
 

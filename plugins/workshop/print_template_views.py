@@ -43,8 +43,15 @@ def print_template_edit(key: str):
 
 
 def _edit_page(dt, body: str, problem=None, preview=None, status: int = 200):
+    from sqlalchemy import select
+
+    from core.models import User
+
+    versions = pt.versions(dt.key)
+    ids = {v.created_by for v in versions if v.created_by}
+    authors = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all()) if ids else {}
     return render_template("workshop/print_templates/edit.html", dt=dt, body=body, problem=problem,
-                           preview=preview, versions=pt.versions(dt.key),
+                           preview=preview, versions=versions, authors=authors,
                            has_sample=pt.sample_document(dt) is not None, _=_), status
 
 

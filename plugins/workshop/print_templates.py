@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "<template>"  # the file name Jinja gives a template made from a string
 MAX_BODY = 200_000
+SECRET_WORDS = {"password", "hash", "token", "secret", "totp", "key"}
 
 
 class PrintTemplate(TenantScoped, db.Model):
@@ -70,9 +71,15 @@ def sandbox():
 
     from .printing import _w as gettext, print_info
 
+    class PrintSandbox(ImmutableSandboxedEnvironment):
+        # Rows reachable from the document (users, tokens) carry secrets a printout never needs.
+        def is_safe_attribute(self, obj, attr, value):
+            return not SECRET_WORDS.intersection(str(attr).lower().split("_")) and super().is_safe_attribute(
+                obj, attr, value)
+
     env = current_app.extensions.get("workshop_print_sandbox")
     if env is None:
-        env = ImmutableSandboxedEnvironment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
+        env = PrintSandbox(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
         env.globals.update(_w=gettext, ws_print_info=print_info)
         current_app.extensions["workshop_print_sandbox"] = env
     return env

@@ -64,12 +64,17 @@ def test_the_shop_edits_a_template_and_printing_uses_the_newest_valid_one(shop, 
     failing = _form(ui, WO_PAGE, body="line one\n{{ 1 // (doc.odometer - 100) }}", action="save")
     assert failing.status_code == 422 and "Line 2" in failing.get_data(as_text=True)
     assert "Your template, version 1" in ui.get(PAGE).get_data(as_text=True)
+    assert shop.user.email in ui.get(WO_PAGE).get_data(as_text=True)  # who saved the version
     assert "НАШ НАРЯД" in shop.api.get(f"{API}/work-orders/{wo['id']}/print").get_data(as_text=True)
 
-    with shop.ctx():
-        from plugins.workshop.print_templates import versions
+    with shop.ctx() as db_session:
+        from core.models import User
+        from plugins.workshop.print_templates import sandbox, versions
 
         assert [(v.version, v.created_by) for v in versions("workshop.work_order")] == [(1, shop.user.id)]
+        # Secrets of rows a template can reach print as nothing.
+        me = db_session.get(User, shop.user.id)
+        assert me.password_hash and sandbox().from_string("[{{ u.password_hash }}]").render(u=me) == "[]"
 
 
 def test_a_template_failing_at_print_time_falls_back_to_the_built_in_one_with_a_note(shop, login):

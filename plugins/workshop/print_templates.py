@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "<template>"  # the file name Jinja gives a template made from a string
 MAX_BODY = 200_000
-SECRET_WORDS = {"password", "hash", "token", "secret", "totp", "key"}
+SECRET_WORDS = {"password", "hash", "token", "secret", "totp"}
 
 
 class PrintTemplate(TenantScoped, db.Model):

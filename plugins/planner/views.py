@@ -142,12 +142,46 @@ def day_page():
         bays += list(db.session.scalars(select(Bay).where(Bay.id.in_(missing)).order_by(Bay.position, Bay.id)))
     schedule = service.Schedule.load(tz, (day, day))
     view = service.day_view(day, with_load=True) if g.tenant.has(ADVANCED) else None
+    assignments = staffing.day_assignments(day)
+    assigned_names = {a["bay_id"]: a["user_name"] for a in assignments}
     return render_template(
         "planner/day.html", day=day, today=_today(), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         bays=bays, rows=_grid(day, bays, bookings, schedule, settings["slot_minutes"]),
         closed=schedule.days_off.get(day) if day in schedule.days_off else None,
         load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz,
-        technicians={a["bay_id"]: a["user_name"] for a in staffing.day_assignments(day)}, **_ctx())
+        technicians=assigned_names, assigned={a["bay_id"]: a["user_id"] for a in assignments},
+        staff=_staff() if current_user.can("planner.staffing.manage") else [], **_ctx())
+
+
+def _staff() -> list[tuple[int, str]]:
+    """Active users of the shop who can be put on a bay."""
+    from core.models import User
+
+    return [(u.id, u.name or u.email) for u in db.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.name, User.email))]
+
+
+@bp.post("/assignments")
+@ui_view("planner.staffing.manage")
+def assignments_save():
+    """The day page's "who works which bay" form: one select per bay (empty: nobody)."""
+    day = _day_arg()
+    items = []
+    for key, value in request.form.items():
+        if key.startswith("bay-") and value:
+            try:
+                items.append({"bay_id": int(key[4:]), "user_id": int(value)})
+            except ValueError:
+                abort(400)
+    try:
+        staffing.set_day_assignments(day, items, actor=current_user)
+    except PlannerError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Technicians saved."), "success")
+    return redirect(url_for("planner_ui.day_page", date=day.isoformat()))
 
 
 @bp.get("/week")

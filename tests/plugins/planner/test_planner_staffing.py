@@ -37,6 +37,22 @@ def test_assignments_round_trip_are_per_day_and_shown_on_the_day(shop, api, ui):
     assert 'class="planner-tech"' in page
 
 
+def test_day_page_form_assigns_technicians(shop, ui, api, csrf):
+    s = shop()
+    page, tech = ui(s), api(s, role="technician")
+    html = page.get(f"/planner/?date={MONDAY}").get_data(as_text=True)
+    r = page.post(f"/planner/assignments?date={MONDAY}",
+                  data={"csrf_token": csrf(html), f"bay-{s.bays['Lift 2']}": str(tech.user.id)})
+    assert r.status_code == 302
+    items = tech.get(f"{A}/assignments?date={MONDAY}").json["items"]
+    assert [(i["bay_id"], i["user_id"]) for i in items] == [(s.bays["Lift 2"], tech.user.id)]
+    html = page.get(f"/planner/?date={MONDAY}").get_data(as_text=True)
+    assert f'<option value="{tech.user.id}" selected>' in html
+    # A technician sees who works where but gets no form.
+    tech_page = ui(s, role="technician").get(f"/planner/?date={MONDAY}").get_data(as_text=True)
+    assert 'class="planner-tech"' in tech_page and "/planner/assignments" not in tech_page
+
+
 def test_assignments_refuse_bad_input_and_other_shops(shop, api):
     s, other = shop(), shop()
     owner, stranger = api(s), api(other)

@@ -37,10 +37,10 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
-    from . import messages, reminders, segments
+    from . import messages, reminders, reviews, segments
     from .models import ALL_MODELS
 
-    return ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS
+    return ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS
 
 
 @hookimpl
@@ -123,9 +123,10 @@ def register_entities():
 def register_blueprints():
     from .api import bp as api_bp
     from .basic_api import api as basic_api_bp, ui as basic_ui_bp
+    from .reviews import public as public_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp]
+    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp, public_bp]
 
 
 @hookimpl

@@ -358,3 +358,36 @@ def segment_clients_view(segment_id: int):
 
     segment = _get(Segment, segment_id)
     return jsonify(segment=as_dict(segment), results=[client_row(c) for c in filter_clients(segment.filters)])
+
+
+# --- review requests -------------------------------------------------------------------------------
+
+
+@api.post("/clients/<int:client_id>/review-requests")
+@requires("crm.message.create")
+def review_request_view(client_id: int):
+    """Body ``{"vehicle_id": 5}`` (optional): a new review request; the answer carries its public ``url``."""
+    from .reviews import as_dict, request_review
+
+    client = _get(Client, client_id)
+    vehicle_id = (request.get_json(silent=True) or {}).get("vehicle_id")
+    vehicle = None
+    if vehicle_id is not None:
+        vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == vehicle_id,
+                                                           Vehicle.client_id == client.id)).first()
+        if vehicle is None:
+            return _errors({"vehicle_id": [_("Choose one of the client's vehicles.")]})
+    row = request_review(client, vehicle)
+    db.session.commit()
+    return jsonify(as_dict(row, with_link=True)), 201
+
+
+@api.get("/clients/<int:client_id>/reviews")
+@requires("crm.client.read")
+def client_reviews_view(client_id: int):
+    from .reviews import ReviewRequest, as_dict
+
+    client = _get(Client, client_id)
+    rows = db.session.scalars(select(ReviewRequest).where(ReviewRequest.client_id == client.id)
+                              .order_by(ReviewRequest.created_at.desc(), ReviewRequest.id.desc()))
+    return jsonify(results=[as_dict(r) for r in rows])

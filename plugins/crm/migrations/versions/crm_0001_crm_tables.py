@@ -2,7 +2,7 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 03:23:45.159400
+Create Date: 2026-11-25 03:26:50.267483
 """
 from alembic import op
 import sqlalchemy as sa
@@ -212,6 +212,25 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_state_crm_recommendation_created_at'), ['tenant_id', 'state', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_vehicle_id_crm_recommendation_state'), ['tenant_id', 'vehicle_id', 'state'], unique=False)
 
+    op.create_table('crm_review',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['crm_client.id'], name=op.f('fk_crm_review_client_id_crm_client'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_review_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_crm_review_vehicle_id_crm_vehicle'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_review')),
+    sa.UniqueConstraint('tenant_id', 'token', name=op.f('uq_crm_review_tenant_id_token'))
+    )
+    with op.batch_alter_table('crm_review', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_review_tenant_id_crm_review_client_id'), ['tenant_id', 'client_id'], unique=False)
+
     op.create_table('crm_search_key',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=64).with_variant(sa.String(length=64, collation='C'), 'postgresql'), nullable=False),
@@ -369,6 +388,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_client_id'))
 
     op.drop_table('crm_search_key')
+    with op.batch_alter_table('crm_review', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_review_tenant_id_crm_review_client_id'))
+
+    op.drop_table('crm_review')
     with op.batch_alter_table('crm_recommendation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_vehicle_id_crm_recommendation_state'))
         batch_op.drop_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_state_crm_recommendation_created_at'))

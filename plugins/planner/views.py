@@ -218,6 +218,27 @@ def arrivals_page():
                            prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_ctx())
 
 
+@bp.get("/my-calendar")
+@ui_view("planner.booking.read")
+def my_calendar():
+    """The signed-in user's calendar feed URL: the bookings on the bays they work (the secret is made
+    on the first visit)."""
+    token = staffing.feed_token(current_user.id, actor=current_user)
+    db.session.commit()
+    url = url_for("planner_public.technician_calendar", station=g.tenant.slug, user_id=current_user.id,
+                  token=token, _external=True)
+    return render_template("planner/my_calendar.html", feed_url=url, day=_today(), **_ctx())
+
+
+@bp.post("/my-calendar/rotate")
+@ui_view("planner.booking.read")
+def my_calendar_rotate():
+    staffing.feed_token(current_user.id, rotate=True, actor=current_user)
+    db.session.commit()
+    flash(_("New calendar link made; the old one no longer works."), "success")
+    return redirect(url_for("planner_ui.my_calendar"))
+
+
 # --- booking forms ------------------------------------------------------------------------------------
 
 FORM_FIELDS = ("bay_id", "start", "duration_minutes", "client_name", "client_phone", "vehicle", "reason",

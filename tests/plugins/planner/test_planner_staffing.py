@@ -1,6 +1,7 @@
 """Technicians on bays per day, their calendar feeds and the earliest fit that needs a skill."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from icalendar import Calendar
@@ -139,3 +140,15 @@ def test_free_tier_has_no_earliest_fit_nor_skills(shop, api):
     assert owner.get(f"{A}/earliest?duration=60&skill=a-level").status_code == 404
     assert owner.get(f"{A}/technicians/{owner.user.id}/skills").status_code == 404
     assert _assign(owner, MONDAY, [(s.bays["Lift 1"], owner.user.id)]).status_code == 200  # basic feature
+
+
+def test_my_calendar_page_shows_the_feed_link_and_makes_a_new_one(app, shop, ui, csrf):
+    s = shop()
+    page = ui(s, role="technician")
+    html = page.get("/planner/my-calendar").get_data(as_text=True)
+    link = re.search(r'value="(http://localhost(/planner/ics/[^"]+))"', html).group(2)
+    assert f"/planner/ics/{s.slug}/tech/{page.user.id}/" in link
+    assert app.test_client().get(link).status_code == 200
+    assert page.post("/planner/my-calendar/rotate", data={"csrf_token": csrf(html)}).status_code == 302
+    assert app.test_client().get(link).status_code == 404
+    assert link not in page.get("/planner/my-calendar").get_data(as_text=True)

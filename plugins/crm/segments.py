@@ -78,8 +78,13 @@ def filter_clients(filters: dict) -> list[Client]:
         car_conditions.append(Vehicle.year >= filters["year_from"])
     if "year_to" in filters:
         car_conditions.append(Vehicle.year <= filters["year_to"])
+    wanted = None
     if car_conditions:
-        query = query.where(Client.id.in_(select(Vehicle.client_id).where(*car_conditions)))
+        # Two flat queries matched in Python: PostgreSQL planned "id IN (subquery)" as a nested loop
+        # (10 s for 10,000 clients when the table statistics were fresh).
+        wanted = set(db.session.scalars(select(Vehicle.client_id).where(*car_conditions).distinct()))
+        if not wanted:
+            return []
     if "last_visit_from" in filters or "last_visit_to" in filters:
         lo = date.fromisoformat(filters.get("last_visit_from", "1900-01-01"))
         hi = date.fromisoformat(filters.get("last_visit_to", "2100-12-31"))
@@ -87,11 +92,12 @@ def filter_clients(filters: dict) -> list[Client]:
         for v in load_visits(date.today())[0]:  # one bulk read; the last visit has to be in the past
             if not v.booked and v.day > last.get(v.client_id, date.min):
                 last[v.client_id] = v.day
-        wanted = [cid for cid, day in last.items() if lo <= day <= hi]
+        visited = {cid for cid, day in last.items() if lo <= day <= hi}
+        wanted = visited if wanted is None else wanted & visited
         if not wanted:
             return []
-        query = query.where(Client.id.in_(wanted))
-    return list(db.session.scalars(query.order_by(Client.name, Client.id)))
+    clients = db.session.scalars(query.order_by(Client.name, Client.id))
+    return [c for c in clients if wanted is None or c.id in wanted]
 
 
 def client_row(c: Client) -> dict:

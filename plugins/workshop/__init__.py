@@ -273,6 +273,19 @@ def crm_last_visits(vehicle_ids):
 
 
 @hookimpl
+def crm_visits(date_to):
+    from core.tenancy import current_tenant
+
+    from .services import visits_until
+
+    # None (not an empty list) while the shop has no closed work orders: the CRM then counts its manual
+    # service-book entries (e.g. history imported from the shop's previous system).
+    if not current_tenant().has(FEATURE):
+        return None
+    return visits_until(date_to) or None
+
+
+@hookimpl
 def crm_clients_merged(target_id, source_id):
     from .services import repoint_client
 

@@ -528,6 +528,24 @@ def last_visits(vehicle_ids: list[int]) -> dict[int, dict]:
     return out
 
 
+def visits_until(date_to) -> list[dict]:
+    """Closed work orders up to ``date_to`` (a date in the shop's time zone), in one query, for the
+    CRM's reports (``crm_visits`` hook): who came, when, and what the order earned."""
+    from datetime import datetime, time, timedelta, timezone
+
+    zone = tenant_now().tzinfo
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
+    rows = db.session.execute(select(WorkOrder.client_id, WorkOrder.closed_at, WorkOrder.total)
+                              .where(WorkOrder.state == "closed", WorkOrder.closed_at < end))
+    visits = []
+    for client_id, closed_at, total in rows:
+        if closed_at.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
+            closed_at = closed_at.replace(tzinfo=timezone.utc)
+        visits.append({"client_id": client_id, "date": closed_at.astimezone(zone).date(), "amount": total,
+                       "booked": False})
+    return visits
+
+
 def repoint_client(target_id: int, source_id: int) -> dict:
     """The CRM merges two clients: our documents follow. A bulk UPDATE, deliberately: closed orders are
     immutable for edits, but the client they point at is about to disappear."""

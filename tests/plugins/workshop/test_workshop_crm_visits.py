@@ -1,0 +1,37 @@
+"""Closed work orders are the visits the CRM's client-activity and channel reports count."""
+from datetime import date
+from decimal import Decimal
+
+API = "/api/v1/workshop"
+
+
+def _closed_order(shop, client, car, price):
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = shop.line(wo["id"], name="Диагностика подвески", hours="1", rate=price)["line"]
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions",
+              {"by": "client", "channel": "phone", "decisions": [{"line_id": line["id"], "decision": "approved"}]})
+    for name in ("approve", "start", "finish", "close"):
+        wo = shop.transition("work-orders", wo["id"], name)
+    return wo
+
+
+def test_closed_work_orders_feed_the_client_activity_report(make_shop):
+    shop = make_shop(tier="master")  # crm.basic (reports) and workshop.documents
+    client, car = shop.client_and_car()
+    other, other_car = shop.client_and_car(name="Петров Пётр")
+    _closed_order(shop, client, car, "1500.00")
+    open_order = shop.work_order(client_id=other["id"], vehicle_id=other_car["id"])  # not closed: no visit
+    assert open_order["state"] == "draft"
+
+    month = date.today().strftime("%Y-%m")
+    r = shop.api.get(f"/api/v1/crm/reports/client-activity?from={month}&to={month}&gap=6")
+    assert r.status_code == 200, r.get_json()
+    report = r.get_json()
+    assert report["source"] == "plugins"
+    [row] = report["rows"]
+    assert (row["served"], row["new"]) == (1, 1)
+
+    channels = shop.api.get(f"/api/v1/crm/reports/channels?from={date.today().replace(day=1)}"
+                            f"&to={date.today()}").get_json()
+    assert sum(c["visits"] for c in channels["rows"]) == 1
+    assert sum(Decimal(c["revenue"]) for c in channels["rows"]) == Decimal("1500.00")

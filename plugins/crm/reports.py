@@ -58,9 +58,11 @@ def load_visits(until: date) -> tuple[list[Visit], str]:
         answered = True
         for v in result:
             visits.append(Visit(int(v["client_id"]), v["date"], v.get("amount"), bool(v.get("booked"))))
-    if answered:
+    if answered and any(not v.booked for v in visits):
         return visits, "plugins"
-    return manual_visits(until), "crm.manual"
+    # Nobody reports visits that happened (no workshop, or no closed orders yet): the manual entries
+    # count, together with any bookings (the planner's) still to come.
+    return manual_visits(until) + visits, "crm.manual"
 
 
 def parse_month(value: str | None, default: date) -> date:

@@ -114,6 +114,13 @@ def tenant_plugin_enabled(tenant, slug):
         seed_working_hours()
 
 
+@hookimpl(optionalhook=True)  # the CRM's hook; the planner works without the CRM
+def crm_visits(date_to):
+    from .service import planned_visits
+
+    return planned_visits(date_to) or None
+
+
 @hookimpl
 def demo_data(tenant):
     from .seed import demo_data as fill

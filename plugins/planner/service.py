@@ -418,6 +418,23 @@ def apply_transition(booking: Booking, action: str, *, actor=None) -> Booking:
     return booking
 
 
+def planned_visits(date_to: date) -> list[dict]:
+    """Bookings of directory clients still to come (requested or confirmed) up to ``date_to`` (the
+    shop's local date), in one query: the "booked" visits of the CRM's client-activity report."""
+    zone = tenant_zone()
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
+    rows = db.session.execute(select(Booking.client_id, Booking.start_at)
+                              .where(Booking.client_id.is_not(None), Booking.status.in_(("requested", "confirmed")),
+                                     Booking.start_at < end))
+    visits = []
+    for client_id, start_at in rows:
+        if start_at.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
+            start_at = start_at.replace(tzinfo=timezone.utc)
+        visits.append({"client_id": client_id, "date": start_at.astimezone(zone).date(), "amount": None,
+                       "booked": True})
+    return visits
+
+
 def status_label(status: str) -> str:
     labels = {
         "requested": _("requested"), "confirmed": _("confirmed"), "arrived": _("arrived"),

@@ -37,3 +37,18 @@ def test_confirming_a_booking_tells_other_plugins(app, shop, api, book):
     assert payload["booking_id"] == booking_id
     assert payload["start_at"] == f"{MONDAY} 10:00"  # the shop's local time
     assert payload["client_phone"]
+
+
+def test_bookings_of_directory_clients_are_future_visits_in_the_crm_report(app, shop, api, book):
+    s = shop(tier="master")  # the CRM's reports (crm.basic) beside the planner
+    client = api(s)
+    c = client.post("/api/v1/crm/clients", json={"name": "Сидоров Олег", "phones": ["+7 916 555-10-20"]})
+    assert c.status_code == 201, c.get_json()
+    booked = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c.get_json()["id"], status="confirmed")
+    assert booked.status_code == 201, booked.get_json()
+    cancelled = book(client, s.bays["Lift 2"], f"{MONDAY}T11:00", client_id=c.get_json()["id"])
+    assert client.post(f"/api/v1/planner/bookings/{cancelled.get_json()['id']}/cancel").status_code == 200
+
+    report = client.get("/api/v1/crm/reports/client-activity?from=2030-03&to=2030-03&gap=6").get_json()
+    [march] = report["rows"]
+    assert (march["future"], march["served"]) == (1, 0)  # the cancelled booking is no visit

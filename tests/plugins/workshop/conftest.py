@@ -22,9 +22,11 @@ class Shop:
 
     def client_and_car(self, name="Иванов Иван Иванович"):
         n = next(_numbers)
-        c = self.post("/api/v1/crm/clients", {"name": name, "phones": [f"+7 916 123-45-{n:02d}"]})
+        # Always ten digits and a three-digit plate, however many cars a run makes (unique below 10^6).
+        phone = f"+7 916 {n // 10000 % 1000:03d}-{n // 100 % 100:02d}-{n % 100:02d}"
+        c = self.post("/api/v1/crm/clients", {"name": name, "phones": [phone]})
         car = self.post("/api/v1/crm/vehicles", {"client_id": c["id"], "make": "Kia", "model": "Rio",
-                                                 "year": 2019, "plate": f"А{n:03d}ВС77"})
+                                                 "year": 2019, "plate": f"А{n % 1000:03d}ВС{77 + n // 1000 % 20}"})
         return c, car
 
     def insurer(self, name="СПАО «Ингосстрах»"):

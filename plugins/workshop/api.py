@@ -23,7 +23,7 @@ from core.db import db
 from core.documents import DocumentError
 from core.i18n import domain
 
-from . import services
+from . import services, staff
 from .documents import FEATURE
 from .models import DiagnosticAct, Estimate, LaborLine, PartLine, ServiceOrder, WorkOrder
 from .schemas import ConvertSchema, DecisionsSchema, LaborLineSchema, PartLineSchema, PayerSchema, ShareSchema, WorkOrderSchema
@@ -36,23 +36,25 @@ KINDS = {"labor-lines": ("labor", LaborLineSchema), "part-lines": ("part", PartL
 LINES = '<any("labor-lines", "part-lines"):kind_segment>'  # the URL segment naming the kind of line
 
 
-def requires(permission: str):
+def requires(permission: str, feature: str = FEATURE):
+    """The endpoint needs ``feature`` (404 without it) and ``permission`` (403); the workshop's errors
+    become JSON, with everything the request wrote rolled back. A 409 is a "conflict", as in the core API."""
     def deco(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
             user = require_user()
             tenant = g.get("tenant")
-            if tenant is None or not tenant.has(FEATURE):
+            if tenant is None or not tenant.has(feature):
                 raise not_found()
             if not user.can(permission):
                 raise ApiError(403, "forbidden", _("You do not have permission to do this."), permission=permission)
             try:
                 return fn(user, *args, **kwargs)
-            except services.WorkshopError as exc:
+            except (services.WorkshopError, staff.StaffError) as exc:
                 db.session.rollback()
                 body = {"fields": exc.fields} if exc.fields else {}
-                raise ApiError(exc.status, "not_found" if exc.status == 404 else "validation", str(exc.message),
-                               **body) from None
+                code = {404: "not_found", 409: "conflict"}.get(exc.status, "validation")
+                raise ApiError(exc.status, code, str(exc.message), **body) from None
             except DocumentError as exc:
                 db.session.rollback()
                 raise ApiError(exc.status, "immutable" if exc.status == 409 else "document_error",

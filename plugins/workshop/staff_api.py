@@ -7,20 +7,18 @@ permission, 404 for another tenant's ids, 422 with per-field messages. One reque
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
-from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
-from marshmallow import ValidationError
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from core import events
-from core.api.errors import ApiError, not_found, validation_error
-from core.api.resources import json_body, require_user
+from core.api.errors import not_found, validation_error
+from core.api.resources import json_body
 from core.db import db
-from core.documents import DocumentError
 from core.i18n import domain
 
-from . import norms, services, staff
+from . import api, norms, services, staff
+from .api import _load
 from .models import Job, TimeEntry
 
 _ = domain("workshop").gettext
@@ -32,37 +30,7 @@ NORMS_FEATURE = "workshop.norms"
 
 
 def requires(feature: str, permission: str):
-    def deco(fn):
-        @wraps(fn)
-        def wrapper(*args, **kwargs):
-            user = require_user()
-            tenant = g.get("tenant")
-            if tenant is None or not tenant.has(feature):
-                raise not_found()
-            if not user.can(permission):
-                raise ApiError(403, "forbidden", _("You do not have permission to do this."), permission=permission)
-            try:
-                return fn(user, *args, **kwargs)
-            except (services.WorkshopError, staff.StaffError) as exc:
-                db.session.rollback()
-                body = {"fields": exc.fields} if exc.fields else {}
-                raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict" if exc.status == 409
-                               else "validation", str(exc.message), **body) from None
-            except DocumentError as exc:
-                db.session.rollback()
-                raise ApiError(exc.status, "immutable" if exc.status == 409 else "document_error",
-                               "; ".join(exc.messages), messages=exc.messages) from None
-
-        return wrapper
-
-    return deco
-
-
-def _load(schema, data, **kwargs):
-    try:
-        return schema.load(data, **kwargs)
-    except ValidationError as err:
-        raise validation_error(err.messages) from None
+    return api.requires(permission, feature=feature)
 
 
 def period() -> tuple[datetime, datetime]:

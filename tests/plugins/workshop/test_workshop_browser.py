@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from test_browser import browser, live_url, shot, sign_in  # noqa: E402,F401  (shared fixtures and helpers)
 
-from conftest import API  # noqa: E402
+API = "/api/v1/workshop"
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
 

@@ -2,7 +2,7 @@
 recommendation carried out by a work order leaves the list when the order closes."""
 import threading
 
-from conftest import API
+API = "/api/v1/workshop"
 
 
 def _ready_to_close(shop, wo_id):

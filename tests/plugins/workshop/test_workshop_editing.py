@@ -1,5 +1,5 @@
 """Editing an order while others work on it: stale versions, the technician's job list, client merges."""
-from conftest import API
+API = "/api/v1/workshop"
 
 
 def test_a_stale_edit_of_the_lines_is_refused(shop):

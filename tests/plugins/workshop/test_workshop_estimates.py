@@ -1,5 +1,5 @@
 """Estimates and diagnostic acts: printable, and each becomes a work order once."""
-from conftest import API
+API = "/api/v1/workshop"
 
 
 def test_an_estimate_is_printed_accepted_and_becomes_a_work_order(shop):

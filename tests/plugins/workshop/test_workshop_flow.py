@@ -1,6 +1,6 @@
 """The day of a car in the shop, through the HTTP API: reception act, work order with labour and parts,
 the client's decisions, work, close; the CRM's mileage history, service book and recommendations."""
-from conftest import API
+API = "/api/v1/workshop"
 
 
 def test_from_service_order_to_closed_work_order(shop):

@@ -1,7 +1,7 @@
 """Several payers per work order: exact splitting, the insurer's excess, VAT per payer."""
 from decimal import Decimal
 
-from conftest import API
+API = "/api/v1/workshop"
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

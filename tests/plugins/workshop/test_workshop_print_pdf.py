@@ -2,7 +2,7 @@
 Chinese for a shop set to zh (the fonts must carry the glyphs, else the text would be missing)."""
 from io import BytesIO
 
-from conftest import API
+API = "/api/v1/workshop"
 from pypdf import PdfReader
 
 

@@ -3,7 +3,7 @@
 import re
 from io import BytesIO
 
-from conftest import API
+API = "/api/v1/workshop"
 
 PAGE = "/workshop/print-templates"
 WO_PAGE = f"{PAGE}/workshop.work_order"

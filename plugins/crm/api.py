@@ -261,6 +261,7 @@ def vehicle_history(vehicle: Vehicle) -> dict:
         "plates": [{"plate": p.plate, "from": p.valid_from.isoformat(),
                     "to": p.valid_to.isoformat() if p.valid_to else None} for p in plates],
         "drivers": _drivers(vehicle.id),
+        "actions": services.vehicle_actions(vehicle.id, vehicle.client_id),
     }
 
 

@@ -18,7 +18,7 @@ from core.i18n import domain
 from . import messages, reminders
 from .api import _crm_error, _errors, _get, requires
 from .models import Client, Vehicle
-from .services import CrmError
+from .services import CrmError, vehicle_actions
 
 _ = domain("crm").gettext
 FEATURE = "crm.basic"
@@ -74,7 +74,10 @@ def due_view():
     args, errors = _due_args()
     if errors:
         return _errors(errors)
-    return jsonify(results=reminders.due_list(**args))
+    results = reminders.due_list(**args)
+    for r in results:
+        r["actions"] = vehicle_actions(r["vehicle_id"], r["client_id"], r["title"])
+    return jsonify(results=results)
 
 
 @api.get("/vehicles/<int:vehicle_id>/reminders")
@@ -208,6 +211,8 @@ def reminders_page():
         return denied
     args, errors = _due_args()
     results = [] if errors else reminders.due_list(**args)
+    for r in results:
+        r["actions"] = vehicle_actions(r["vehicle_id"], r["client_id"], r["title"])
     codes = sorted(set(db.session.scalars(select(reminders.ServiceInterval.code))))
     return render_template("crm/reminders.html", results=results, args=args, errors=errors, codes=codes,
                            can_invite=current_user.can("crm.message.create"), _=_), (422 if errors else 200)

@@ -43,3 +43,10 @@ def crm_visits(date_to):
     visit earned) and ``booked`` (bool: a planned visit such as a booking, not one that happened). The
     workshop answers with closed work orders, the planner with bookings. When no plugin answers (returns
     None), the reports use the CRM's manual service-book entries."""
+
+
+@hookspec
+def crm_vehicle_actions(vehicle_id, client_id, reason):
+    """Links your plugin offers for a car wherever the CRM shows it (the reminders' "due soon" list,
+    the vehicle card): a list of ``{"label": str, "url": str}``. ``reason`` is a short text (e.g. the
+    service that is due) or None."""

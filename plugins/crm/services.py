@@ -46,6 +46,31 @@ def hooks():
     return current_app.extensions["garage"].pm.hook
 
 
+def safe_url(url) -> bool:
+    """A link a plugin may put on a CRM page: site-relative (``/x``, not ``//host``) or http(s)."""
+    return isinstance(url, str) and ((url.startswith("/") and not url.startswith("//"))
+                                     or url.lower().startswith(("https://", "http://")))
+
+
+def vehicle_actions(vehicle_id: int, client_id: int | None, reason: str | None = None) -> list[dict]:
+    """The links other plugins offer for a car (``crm_vehicle_actions``), e.g. the planner's "Book".
+
+    Malformed answers are dropped, and so are URLs that are neither site-relative nor http(s), so that
+    a plugin cannot put a ``javascript:`` link on the page."""
+    out = []
+    for result in hooks().crm_vehicle_actions(vehicle_id=vehicle_id, client_id=client_id, reason=reason) or []:
+        for action in result or []:
+            if not isinstance(action, dict):
+                continue
+            label, url = action.get("label"), action.get("url")
+            if not label or not isinstance(url, str):
+                continue
+            if not safe_url(url):
+                continue
+            out.append({"label": str(label), "url": url})
+    return out
+
+
 # --- odometer --------------------------------------------------------------------------------------
 
 

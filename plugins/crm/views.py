@@ -17,6 +17,15 @@ _ = domain("crm").gettext
 bp = Blueprint("crm_ui", __name__, url_prefix="/crm", template_folder="templates")
 
 
+@bp.app_context_processor
+def _crm_template_helpers():
+    """``crm_vehicle_actions(vehicle_id, client_id, reason=None)`` for the CRM's card templates that the
+    core renders (``crm/vehicles_detail.html``)."""
+    from .services import vehicle_actions
+
+    return {"crm_vehicle_actions": vehicle_actions}
+
+
 def _allowed(permission: str):
     if not (current_user and current_user.is_authenticated):
         from core.web import login_manager

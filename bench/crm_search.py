@@ -326,17 +326,20 @@ def _server_timing(header: str) -> float:
 # --- driver ----------------------------------------------------------------------------------------
 
 
-def make_database(backend: str, tmp: Path) -> tuple[str, callable]:
+def make_database(backend: str, tmp: Path, name: str | None = None) -> tuple[str, callable]:
+    """A database URL and a function that drops it. ``name``: a fixed file / database name (reuse)."""
     if backend == "sqlite":
-        path = tmp / "crm-bench.db"
+        path = tmp / f"{name or 'crm-bench'}.db"
         return f"sqlite:///{path}", lambda: None
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    name = f"garage_bench_crm_{uuid.uuid4().hex[:8]}"
+    name = name or f"garage_bench_crm_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}).first()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
 
     def drop():
         with admin.connect() as conn:
@@ -345,40 +348,108 @@ def make_database(backend: str, tmp: Path) -> tuple[str, callable]:
     return make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False), drop
 
 
-def bench_backend(backend: str, args) -> dict:
+def _ensure_indexes(engine) -> list[str]:
+    """On a reused dataset: create the indexes the models declare that the database lacks yet (a
+    search index added after the data was generated), so the figures are those of the current schema."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from core.db import db
+
+    inspector = sa_inspect(engine)
+    created = []
+    for table in db.metadata.sorted_tables:
+        if not table.name.startswith("crm_") or not inspector.has_table(table.name):
+            continue
+        # Compared by columns: PostgreSQL truncates long generated names.
+        have = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name)}
+        have |= {tuple(uq["column_names"]) for uq in inspector.get_unique_constraints(table.name)}
+        for index in table.indexes:
+            if tuple(c.name for c in index.columns) not in have:
+                t0 = time.perf_counter()
+                index.create(engine)
+                created.append(f"{index.name} ({time.perf_counter() - t0:.0f} s)")
+    if created:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return created
+
+
+def _prepare_data(backend: str, args):
+    """(app, shop id, token text, counts, load seconds, drop): a fresh dataset, or with ``--data DIR``
+    the one generated there before (generated once and kept; ``--regenerate`` forces a new one)."""
+    import json
+
     from core import create_app, migrate
     from core.db import db
     from core.features import ensure_default_tiers, tenant_info
     from core.tenancy import tenant_context
     from core.tenants import create_tenant, create_user
 
-    tmp = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    url, drop = make_database(backend, tmp)
-    try:
-        config = {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp), "SECRET_KEY": "bench",
-                  "RATELIMIT_ENABLED": False, "GARAGE_PLUGINS": args.plugins.split(",") if args.plugins else None}
-        app = create_app({k: v for k, v in config.items() if v is not None})
-        migrate.upgrade(app)
+    scale_tag = f"{args.scale:g}".replace(".", "p")
+    if args.data:
+        tmp = Path(args.data).resolve()
+        tmp.mkdir(parents=True, exist_ok=True)
+        meta_path = tmp / f"crm-bench-{backend}-s{scale_tag}.json"
+        name = f"crm-bench-s{scale_tag}" if backend == "sqlite" else f"garage_bench_crm_s{scale_tag}"
+        if args.regenerate and meta_path.exists():
+            meta_path.unlink()
+            if backend == "sqlite":
+                for suffix in ("", "-wal", "-shm"):
+                    (tmp / f"{name}.db{suffix}").unlink(missing_ok=True)
+        if backend == "postgresql" and not meta_path.exists():
+            make_database(backend, tmp, name)[1]()  # a half-loaded leftover: start from scratch
+        if backend == "sqlite" and not meta_path.exists():
+            for suffix in ("", "-wal", "-shm"):
+                (tmp / f"{name}.db{suffix}").unlink(missing_ok=True)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="crm-bench-"))
+        meta_path, name = None, None
+    url, drop = make_database(backend, tmp, name)
+    config = {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp), "SECRET_KEY": "bench",
+              "RATELIMIT_ENABLED": False, "GARAGE_PLUGINS": args.plugins.split(",") if args.plugins else None}
+    app = create_app({k: v for k, v in config.items() if v is not None})
+    if meta_path is not None and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
         with app.app_context():
-            ensure_default_tiers()
-            shop = create_tenant(f"bench-{uuid.uuid4().hex[:6]}", "Большой сервис", "basic")
-            db.session.commit()
-            other = create_tenant(f"bench-b-{uuid.uuid4().hex[:6]}", "Другой сервис", "basic")
-            db.session.commit()
-            advisor = create_user(shop, "advisor@bench.example", "service_advisor", "bench password 123")
-            db.session.commit()
-            shop_id, other_id = shop.id, other.id
-            from core.auth.tokens import create_token
+            created = _ensure_indexes(db.engine)
+        print(f"{backend}: reusing the dataset of {meta_path.name} (generated in {meta['load_s']:.0f} s)"
+              + (f"; created indexes: {', '.join(created)}" if created else ""), flush=True)
+        return app, meta["shop_id"], meta["token"], meta["counts"], meta["load_s"], lambda: None
+    migrate.upgrade(app)
+    with app.app_context():
+        ensure_default_tiers()
+        shop = create_tenant(f"bench-{uuid.uuid4().hex[:6]}", "Большой сервис", "basic")
+        db.session.commit()
+        other = create_tenant(f"bench-b-{uuid.uuid4().hex[:6]}", "Другой сервис", "basic")
+        db.session.commit()
+        advisor = create_user(shop, "advisor@bench.example", "service_advisor", "bench password 123")
+        db.session.commit()
+        shop_id, other_id = shop.id, other.id
+        from core.auth.tokens import create_token
 
-            with tenant_context(tenant_info(shop)):
-                _row, token = create_token(advisor, "bench")
-                db.session.commit()
-            print(f"{backend}: generating and loading (scale {args.scale}) ...", flush=True)
-            t0 = time.perf_counter()
-            counts = bulk_load(db.engine, generate(shop_id, args.scale))
-            bulk_load(db.engine, generate(other_id, min(args.scale, 0.01), seed=99, offset=10_000_000))  # a neighbour tenant
-            load_s = time.perf_counter() - t0
-            print(f"  loaded in {load_s:.1f} s", flush=True)
+        with tenant_context(tenant_info(shop)):
+            _row, token = create_token(advisor, "bench")
+            db.session.commit()
+        print(f"{backend}: generating and loading (scale {args.scale}) ...", flush=True)
+        t0 = time.perf_counter()
+        counts = bulk_load(db.engine, generate(shop_id, args.scale))
+        bulk_load(db.engine, generate(other_id, min(args.scale, 0.01), seed=99, offset=10_000_000))  # a neighbour tenant
+        load_s = time.perf_counter() - t0
+        print(f"  loaded in {load_s:.1f} s", flush=True)
+        db.session.remove()
+    if meta_path is not None:
+        meta_path.write_text(json.dumps({"shop_id": shop_id, "token": token, "counts": counts, "load_s": load_s,
+                                         "url": url}))
+        drop = lambda: None  # noqa: E731 - kept for the next run
+    return app, shop_id, token, counts, load_s, drop
+
+
+def bench_backend(backend: str, args) -> dict:
+    from core.db import db
+
+    app, shop_id, token, counts, load_s, drop = _prepare_data(backend, args)
+    try:
+        with app.app_context():
             queries = sample_queries(db.engine, shop_id, args.queries)
             db.session.remove()
 
@@ -428,6 +499,9 @@ def main(argv=None) -> int:
     parser.add_argument("--http", action="store_true", help="real HTTP to a waitress server on 127.0.0.1")
     parser.add_argument("--plugins", default="crm", help="plugins to load (comma-separated; empty = all)")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--data", metavar="DIR", help="generate the dataset once into DIR (SQLite file; PostgreSQL "
+                        "database garage_bench_crm_s<scale>) and reuse it on later runs")
+    parser.add_argument("--regenerate", action="store_true", help="with --data: generate anew")
     args = parser.parse_args(argv)
     transport = "HTTP on 127.0.0.1 (waitress)" if args.http else "Flask test client (in-process WSGI, no socket)"
     results = {}

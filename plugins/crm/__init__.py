@@ -221,10 +221,12 @@ def on_event(event):
     if not current_tenant().has(BASIC):
         return
     from .messages import handle_event
-    from .reminders import record_from_visit
+    from .reminders import convert_for_booking, record_from_visit
 
     if event.name == "workshop.work_order.close":
         record_from_visit(event)
+    if event.name == "planner.booking.confirmed":
+        convert_for_booking(event.payload.get("vehicle_id"))
     handle_event(event)
 
 

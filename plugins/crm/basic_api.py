@@ -59,6 +59,10 @@ def _due_args():
     if status and status not in ("overdue", "due_soon"):
         errors["status"] = [_("Status is one of: %(choices)s.", choices="overdue, due_soon")]
     out["status"] = status
+    state = request.args.get("state") or None
+    if state and state not in reminders.REMINDER_STATES + ("all",):
+        errors["state"] = [_("State is one of: %(choices)s.", choices=", ".join(reminders.REMINDER_STATES + ("all",)))]
+    out["state"] = state
     out["code"] = request.args.get("code") or None
     out["make"] = request.args.get("make") or None
     return out, errors
@@ -131,7 +135,58 @@ def invite(vehicle: Vehicle, code: str) -> list[messages.Message]:
         raise CrmError(_("Choose a service from the catalog."), field="code")
     context = messages.context_for(client, vehicle, reminder=item)
     key = f"reminder:{vehicle.id}:{code}:{item['due_on'] or item['due_km']}"
-    return messages.queue_for_event("reminder_due", client, vehicle, context, key, user=current_user)
+    queued = messages.queue_for_event("reminder_due", client, vehicle, context, key, user=current_user)
+    if any(m.status in ("draft", "queued") for m in queued):
+        reminders.set_state(vehicle, item, "invited", user=current_user)
+    return queued
+
+
+def _reminder_item(vehicle: Vehicle, code) -> dict:
+    catalog = list(db.session.scalars(select(reminders.ServiceInterval)))
+    item = next((r for r in reminders.vehicle_reminders(vehicle, catalog) if r["code"] == code), None)
+    if item is None:
+        raise CrmError(_("Choose a service from the catalog."), field="code")
+    return item
+
+
+def change_state(vehicle: Vehicle, code, action: str, until_text=None) -> reminders.ReminderState:
+    """``snooze`` (until a date), ``convert`` (booked), ``dismiss`` or ``reopen`` one due reminder."""
+    item = _reminder_item(vehicle, code)
+    until = None
+    if action == "snooze":
+        try:
+            until = date.fromisoformat(str(until_text or ""))
+        except ValueError:
+            raise CrmError(_("Enter a date as YYYY-MM-DD."), field="until") from None
+        if until <= date.today() or (until - date.today()).days > 366:
+            raise CrmError(_("Snooze until a date within the next year."), field="until")
+    state = {"snooze": "snoozed", "convert": "converted", "dismiss": "dismissed", "reopen": "open"}[action]
+    return reminders.set_state(vehicle, item, state, snoozed_until=until, user=current_user)
+
+
+def _state_dict(row: reminders.ReminderState) -> dict:
+    return {"vehicle_id": row.vehicle_id, "code": row.code, "due": row.due_key, "state": row.state,
+            "snoozed_until": row.snoozed_until.isoformat() if row.snoozed_until else None}
+
+
+@api.post("/reminders/<any(snooze, convert, dismiss, reopen):action>")
+@requires("crm.reminder.update")
+def reminder_state_view(action: str):
+    """Body ``{"vehicle_id": 1, "code": "oil", "until": "2026-07-01"}`` (``until`` for ``snooze`` only)."""
+    body = request.get_json(silent=True) or {}
+    try:
+        vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == int(body.get("vehicle_id")))).first()
+    except (TypeError, ValueError):
+        vehicle = None
+    if vehicle is None:
+        return _errors({"vehicle_id": [_("Choose a vehicle.")]})
+    try:
+        row = change_state(vehicle, body.get("code"), action, body.get("until"))
+    except CrmError as exc:
+        db.session.rollback()
+        return _crm_error(exc)
+    db.session.commit()
+    return jsonify(_state_dict(row))
 
 
 @api.post("/reminders/invite")
@@ -215,7 +270,10 @@ def reminders_page():
         r["actions"] = vehicle_actions(r["vehicle_id"], r["client_id"], r["title"])
     codes = sorted(set(db.session.scalars(select(reminders.ServiceInterval.code))))
     return render_template("crm/reminders.html", results=results, args=args, errors=errors, codes=codes,
-                           can_invite=current_user.can("crm.message.create"), _=_), (422 if errors else 200)
+                           states=reminders.REMINDER_STATES, can_invite=current_user.can("crm.message.create"),
+                           can_update=current_user.can("crm.reminder.update"),
+                           min_snooze=date.fromordinal(date.today().toordinal() + 1).isoformat(),
+                           _=_), (422 if errors else 200)
 
 
 @ui.post("/reminders/invite")
@@ -237,6 +295,28 @@ def invite_page():
     else:
         flash(_("This client was already invited for this service."), "info")
     return redirect(url_for("crm_basic_ui.reminders_page", within_days=request.form.get("within_days", 30)))
+
+
+@ui.post("/reminders/<any(snooze, convert, dismiss, reopen):action>")
+def reminder_state_page(action: str):
+    denied = _page_allowed("crm.reminder.update")
+    if denied is not None:
+        return denied
+    from flask import flash
+
+    vehicle = _get(Vehicle, request.form.get("vehicle_id", type=int) or 0)
+    try:
+        change_state(vehicle, request.form.get("code"), action, request.form.get("until"))
+    except CrmError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash({"snooze": _("The reminder is snoozed."), "convert": _("The reminder is marked as booked."),
+               "dismiss": _("The reminder is dismissed."), "reopen": _("The reminder is open again.")}[action],
+              "success")
+    return redirect(url_for("crm_basic_ui.reminders_page", within_days=request.form.get("within_days", 30),
+                            state=request.form.get("state") or None))
 
 
 @ui.get("/messages")

@@ -2,7 +2,7 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 03:26:50.267483
+Create Date: 2026-11-25 04:22:04.392487
 """
 from alembic import op
 import sqlalchemy as sa
@@ -212,6 +212,25 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_state_crm_recommendation_created_at'), ['tenant_id', 'state', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_vehicle_id_crm_recommendation_state'), ['tenant_id', 'vehicle_id', 'state'], unique=False)
 
+    op.create_table('crm_reminder_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('due_key', sa.String(length=40), nullable=False),
+    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('snoozed_until', sa.Date(), nullable=True),
+    sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('changed_by_id', sa.Integer(), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['changed_by_id'], ['core_user.id'], name=op.f('fk_crm_reminder_state_changed_by_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_reminder_state_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_crm_reminder_state_vehicle_id_crm_vehicle'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_reminder_state')),
+    sa.UniqueConstraint('tenant_id', 'vehicle_id', 'code', 'due_key', name=op.f('uq_crm_reminder_state_tenant_id_vehicle_id_code_due_key'))
+    )
+    with op.batch_alter_table('crm_reminder_state', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_reminder_state_tenant_id_crm_reminder_state_state'), ['tenant_id', 'state'], unique=False)
+
     op.create_table('crm_review',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -392,6 +411,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_review_tenant_id_crm_review_client_id'))
 
     op.drop_table('crm_review')
+    with op.batch_alter_table('crm_reminder_state', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_reminder_state_tenant_id_crm_reminder_state_state'))
+
+    op.drop_table('crm_reminder_state')
     with op.batch_alter_table('crm_recommendation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_vehicle_id_crm_recommendation_state'))
         batch_op.drop_index(batch_op.f('ix_crm_recommendation_tenant_id_crm_recommendation_state_crm_recommendation_created_at'))

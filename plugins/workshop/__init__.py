@@ -61,10 +61,10 @@ STAFF = ADVISORS + ("technician", "cashier", "accountant")
 
 @hookimpl
 def register_models():
-    from . import norms, print_templates, staff
+    from . import norms, photos, print_templates, staff
     from .models import MODELS
 
-    return MODELS + staff.MODELS + norms.MODELS + print_templates.MODELS
+    return MODELS + staff.MODELS + norms.MODELS + print_templates.MODELS + photos.MODELS
 
 
 @hookimpl
@@ -165,12 +165,13 @@ def register_entities():
 @hookimpl
 def register_blueprints():
     from .api import bp as api_bp
+    from .photo_views import api_bp as photos_api_bp, ui_bp as photos_ui_bp
     from .print_template_views import bp as print_templates_bp
     from .staff_api import bp as staff_api_bp
     from .staff_views import bp as staff_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp]
+    return [api_bp, ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp, photos_api_bp, photos_ui_bp]
 
 
 @hookimpl
@@ -207,12 +208,16 @@ def menu_items(ctx):
 
 @hookimpl
 def document_panels(document, ctx):
-    from .models import WorkOrder
+    from .models import ServiceOrder, WorkOrder
+    from .photos import photos_panel
     from .printing import work_order_panel
 
     if isinstance(document, WorkOrder):
         return [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document, ctx.user),
-                      order=100)]
+                      order=100),
+                Panel("workshop.photos", _l("Photos of the jobs"), photos_panel(document, ctx.user), order=120)]
+    if isinstance(document, ServiceOrder):
+        return [Panel("workshop.photos", _l("Photos"), photos_panel(document, ctx.user), order=100)]
     return []
 
 

@@ -107,7 +107,7 @@ class WorkOrder(DocumentMixin, db.Model):
 
     labor_lines: Mapped[list["LaborLine"]] = relationship(
         back_populates="order", order_by="LaborLine.position, LaborLine.id", cascade="all, delete-orphan",
-        lazy="selectin")
+        lazy="selectin", foreign_keys="LaborLine.work_order_id")
     part_lines: Mapped[list["PartLine"]] = relationship(
         back_populates="order", order_by="PartLine.position, PartLine.id", cascade="all, delete-orphan",
         lazy="selectin")
@@ -159,7 +159,8 @@ class LaborLine(_LineColumns, TenantScoped, db.Model):
     """A job: standard hours × rate, or a fixed price; a technician; a client decision."""
 
     __tablename__ = "workshop_labor_line"
-    __table_args__ = (Index(None, "tenant_id", "work_order_id"), Index(None, "tenant_id", "technician_id"))
+    __table_args__ = (Index(None, "tenant_id", "work_order_id"), Index(None, "tenant_id", "technician_id"),
+                      Index(None, "tenant_id", "job_id"), Index(None, "tenant_id", "comeback_of_order_id"))
     work_order_id: Mapped[int] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="CASCADE"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_job.id", ondelete="SET NULL"))
     hours: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
@@ -175,8 +176,20 @@ class LaborLine(_LineColumns, TenantScoped, db.Model):
     # ... and the one made from this job when the client declined or deferred it.
     made_recommendation_id: Mapped[int | None] = mapped_column(
         ForeignKey("crm_recommendation.id", ondelete="SET NULL", name="fk_workshop_labor_line_made_rec"))
+    # The CRM maintenance interval this job carries out ("oil"): closing the order resets its last-done.
+    reminder_code: Mapped[str | None] = mapped_column(String(40))
+    # Comebacks: the advisor marks a warranty rework himself (``rework``), or the same catalog job on
+    # the same car within the shop's comeback window of a closed order is found when the line is added;
+    # either way the line points at the original order, line and technician.
+    rework: Mapped[bool] = mapped_column(Boolean, default=False)
+    comeback_of_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshop_work_order.id", ondelete="SET NULL", name="fk_workshop_labor_line_cb_order"))
+    comeback_of_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshop_labor_line.id", ondelete="SET NULL", name="fk_workshop_labor_line_cb_line"))
+    comeback_technician_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL", name="fk_workshop_labor_line_cb_tech"))
 
-    order: Mapped[WorkOrder] = relationship(back_populates="labor_lines")
+    order: Mapped[WorkOrder] = relationship(back_populates="labor_lines", foreign_keys=[work_order_id])
     shares: Mapped[list["LineShare"]] = relationship(
         primaryjoin="LineShare.labor_line_id == LaborLine.id", order_by="LineShare.position, LineShare.id",
         cascade="all, delete-orphan", lazy="selectin", overlaps="shares")
@@ -265,12 +278,16 @@ class TimeEntry(TenantScoped, db.Model):
     or break, no job; :mod:`plugins.workshop.staff`); ``ended_at`` None while the clock runs."""
 
     __tablename__ = "workshop_time_entry"
-    __table_args__ = (Index(None, "tenant_id", "technician_id", "started_at"), Index(None, "tenant_id", "labor_line_id"))
+    __table_args__ = (Index(None, "tenant_id", "technician_id", "started_at"), Index(None, "tenant_id", "labor_line_id"),
+                      Index(None, "tenant_id", "employee_id", "started_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), default="job")
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="CASCADE"))
     labor_line_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_labor_line.id", ondelete="CASCADE"))
-    technician_id: Mapped[int] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    # Whose time: a user (technician with a login), or an employee without one (``employee_id``,
+    # clocked for him by a foreman or advisor: :mod:`plugins.workshop.staff`).
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_employee.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -52,7 +52,12 @@ def print_info(doc) -> dict:
     if isinstance(doc, Estimate):
         info["items"] = estimate_items(doc.items)
     if isinstance(doc, ServiceOrder):
-        info.update(received=_when(doc.received_at), promised=_when(doc.promised_at))
+        from .photos import data_url, kind_titles, photos_of
+
+        titles = kind_titles()
+        info.update(received=_when(doc.received_at), promised=_when(doc.promised_at),
+                    photos=[{"kind": titles.get(p.kind, p.kind), "caption": p.caption, "src": data_url(p)}
+                            for p in photos_of(service_order_id=doc.id)])
     if isinstance(doc, WorkOrder):
         so = db.session.get(ServiceOrder, doc.service_order_id) if doc.service_order_id else None
         info.update(totals=totals(doc), closed=_when(doc.closed_at), service_order=so.number if so else None)

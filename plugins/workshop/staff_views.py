@@ -59,8 +59,15 @@ def my_jobs_page():
     running = {e.kind: e for e in db.session.scalars(select(TimeEntry).where(
         TimeEntry.technician_id == user.id, TimeEntry.ended_at.is_(None)))}
     job_running = running.get("job").labor_line_id if running.get("job") else None
+    from .photos import Photo
+
+    line_ids = [line.id for line, _n, _s in rows]
+    photos: dict[int, list] = {}
+    if line_ids:  # one query for the photos of every listed job
+        for photo in db.session.scalars(select(Photo).where(Photo.labor_line_id.in_(line_ids)).order_by(Photo.id)):
+            photos.setdefault(photo.labor_line_id, []).append(photo)
     return render_template("workshop/staff/my_jobs.html", rows=rows, running=running, job_running=job_running,
-                           can_finish=user.can("workshop.work_order.finish"), _=_)
+                           can_finish=user.can("workshop.work_order.finish"), photos=photos, _=_)
 
 
 @bp.post("/my-jobs/attendance")

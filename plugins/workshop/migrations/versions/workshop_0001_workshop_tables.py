@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 03:20:02.065526
+Create Date: 2026-11-25 04:25:10.177188
 """
 from alembic import op
 import sqlalchemy as sa
@@ -248,6 +248,11 @@ def upgrade():
     sa.Column('bay_id', sa.Integer(), nullable=True),
     sa.Column('recommendation_id', sa.Integer(), nullable=True),
     sa.Column('made_recommendation_id', sa.Integer(), nullable=True),
+    sa.Column('reminder_code', sa.String(length=40), nullable=True),
+    sa.Column('rework', sa.Boolean(), nullable=False),
+    sa.Column('comeback_of_order_id', sa.Integer(), nullable=True),
+    sa.Column('comeback_of_line_id', sa.Integer(), nullable=True),
+    sa.Column('comeback_technician_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
@@ -262,6 +267,9 @@ def upgrade():
     sa.Column('decision_channel', sa.String(length=20), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['comeback_of_line_id'], ['workshop_labor_line.id'], name='fk_workshop_labor_line_cb_line', ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['comeback_of_order_id'], ['workshop_work_order.id'], name='fk_workshop_labor_line_cb_order', ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['comeback_technician_id'], ['core_user.id'], name='fk_workshop_labor_line_cb_tech', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['job_id'], ['workshop_job.id'], name=op.f('fk_workshop_labor_line_job_id_workshop_job'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['made_recommendation_id'], ['crm_recommendation.id'], name='fk_workshop_labor_line_made_rec', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['recommendation_id'], ['crm_recommendation.id'], name=op.f('fk_workshop_labor_line_recommendation_id_crm_recommendation'), ondelete='SET NULL'),
@@ -271,6 +279,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_labor_line'))
     )
     with op.batch_alter_table('workshop_labor_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_comeback_of_order_id'), ['tenant_id', 'comeback_of_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_job_id'), ['tenant_id', 'job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_technician_id'), ['tenant_id', 'technician_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
 
@@ -362,15 +372,45 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_state'), ['tenant_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
 
+    op.create_table('workshop_photo',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('service_order_id', sa.Integer(), nullable=True),
+    sa.Column('work_order_id', sa.Integer(), nullable=True),
+    sa.Column('labor_line_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('caption', sa.String(length=300), nullable=True),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('thumb_key', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=40), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=False),
+    sa.Column('height', sa.Integer(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['labor_line_id'], ['workshop_labor_line.id'], name='fk_workshop_photo_line', ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['service_order_id'], ['workshop_service_order.id'], name='fk_workshop_photo_so', ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_photo_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['core_user.id'], name=op.f('fk_workshop_photo_uploaded_by_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['work_order_id'], ['workshop_work_order.id'], name='fk_workshop_photo_wo', ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_photo'))
+    )
+    with op.batch_alter_table('workshop_photo', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_photo_tenant_id_workshop_photo_labor_line_id'), ['tenant_id', 'labor_line_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workshop_photo_tenant_id_workshop_photo_service_order_id'), ['tenant_id', 'service_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_workshop_photo_tenant_id_workshop_photo_work_order_id'), ['tenant_id', 'work_order_id'], unique=False)
+
     op.create_table('workshop_time_entry',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('work_order_id', sa.Integer(), nullable=True),
     sa.Column('labor_line_id', sa.Integer(), nullable=True),
-    sa.Column('technician_id', sa.Integer(), nullable=False),
+    sa.Column('technician_id', sa.Integer(), nullable=True),
+    sa.Column('employee_id', sa.Integer(), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['employee_id'], ['workshop_employee.id'], name=op.f('fk_workshop_time_entry_employee_id_workshop_employee'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['labor_line_id'], ['workshop_labor_line.id'], name=op.f('fk_workshop_time_entry_labor_line_id_workshop_labor_line'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['technician_id'], ['core_user.id'], name=op.f('fk_workshop_time_entry_technician_id_core_user'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_time_entry_tenant_id_core_tenant'), ondelete='RESTRICT'),
@@ -378,6 +418,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_time_entry'))
     )
     with op.batch_alter_table('workshop_time_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_employee_id_workshop_time_entry_started_at'), ['tenant_id', 'employee_id', 'started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_labor_line_id'), ['tenant_id', 'labor_line_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_technician_id_workshop_time_entry_started_at'), ['tenant_id', 'technician_id', 'started_at'], unique=False)
 
@@ -418,8 +459,15 @@ def downgrade():
     with op.batch_alter_table('workshop_time_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_technician_id_workshop_time_entry_started_at'))
         batch_op.drop_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_labor_line_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_time_entry_tenant_id_workshop_time_entry_employee_id_workshop_time_entry_started_at'))
 
     op.drop_table('workshop_time_entry')
+    with op.batch_alter_table('workshop_photo', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_workshop_photo_tenant_id_workshop_photo_work_order_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_photo_tenant_id_workshop_photo_service_order_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_photo_tenant_id_workshop_photo_labor_line_id'))
+
+    op.drop_table('workshop_photo')
     with op.batch_alter_table('workshop_part_request', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_work_order_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_part_request_tenant_id_workshop_part_request_state'))
@@ -442,6 +490,8 @@ def downgrade():
     with op.batch_alter_table('workshop_labor_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_work_order_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_technician_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_job_id'))
+        batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_comeback_of_order_id'))
 
     op.drop_table('workshop_labor_line')
     with op.batch_alter_table('workshop_estimate', schema=None) as batch_op:

@@ -8,6 +8,7 @@ from core.i18n import domain
 from core.plugins import Manifest, hookimpl
 from core.registry import EntityType, MenuItem, Permission
 
+from . import hookspecs  # noqa: F401 - the host adds the planner's own hookspecs from this attribute
 from .settings import PlannerSettingsSchema
 
 _l = domain("planner").lazy_gettext

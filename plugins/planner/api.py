@@ -40,7 +40,10 @@ def _planner_error(exc: PlannerError):
     db.session.rollback()
     if exc.status == 422:
         return validation_error(exc.errors or {"_schema": [exc.message]}, exc.message).response()
-    body = {"error": {409: "conflict", 404: "not_found"}.get(exc.status, "error"), "message": exc.message}
+    body = {"error": {409: "conflict", 404: "not_found", 403: "forbidden"}.get(exc.status, "error"),
+            "message": exc.message}
+    if isinstance(exc, service.ConvertedAlready):
+        body["converted_to"] = exc.link
     if exc.conflict is not None:
         body["conflicting_booking_id"] = exc.conflict.id
     return jsonify(body), exc.status
@@ -216,7 +219,8 @@ def delete_booking(booking_id: int):
 @bp.post("/bookings/<int:booking_id>/<action>")
 @api_view("planner.booking.update")
 def transition_booking(booking_id: int, action: str):
-    """Move a booking: confirm, arrive, no-show, cancel or convert."""
+    """Move a booking: confirm, arrive, no-show, cancel or convert (``convert`` opens a service order
+    through the ``planner_booking_convert`` hook: 409 when nothing in the plan can, or when it is done)."""
     if action not in service.TRANSITIONS:
         raise not_found()
     booking = _booking(booking_id, for_update=True)
@@ -273,7 +277,25 @@ def arrivals():
     """Who comes on a day (tomorrow by default), with the reasons: the master's list for the day before."""
     day_ = _day_arg("date", _today() + timedelta(days=1))
     tz = service.tenant_zone()
-    return jsonify(date=day_.isoformat(), items=[service.booking_json(b, tz) for b in service.arrivals(day_)])
+    bookings = service.arrivals(day_)
+    items = [service.booking_json(b, tz) for b in bookings]
+    parts = service.parts_status([b.id for b in bookings])
+    if parts is not None:  # only when some plugin (the warehouse) answers planner_booking_parts_status
+        for item in items:
+            item["parts_status"] = parts.get(item["id"])
+    return jsonify(date=day_.isoformat(), items=items, can_convert=service.can_convert())
+
+
+@bp.get("/jobs")
+@api_view("planner.booking.read")
+def jobs():
+    """Jobs for the planned jobs of a booking (``q`` to search code or name, ``vehicle_id`` for its
+    make/model norms), from the plugins that answer ``planner_job_catalog`` (the workshop's catalog);
+    ``minutes`` is the standard time rounded up to the shop's slot."""
+    query = (request.args.get("q") or "").strip()[:100]
+    vehicle_id = request.args.get("vehicle_id", type=int)
+    return jsonify(items=[{**item, "standard_hours": format(item["standard_hours"].normalize(), "f")}
+                          for item in service.job_catalog(query, vehicle_id)])
 
 
 # --- staffing: technicians on bays, skills, calendar feeds ---------------------------------------------

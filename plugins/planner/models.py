@@ -139,6 +139,8 @@ class Booking(TenantScoped, db.Model):
     advisor_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default="requested")
     source: Mapped[str] = mapped_column(String(20), default="phone")
+    # The document the booking became (``planner_booking_convert``): {resource, id, number, url}.
+    converted_to: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Optimistic locking: a save based on an old version is refused (409) instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)

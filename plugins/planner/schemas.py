@@ -63,7 +63,7 @@ class BookingInSchema(Schema):
     bay_id = fields.Integer(allow_none=True)
     bay_ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=10))
     start = fields.String(validate=validate.Length(min=10, max=40))
-    duration_minutes = fields.Integer(validate=validate.Range(min=5, max=24 * 60))
+    duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=5, max=24 * 60))
     client_name = fields.String(validate=validate.Length(max=200))
     client_phone = fields.String(validate=[validate.Length(max=40),
                                            validate.Regexp(r"^[0-9+()\-\s.]*$")])
@@ -80,8 +80,16 @@ class BookingInSchema(Schema):
 
 class BookingCreateSchema(BookingInSchema):
     start = fields.String(required=True, validate=validate.Length(min=10, max=40))
-    duration_minutes = fields.Integer(required=True, validate=validate.Range(min=5, max=24 * 60))
+    # Without a duration the planned jobs' standard hours from the job catalog give it (rounded up to
+    # the slot): the service answers 422 on duration_minutes when none of them is in the catalog.
+    duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=5, max=24 * 60))
     client_name = fields.String(validate=validate.Length(max=200))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _a_duration(self, data, **kwargs):
+        if data.get("duration_minutes") is None and not data.get("planned_jobs"):
+            raise ValidationError(_l("Enter the duration or choose planned jobs from the catalog."),
+                                  "duration_minutes")
 
     @validates_schema(skip_on_field_errors=False)
     def _a_bay(self, data, **kwargs):

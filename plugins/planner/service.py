@@ -41,7 +41,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "arrive": (("requested", "confirmed"), "arrived"),
     "no-show": (("requested", "confirmed"), "no_show"),
     "cancel": (("requested", "confirmed", "arrived"), "cancelled"),
-    "convert": (("arrived",), "converted"),
+    # Only through convert_booking (a plugin makes the document): a car may be received straight away.
+    "convert": (("requested", "confirmed", "arrived"), "converted"),
 }
 STATUS_ACTION = {target: action for action, (_sources, target) in TRANSITIONS.items()}
 
@@ -337,6 +338,11 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     if start is None:
         raise PlannerError(_("Enter the start time."), field_name="start")
     duration = int(data.get("duration_minutes") or (0 if creating else booking.duration_minutes))
+    if not duration and data.get("planned_jobs"):
+        duration = jobs_minutes([str(j) for j in data["planned_jobs"]], data.get("vehicle_id")) or 0
+        if not duration:
+            raise PlannerError(_("None of the planned jobs is in the job catalog: enter the duration."),
+                               field_name="duration_minutes")
     if not 0 < duration <= MAX_DURATION_MINUTES:
         raise PlannerError(_("The duration must be between 1 and %(max)s minutes.", max=MAX_DURATION_MINUTES),
                            field_name="duration_minutes")
@@ -400,7 +406,9 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     return booking
 
 
-def apply_transition(booking: Booking, action: str, *, actor=None) -> Booking:
+def apply_transition(booking: Booking, action: str, *, actor=None, _converting: bool = False) -> Booking:
+    if action == "convert" and not _converting:
+        return convert_booking(booking, actor=actor)
     if action not in TRANSITIONS:
         raise PlannerError(_("Unknown action."), 404)
     sources, target = TRANSITIONS[action]
@@ -416,6 +424,128 @@ def apply_transition(booking: Booking, action: str, *, actor=None) -> Booking:
                 vehicle_id=booking.vehicle_id, client_name=booking.client_name, client_phone=booking.client_phone,
                 start_at=f"{booking.start_at.astimezone(tenant_zone()):%Y-%m-%d %H:%M}")
     return booking
+
+
+# --- other plugins: converting into a service order, parts, the job catalog ------------------------------
+
+def tenant_hooks():
+    """The tenant's hook proxy: plugins the tenant does not have are never asked."""
+    return current_app.extensions["garage"].hooks_for(current_tenant().plugins)
+
+
+def can_convert() -> bool:
+    """Some plugin of the tenant's plan offers to convert bookings (the workshop's service orders)."""
+    return bool(tenant_hooks().planner_booking_convert.get_hookimpls())
+
+
+def booking_for_hooks(booking: Booking) -> dict:
+    """The booking as other plugins see it (``planner_booking_convert``): plain values only."""
+    tz = tenant_zone()
+    bay = db.session.scalar(select(Bay.name).where(Bay.id == booking.bay_id))
+    return {"id": booking.id, "start": local_iso(booking.start_at, tz), "end": local_iso(booking.end_at, tz),
+            "duration_minutes": booking.duration_minutes, "bay_id": booking.bay_id, "bay": bay or "",
+            "client_id": booking.client_id, "vehicle_id": booking.vehicle_id, "client_name": booking.client_name,
+            "client_phone": booking.client_phone, "vehicle": booking.vehicle, "reason": booking.reason,
+            "planned_jobs": list(booking.planned_jobs or []), "advisor_id": booking.advisor_id}
+
+
+def convert_booking(booking: Booking, *, actor=None) -> dict:
+    """Open a service order (or whatever document a plugin makes) from the booking, in the caller's
+    transaction, then move the booking to ``converted`` and keep the link. Converting again is a 409
+    naming the document already made; no plugin to convert: 409; a plugin's refusal keeps its status."""
+    if booking.status == "converted" and booking.converted_to:
+        raise ConvertedAlready(booking.converted_to)
+    sources, _target = TRANSITIONS["convert"]
+    if booking.status not in sources:
+        raise PlannerError(_("A booking that is %(status)s cannot be moved to %(target)s.",
+                             status=status_label(booking.status), target=status_label("converted")), 409)
+    result = tenant_hooks().planner_booking_convert(booking=booking_for_hooks(booking), actor=actor)
+    if not result:
+        raise PlannerError(_("Nothing in your plan can open a service order from a booking."), 409)
+    if result.get("error"):
+        codes = {"client_required": _("Choose the client and the car from the client directory first: "
+                                      "a service order needs them."),
+                 "forbidden": _("You do not have permission to open service orders.")}
+        status = int(result.get("status") or 422)
+        raise PlannerError(codes.get(result["error"], str(result["error"])), status,
+                           field_name="client_id" if result["error"] == "client_required" else None)
+    link = {"resource": str(result.get("resource") or ""), "id": result.get("id"),
+            "number": str(result.get("number") or ""), "url": str(result.get("url") or "")}
+    if not (link["url"].startswith("/") and not link["url"].startswith("//")):
+        link["url"] = ""  # only links within the site
+    booking.converted_to = link
+    apply_transition(booking, "convert", actor=actor, _converting=True)
+    audit.record("convert", booking, changes={"converted_to": [None, link]}, user=actor)
+    return link
+
+
+class ConvertedAlready(PlannerError):
+    def __init__(self, link: dict):
+        super().__init__(_("This booking is already %(number)s.", number=link.get("number") or "#"), 409)
+        self.link = link
+
+
+def parts_status(booking_ids: list[int]) -> dict[int, str] | None:
+    """{booking_id: text} from the plugins that answer ``planner_booking_parts_status`` (the warehouse);
+    None when no plugin answers, so the column is left out."""
+    if not booking_ids:
+        return None
+    answers = [a for a in tenant_hooks().planner_booking_parts_status(booking_ids=list(booking_ids))
+               if a is not None]
+    if not answers:
+        return None
+    out: dict[int, str] = {}
+    for answer in answers:
+        for key, text in dict(answer).items():
+            if key in booking_ids and text:
+                out[key] = "; ".join(filter(None, (out.get(key), str(text))))
+    return out
+
+
+def job_catalog(query: str = "", vehicle_id: int | None = None) -> list[dict]:
+    """The shop's jobs from the plugins that answer ``planner_job_catalog`` (the workshop), with the
+    minutes each takes on the planner (standard hours rounded up to the slot)."""
+    from decimal import Decimal, InvalidOperation
+
+    step = load_settings(tenant_row())["slot_minutes"]
+    seen, out = set(), []
+    for answer in tenant_hooks().planner_job_catalog(query=query or "", vehicle_id=vehicle_id):
+        for item in answer or []:
+            name = str(item.get("name") or "").strip()
+            if not name or name.casefold() in seen:
+                continue
+            seen.add(name.casefold())
+            try:
+                hours = Decimal(str(item.get("standard_hours") or 0))
+            except InvalidOperation:
+                hours = Decimal(0)
+            bay_type = item.get("bay_type") if item.get("bay_type") in BAY_TYPES else None
+            out.append({"code": item.get("code") or None, "name": name, "standard_hours": hours,
+                        "minutes": round_to_slot(hours * 60, step), "bay_type": bay_type})
+    return out[:50]
+
+
+def round_to_slot(minutes, step: int) -> int:
+    """Minutes rounded up to whole slots (at least one slot)."""
+    return max(1, math.ceil(minutes / step)) * step
+
+
+def jobs_minutes(jobs: list[str], vehicle_id: int | None = None) -> int | None:
+    """The duration of the planned jobs from the catalog: their standard hours added up, rounded up to
+    the tenant's slot; None when no job is in the catalog."""
+    from decimal import Decimal
+
+    hours, found = Decimal(0), False
+    for job in jobs:
+        wanted = job.strip().casefold()
+        match = next((item for item in job_catalog(job, vehicle_id)
+                      if item["name"].casefold() == wanted or (item["code"] or "").casefold() == wanted), None)
+        if match is not None:
+            hours += match["standard_hours"]
+            found = True
+    if not found or hours <= 0:
+        return None
+    return round_to_slot(hours * 60, load_settings(tenant_row())["slot_minutes"])
 
 
 def planned_visits(date_to: date) -> list[dict]:
@@ -473,14 +603,14 @@ def booking_json(b: Booking, tz: ZoneInfo) -> dict:
         "end": local_iso(b.end_at, tz), "duration_minutes": b.duration_minutes, "client_name": b.client_name,
         "client_phone": b.client_phone, "vehicle": b.vehicle, "client_id": b.client_id, "vehicle_id": b.vehicle_id,
         "reason": b.reason, "planned_jobs": list(b.planned_jobs or []), "advisor_id": b.advisor_id,
-        "status": b.status, "source": b.source, "version": b.version,
+        "status": b.status, "source": b.source, "version": b.version, "converted_to": b.converted_to,
     }
 
 
 DAY_COLUMNS = (Booking.id, Booking.bay_id, Booking.start_at, Booking.end_at, Booking.duration_minutes,
                Booking.client_name, Booking.client_phone, Booking.vehicle, Booking.client_id, Booking.vehicle_id,
                Booking.reason, Booking.planned_jobs, Booking.advisor_id, Booking.status, Booking.source,
-               Booking.version)
+               Booking.version, Booking.converted_to)
 
 
 def day_view(day: date, *, with_load: bool) -> dict:

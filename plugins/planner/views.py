@@ -75,6 +75,7 @@ def _ctx() -> dict:
             "has_crm": tenant.has("crm.clients") and "crm" in tenant.plugins,
             "can_create": current_user.can("planner.booking.create"),
             "can_update": current_user.can("planner.booking.update"),
+            "can_convert": current_user.can("planner.booking.update") and service.can_convert(),
             "status_label": service.status_label, "bay_type_label": service.bay_type_label}
 
 
@@ -214,7 +215,9 @@ def arrivals_page():
     tz = service.tenant_zone()
     day = _day_arg(_today() + timedelta(days=1))
     bays = {b.id: b for b in db.session.scalars(select(Bay))}
-    return render_template("planner/arrivals.html", day=day, items=service.arrivals(day), bays=bays, tz=tz,
+    items = service.arrivals(day)
+    return render_template("planner/arrivals.html", day=day, items=items, bays=bays, tz=tz,
+                           parts=service.parts_status([b.id for b in items]),
                            prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_ctx())
 
 
@@ -265,8 +268,12 @@ def _render_form(template: str, *, booking: Booking | None, values: dict, errors
     from core.models import User
 
     advisors = list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)))
+    vehicle_id = str(values.get("vehicle_id") or (booking.vehicle_id if booking else "") or "")
+    catalog = service.job_catalog("", int(vehicle_id) if vehicle_id.isdigit() else None) \
+        if template == "planner/booking_form.html" else []
     return render_template(template, booking=booking, values=values, errors=errors, bays=service.active_bays(),
-                           advisors=advisors,
+                           advisors=advisors, catalog=catalog,
+                           slot_minutes=load_settings(service.tenant_row())["slot_minutes"],
                            statuses=("requested", "confirmed", "arrived"),
                            booking_local=booking.start_at.astimezone(tz) if booking else None,
                            actions=_actions(booking) if booking else [], **_ctx()), status
@@ -340,6 +347,29 @@ def edit_booking(booking_id: int):
         booking = _get_booking(booking_id)
     return _render_form("planner/booking_form.html", booking=booking, values=dict(request.form), errors=errors,
                         status=409 if "_form" in errors else 422)
+
+
+@bp.post("/bookings/<int:booking_id>/convert")
+@ui_view("planner.booking.update")
+def booking_convert(booking_id: int):
+    """One click from the arrivals list or the booking page: the service order is opened (through the
+    ``planner_booking_convert`` hook) and shown; a refusal comes back to the booking page."""
+    booking = _get_booking(booking_id)
+    try:
+        link = service.convert_booking(booking, actor=current_user)
+        db.session.commit()
+    except service.ConvertedAlready as exc:
+        db.session.rollback()
+        flash(exc.message, "info")
+        link = exc.link
+    except (PlannerError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(getattr(exc, "message", None) or _("This booking was changed by someone else meanwhile. "
+                                                "Reload it and try again."), "error")
+        return redirect(url_for("planner_ui.edit_booking", booking_id=booking_id))
+    else:
+        flash(_("Booking #%(id)s is %(number)s now.", id=booking_id, number=link.get("number") or ""), "success")
+    return redirect(link.get("url") or url_for("planner_ui.edit_booking", booking_id=booking_id))
 
 
 @bp.post("/bookings/<int:booking_id>/<action>")

@@ -38,6 +38,7 @@ per payer (net, VAT, total, the insurer's excess) and the lines carry ``item_id`
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl
 from core.registry import Action, EntityType, MenuItem, Panel, Permission
+from .planner_bridge import planner_booking_convert, planner_job_catalog  # noqa: F401 - the planner's hooks
 
 _l = domain("workshop").lazy_gettext
 

@@ -145,6 +145,36 @@
     }, 250);
   });
 
+  // Planned jobs from the job catalog (planner_job_catalog): "Add" appends the job to the list and
+  // sets the duration to the listed jobs' standard hours rounded up to the slot, unless typed in.
+  var jobsBox = document.querySelector("[data-job-catalog]");
+  if (jobsBox) {
+    var catalog = document.getElementById(jobsBox.dataset.jobCatalog);
+    var duration = document.getElementById("bk-duration");
+    var addInput = document.getElementById("bk-job-add");
+    if (duration) { duration.addEventListener("input", function () { duration.dataset.typed = "1"; }); }
+    var recompute = function () {
+      if (!duration || duration.dataset.typed) { return; }
+      var hours = {};
+      Array.prototype.forEach.call(catalog.options, function (o) { hours[o.value.toLowerCase()] = parseFloat(o.dataset.hours) || 0; });
+      var total = 0;
+      jobsBox.value.split("\n").forEach(function (line) { total += hours[line.trim().toLowerCase()] || 0; });
+      var slot = parseInt(catalog.dataset.slot, 10) || 30;
+      if (total > 0) { duration.value = Math.max(1, Math.ceil(Math.round(total * 6000) / 100 / slot)) * slot; }
+    };
+    var addJob = function () {
+      var name = addInput.value.trim();
+      if (!name) { return; }
+      jobsBox.value = jobsBox.value.replace(/\s+$/, "") + (jobsBox.value.trim() ? "\n" : "") + name;
+      addInput.value = "";
+      recompute();
+      addInput.focus();
+    };
+    document.querySelector("[data-job-add]").addEventListener("click", addJob);
+    addInput.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); addJob(); } });
+    jobsBox.addEventListener("change", recompute);
+  }
+
   var printButton = document.querySelector("[data-print]");
   if (printButton) { printButton.addEventListener("click", function () { window.print(); }); }
 })();

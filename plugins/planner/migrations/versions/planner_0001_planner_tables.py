@@ -2,7 +2,7 @@
 
 Revision ID: planner_0001
 Revises: 
-Create Date: 2026-11-25 03:19:48.585071
+Create Date: 2026-11-25 04:21:12.603888
 """
 from alembic import op
 import sqlalchemy as sa
@@ -101,6 +101,7 @@ def upgrade():
     sa.Column('advisor_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('converted_to', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),

@@ -1,0 +1,176 @@
+"""The planner with the workshop: a booking becomes a service order in one click (the planner's
+``planner_booking_convert`` hook, answered by plugins/workshop/planner_bridge.py), and planned jobs come
+from the job catalog with their standard hours (``planner_job_catalog``)."""
+from __future__ import annotations
+
+import itertools
+import re
+
+from sqlalchemy import select
+
+MONDAY = "2030-03-25"
+_n = itertools.count(1)
+
+
+def client_and_car(client, make="Kia", model="Rio"):
+    n = next(_n)
+    c = client.post("/api/v1/crm/clients", json={"name": f"Ivan Petrov {n}", "phones": [f"+7 916 555-{n // 100:02d}-{n % 100:02d}"]})
+    assert c.status_code == 201, c.json
+    car = client.post("/api/v1/crm/vehicles", json={"client_id": c.json["id"], "make": make, "model": model,
+                                                     "plate": f"А{n:03d}ВС77"})
+    assert car.status_code == 201, car.json
+    return c.json, car.json
+
+
+def _orders(in_tenant, s):
+    from plugins.workshop.models import ServiceOrder
+
+    with in_tenant(s) as session:
+        return session.scalars(select(ServiceOrder).order_by(ServiceOrder.id)).all()
+
+
+def test_hook_planner_booking_convert(app, shop, api, book, in_tenant):
+    """Converting a booking opens one service order with the booking's client, car, reason and jobs;
+    a second convert is a 409 naming the same order; the booking is converted, linked and audited."""
+    s = shop(tier="specialist")
+    client = api(s)
+    c, car = client_and_car(client)
+    b = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"],
+             reason="Knocks in the front", planned_jobs=["Oil change", "Check suspension"]).json
+    r = client.post(f"/api/v1/planner/bookings/{b['id']}/convert")
+    assert r.status_code == 200, r.json
+    link = r.json["converted_to"]
+    assert r.json["status"] == "converted"
+    assert link["resource"] == "workshop.service_order" and link["url"] == f"/workshop/service-orders/{link['id']}"
+    [order] = _orders(in_tenant, s)
+    assert (order.id, order.number, order.booking_id, order.client_id, order.vehicle_id) == (
+        link["id"], link["number"], b["id"], c["id"], car["id"])
+    assert order.complaint == "Knocks in the front" and order.planned_jobs == "Oil change\nCheck suspension"
+    assert order.state == "draft" and order.advisor_id == client.user.id
+    again = client.post(f"/api/v1/planner/bookings/{b['id']}/convert")
+    assert again.status_code == 409 and again.json["converted_to"] == link
+    assert len(_orders(in_tenant, s)) == 1
+    assert client.get(f"/api/v1/workshop/service-orders/{order.id}").json["booking_id"] == b["id"]
+    from core.audit import AuditLog as Log
+
+    with in_tenant(s) as session:
+        actions = session.scalars(select(Log.action).where(Log.object_type == "planner_booking",
+                                                           Log.object_id == b["id"])).all()
+    assert "convert" in actions and "transition" in actions
+
+
+def test_convert_needs_the_client_and_car_from_the_directory(app, shop, api, book, in_tenant):
+    s = shop(tier="specialist")
+    client = api(s)
+    b = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00").json  # typed-in client, no directory link
+    r = client.post(f"/api/v1/planner/bookings/{b['id']}/convert")
+    assert r.status_code == 422 and "client directory" in r.json["message"]
+    assert client.get(f"/api/v1/planner/bookings/{b['id']}").json["status"] == "confirmed"
+    assert _orders(in_tenant, s) == []
+
+
+def test_convert_without_the_workshop_or_the_rights(app, shop, api, book, in_tenant):
+    free = shop(tier="basic")
+    client = api(free)
+    b = book(client, free.bays["Lift 1"], f"{MONDAY}T10:00").json
+    r = client.post(f"/api/v1/planner/bookings/{b['id']}/convert")
+    assert r.status_code == 409 and r.json["error"] == "conflict"
+    assert client.get(f"/api/v1/planner/bookings/{b['id']}").json["status"] == "confirmed"
+    # Technicians may not change bookings at all.
+    s = shop(tier="specialist")
+    owner = api(s)
+    c, car = client_and_car(owner)
+    b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"]).json
+    assert api(s, role="technician").post(f"/api/v1/planner/bookings/{b['id']}/convert").status_code == 403
+    # A cancelled booking is not converted; PATCH status=converted goes through the same hook.
+    cancelled = owner.post(f"/api/v1/planner/bookings/{b['id']}/cancel").json
+    assert owner.post(f"/api/v1/planner/bookings/{cancelled['id']}/convert").status_code == 409
+    b2 = book(owner, s.bays["Lift 2"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"]).json
+    patched = owner.patch(f"/api/v1/planner/bookings/{b2['id']}", json={"status": "converted"})
+    assert patched.status_code == 200 and patched.json["converted_to"]["number"].startswith("SO")
+    assert len(_orders(in_tenant, s)) == 1
+
+
+def test_one_click_from_tomorrows_arrivals(app, shop, api, ui, book, csrf, in_tenant):
+    s = shop(tier="specialist")
+    owner = api(s)
+    c, car = client_and_car(owner)
+    b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"]).json
+    page = ui(s)
+    html = page.get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
+    action = f"/planner/bookings/{b['id']}/convert"
+    assert f'action="{action}"' in html and "Open a service order" in html
+    assert "data-label=\"Parts\"" not in html  # no plugin answers planner_booking_parts_status
+    r = page.post(action, data={"csrf_token": csrf(html), "next": f"/planner/arrivals?date={MONDAY}"})
+    [order] = _orders(in_tenant, s)
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/workshop/service-orders/{order.id}")
+    html = page.get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
+    assert action not in html  # converted bookings leave the list of cars still to come
+    form = page.get(f"/planner/bookings/{b['id']}").get_data(as_text=True)
+    assert f'href="/workshop/service-orders/{order.id}"' in form and order.number in form
+    # The button is on the booking page of a booking still to convert, not without the workshop.
+    b2 = book(owner, s.bays["Lift 2"], f"{MONDAY}T10:00").json
+    assert f"/planner/bookings/{b2['id']}/convert" in page.get(f"/planner/bookings/{b2['id']}").get_data(as_text=True)
+    basic = shop(tier="basic")
+    b3 = book(api(basic), basic.bays["Lift 1"], f"{MONDAY}T10:00").json
+    basic_page = ui(basic)
+    assert "/convert" not in basic_page.get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
+    assert "/convert" not in basic_page.get(f"/planner/bookings/{b3['id']}").get_data(as_text=True)
+
+
+def test_a_refused_convert_is_shown_on_the_booking_page(app, shop, api, ui, book, csrf, in_tenant):
+    s = shop(tier="specialist")
+    b = book(api(s), s.bays["Lift 1"], f"{MONDAY}T10:00").json
+    page = ui(s)
+    html = page.get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
+    r = page.post(f"/planner/bookings/{b['id']}/convert", data={"csrf_token": csrf(html)}, follow_redirects=True)
+    assert r.status_code == 200 and "client directory" in r.get_data(as_text=True)
+    assert _orders(in_tenant, s) == []
+
+
+# --- planned jobs from the catalog ------------------------------------------------------------------------
+
+def _jobs(owner):
+    for body in ({"code": "OIL", "name": "Oil change", "standard_hours": "0.5"},
+                 {"code": "ALIGN", "name": "Wheel alignment", "standard_hours": "1.2"},
+                 {"code": "BRK", "name": "Brake pads", "standard_hours": "0.8"}):
+        r = owner.post("/api/v1/workshop/jobs", json=body)
+        assert r.status_code == 201, r.json
+        body["id"] = r.json["id"]
+    return r.json
+
+
+def test_hook_planner_job_catalog(app, shop, api, book, in_tenant):
+    s = shop(tier="master")
+    owner = api(s)
+    _jobs(owner)
+    c, car = client_and_car(owner, make="Kia", model="Rio")
+    brakes = owner.get("/api/v1/workshop/jobs?q=brake").json["items"][0]
+    assert owner.post("/api/v1/workshop/job-norms", json={"job_id": brakes["id"], "make": "Kia", "model": "Rio",
+                                                          "hours": "1.6"}).status_code == 201
+    r = owner.get("/api/v1/planner/jobs?q=oil")
+    assert r.status_code == 200
+    assert r.json["items"] == [{"code": "OIL", "name": "Oil change", "standard_hours": "0.5", "minutes": 30,
+                                "bay_type": None}]
+    assert len(owner.get("/api/v1/planner/jobs").json["items"]) == 3
+    # The car's make/model norm wins over the catalog's hours (workshop.norms).
+    assert owner.get("/api/v1/planner/jobs?q=brake").json["items"][0]["minutes"] == 60
+    norm = owner.get(f"/api/v1/planner/jobs?q=brake&vehicle_id={car['id']}").json["items"][0]
+    assert (norm["standard_hours"], norm["minutes"]) == ("1.6", 120)
+    # Without a duration, a booking lasts its planned jobs' hours, rounded up to the slot (30 min).
+    b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", minutes=None, planned_jobs=["Oil change", "ALIGN"])
+    assert b.status_code == 201, b.json
+    assert b.json["duration_minutes"] == 120 and b.json["planned_jobs"] == ["Oil change", "ALIGN"]
+    unknown = book(owner, s.bays["Lift 2"], f"{MONDAY}T10:00", minutes=None, planned_jobs=["Paint the roof"])
+    assert unknown.status_code == 422 and "duration_minutes" in unknown.json["fields"]
+    # Without the workshop nobody answers: an empty catalog.
+    basic = shop(tier="basic")
+    assert api(basic).get("/api/v1/planner/jobs?q=oil").json["items"] == []
+
+
+def test_the_booking_form_offers_catalog_jobs(app, shop, api, ui):
+    s = shop(tier="specialist")
+    _jobs(api(s))
+    html = ui(s).get("/planner/bookings/new").get_data(as_text=True)
+    assert '<datalist id="bk-job-catalog" data-slot="30">' in html
+    assert re.search(r'<option value="Wheel alignment" data-minutes="90"', html)

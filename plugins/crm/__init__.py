@@ -37,10 +37,10 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
-    from . import messages, reminders, reviews, segments
+    from . import mailings, messages, reminders, reviews, segments
     from .models import ALL_MODELS
 
-    return ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS
+    return ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS + mailings.MODELS
 
 
 @hookimpl
@@ -70,6 +70,8 @@ def register_permissions():
         Permission("crm.message.create", _l("Invite clients and approve messages"), _ALL),
         Permission("crm.report.read", _l("See client reports"), ("owner", "admin")),
         Permission("crm.segment.create", _l("Save client segments"), _ALL),
+        Permission("crm.mailing.read", _l("See mass mailings"), _ALL),
+        Permission("crm.mailing.send", _l("Send mass mailings"), ("owner", "admin")),
     ]
     for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates"))):
         perms += [
@@ -123,10 +125,12 @@ def register_entities():
 def register_blueprints():
     from .api import bp as api_bp
     from .basic_api import api as basic_api_bp, ui as basic_ui_bp
+    from .mailing_api import api as mailing_api_bp, ui as mailing_ui_bp
+    from .mailings import public as mailing_public_bp
     from .reviews import public as public_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp, public_bp]
+    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp, public_bp, mailing_api_bp, mailing_ui_bp, mailing_public_bp]
 
 
 @hookimpl
@@ -160,6 +164,8 @@ def menu_items(ctx):
                  permission="crm.reminder.read", section="crm", icon="bell"),
         MenuItem("crm.messages", _l("Messages"), "/crm/messages", order=135, feature=BASIC,
                  permission="crm.message.read", section="crm", icon="send"),
+        MenuItem("crm.mailings", _l("Mass mailing"), "/crm/mailings", order=137, feature="crm.advanced",
+                 permission="crm.mailing.read", section="crm", icon="send"),
         MenuItem("crm.service_intervals", _l("Service intervals"), "/crm/service-intervals", order=140,
                  feature=BASIC, permission="crm.service_interval.read", section="crm", icon="wrench"),
         MenuItem("crm.message_templates", _l("Message templates"), "/crm/message-templates", order=150,

@@ -44,6 +44,8 @@ EVENTS = {
     "car_ready": "workshop.work_order.finish",
     "work_order_closed": "workshop.work_order.close",
     "reminder_due": None,
+    "review_request": None,  # N days after a work order closed (settings: review_request_days)
+    "mailing": None,  # mass mailing to a segment (crm.advanced; plugins/crm/mailings.py)
 }
 TRIGGERS = {core_event: key for key, core_event in EVENTS.items() if core_event}
 
@@ -224,6 +226,10 @@ DEFAULT_TEMPLATES = (
      _l("Hello, {{ client.name }}! Thank you for visiting {{ shop }}. Work order {{ document.number }} is closed.")),
     ("reminder_due", "sms", None,
      _l("{{ shop }}: {{ reminder.title }} for {{ vehicle.plate or '' }} is due {{ reminder.due_on }}. Book a visit!")),
+    ("review_request", "sms", None,
+     _l("{{ shop }}: thank you for your visit! Please rate us: {{ review_url }}")),
+    ("mailing", "email", _l("{{ shop }}: news for our clients"),
+     _l("Hello, {{ client.name }}! {{ shop }} has news for you.\n\nUnsubscribe: {{ unsubscribe_url }}")),
 )
 
 

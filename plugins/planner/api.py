@@ -123,6 +123,18 @@ def _bay_type_arg() -> str | None:
     return bay_type
 
 
+def _skill_arg() -> str | None:
+    """The technician skill a job needs (``planner.advanced``: skills and staffing by skill)."""
+    skill = (request.args.get("skill") or "").strip() or None
+    if skill is None:
+        return None
+    if not g.tenant.has(ADVANCED):
+        raise validation_error({"skill": [_("Choosing bays by technician skill is not in your plan.")]})
+    if len(skill) > 80:
+        raise validation_error({"skill": [_("A skill is 1 to 80 characters long.")]})
+    return skill
+
+
 def _today():
     from datetime import datetime, timezone
 
@@ -241,11 +253,12 @@ def day():
 @bp.get("/slots")
 @api_view("planner.booking.read")
 def slots():
-    """Free start times on a date for a job of ``duration`` minutes (optional ``bay_type``)."""
+    """Free start times on a date for a job of ``duration`` minutes (optional ``bay_type``; ``skill``
+    with ``planner.advanced``: only bays whose technician of the day has it)."""
     day_ = _day_arg()
     duration = _int_arg("duration", 5, 24 * 60)
     tz = service.tenant_zone()
-    found = service.free_slots(day_, duration, bay_type=_bay_type_arg())
+    found = service.free_slots(day_, duration, bay_type=_bay_type_arg(), skill=_skill_arg())
     return jsonify(date=day_.isoformat(), duration_minutes=duration,
                    slots=[{"start": service.local_iso(s.start, tz), "end": service.local_iso(s.end, tz),
                            "bay_ids": s.bay_ids} for s in found])
@@ -259,9 +272,7 @@ def earliest():
     duration = _int_arg("duration", 5, 24 * 60)
     from_day = _day_arg("from", _today())
     tz = service.tenant_zone()
-    skill = (request.args.get("skill") or "").strip() or None
-    if skill is not None and len(skill) > 80:
-        raise validation_error({"skill": [_("A skill is 1 to 80 characters long.")]})
+    skill = _skill_arg()
     found = service.earliest_fit(duration, bay_type=_bay_type_arg(), from_day=from_day,
                                  days=_int_arg("days", 1, 180, default=60), skill=skill)
     if found is None:

@@ -89,7 +89,7 @@ def _station_page(station: str, *, errors: dict | None = None, form: dict | None
         chosen = today
     if chosen not in days:
         chosen = today
-    slots = service.free_slots(chosen, settings["online_duration_minutes"], settings=settings)
+    slots = service.free_slots(chosen, settings["online_duration_minutes"], settings=settings, skill=_skill(settings))
     embed = request.values.get("embed") == "1"
     response = Response(render_template(
         "planner/public_book.html", tenant=tenant, settings=settings, station=station, days=days, chosen=chosen,
@@ -99,6 +99,11 @@ def _station_page(station: str, *, errors: dict | None = None, form: dict | None
     # The page is made to be embedded in the shop's own site (the iframe snippet in the settings).
     response.headers["Content-Security-Policy"] = "frame-ancestors *"
     return response
+
+
+def _skill(settings: dict) -> str | None:
+    """The technician skill online bookings need (a ``planner.advanced`` setting), or None."""
+    return (settings.get("online_skill") or "").strip() or None if g.tenant.has(service.ADVANCED) else None
 
 
 def _available() -> bool:
@@ -151,7 +156,8 @@ def _book(data: dict) -> Booking:
     settings = load_settings(tenant)
     tz = service.tenant_zone(tenant)
     start = service.parse_local(data["start"], tz)
-    slots = service.free_slots(start.astimezone(tz).date(), settings["online_duration_minutes"], settings=settings)
+    slots = service.free_slots(start.astimezone(tz).date(), settings["online_duration_minutes"], settings=settings,
+                               skill=_skill(settings))
     offered = next((s for s in slots if s.start == start), None)
     if offered is None:
         raise PlannerError(_("This time is no longer free. Please choose another one."), 409)

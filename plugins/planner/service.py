@@ -553,15 +553,15 @@ def planned_visits(date_to: date) -> list[dict]:
     shop's local date), in one query: the "booked" visits of the CRM's client-activity report."""
     zone = tenant_zone()
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
-    rows = db.session.execute(select(Booking.client_id, Booking.start_at)
+    rows = db.session.execute(select(Booking.client_id, Booking.start_at, Booking.advisor_id)
                               .where(Booking.client_id.is_not(None), Booking.status.in_(("requested", "confirmed")),
                                      Booking.start_at < end))
     visits = []
-    for client_id, start_at in rows:
+    for client_id, start_at, advisor_id in rows:
         if start_at.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
             start_at = start_at.replace(tzinfo=timezone.utc)
         visits.append({"client_id": client_id, "date": start_at.astimezone(zone).date(), "amount": None,
-                       "booked": True})
+                       "booked": True, "advisor_id": advisor_id})
     return visits
 
 
@@ -689,14 +689,17 @@ class Slot:
 
 def free_slots(day: date, duration: int, *, bay_type: str | None = None, bays: list[Bay] | None = None,
                schedule: Schedule | None = None, settings: dict | None = None, now: datetime | None = None,
-               use_buffer: bool | None = None) -> list[Slot]:
+               use_buffer: bool | None = None, skill: str | None = None) -> list[Slot]:
     """Start times on ``day`` (on the tenant's slot grid, counted from each opening) where a booking of
     ``duration`` minutes fits on at least one bay: inside one open interval, clear of other bookings
-    (each padded by the buffer when buffers apply, and the new one too), not in the past."""
+    (each padded by the buffer when buffers apply, and the new one too), not in the past. With
+    ``skill``, only bays whose technician assigned that day has the skill count."""
     tz = tenant_zone()
     settings = settings or load_settings(tenant_row())
     schedule = schedule or Schedule.load(tz)
     bays = bays if bays is not None else active_bays(bay_type)
+    if skill:
+        bays = skilled_bays(day, bays, skill)
     if use_buffer is None:
         use_buffer = current_tenant().has(ADVANCED)
     buffer_percent = settings["buffer_percent"] if use_buffer else 0
@@ -723,6 +726,15 @@ def free_slots(day: date, duration: int, *, bay_type: str | None = None, bays: l
                     by_start.setdefault(candidate, []).append(bay.id)
                 candidate += step
     return [Slot(s, s + need, ids) for s, ids in sorted(by_start.items())]
+
+
+def skilled_bays(day: date, bays: list[Bay], skill: str) -> list[Bay]:
+    """The bays whose technician on ``day`` has ``skill`` (staffing.py: bay assignments and skills)."""
+    from .staffing import assignments_between, skilled_users
+
+    skilled = skilled_users(skill)
+    staffed = assignments_between(day, day)
+    return [b for b in bays if staffed.get((day, b.id)) in skilled]
 
 
 def earliest_fit(duration: int, *, bay_type: str | None = None, from_day: date | None = None,

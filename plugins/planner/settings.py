@@ -33,6 +33,9 @@ class PlannerSettingsSchema(Schema):
                                   metadata={"title": _l("Services shown (one per line)")})
     online_duration_minutes = fields.Integer(load_default=60, validate=validate.Range(min=15, max=480),
                                              metadata={"title": _l("Length of an online booking, minutes")})
+    # planner.advanced: online bookings only where the technician of the day has this skill.
+    online_skill = fields.String(load_default="", validate=validate.Length(max=80),
+                                 metadata={"title": _l("Technician skill online bookings need")})
     online_days_ahead = fields.Integer(load_default=14, validate=validate.Range(min=1, max=90),
                                        metadata={"title": _l("Days ahead shown on the page")})
 

@@ -449,7 +449,8 @@ def settings_save():
     tenant = service.tenant_row()
     form = request.form
     data = {k: form.get(k) for k in ("slot_minutes", "buffer_percent", "online_name", "online_address",
-                                     "online_hours_text", "online_duration_minutes", "online_days_ahead")
+                                     "online_hours_text", "online_duration_minutes", "online_days_ahead",
+                                     "online_skill")
             if form.get(k) is not None}
     data["online_enabled"] = form.get("online_enabled") == "on"
     data["online_services"] = [line.strip() for line in form.get("online_services", "").splitlines() if line.strip()]

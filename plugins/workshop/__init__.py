@@ -214,9 +214,14 @@ def document_panels(document, ctx):
     from .printing import work_order_panel
 
     if isinstance(document, WorkOrder):
-        return [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document, ctx.user),
-                      order=100),
-                Panel("workshop.photos", _l("Photos of the jobs"), photos_panel(document, ctx.user), order=120)]
+        from .due import due_panel
+
+        panels = [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document, ctx.user), order=100),
+                  Panel("workshop.photos", _l("Photos of the jobs"), photos_panel(document, ctx.user), order=120)]
+        due = due_panel(document, ctx.user)
+        if due is not None:
+            panels.append(Panel("workshop.due", _l("Due for this car"), due, order=110))
+        return panels
     if isinstance(document, ServiceOrder):
         return [Panel("workshop.photos", _l("Photos"), photos_panel(document, ctx.user), order=100)]
     return []

@@ -220,6 +220,50 @@ def post_decisions(user, order_id: int):
     return jsonify(_order_json(order))
 
 
+@bp.get("/work-orders/<int:order_id>/due-services")
+@requires("workshop.work_order.read")
+def due_services(user, order_id: int):
+    """Maintenance overdue or due soon for the order's car (the CRM's reminders), with the matching job
+    of the catalog; ``available`` is false when the shop has no reminders (``crm.basic``)."""
+    from . import due
+
+    order = db.session.execute(select(WorkOrder).where(WorkOrder.id == order_id)).scalar_one_or_none()
+    if order is None:
+        raise not_found()
+    return jsonify(available=due.available(), items=due.due_for_order(order))
+
+
+@bp.post("/work-orders/<int:order_id>/due-services/<code>")
+@requires("workshop.work_order.update")
+def add_due_service(user, order_id: int, code: str):
+    """Add a due maintenance item as a job line (the catalog job when one matches)."""
+    order = services.lock_order(order_id)
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    _expected_version(order, body)
+    line = _add_due_line(order, code, user)
+    events.commit()
+    response = jsonify(line=LaborLineSchema().dump(line), work_order=_order_json(order))
+    response.status_code = 201
+    return response
+
+
+def _add_due_line(order: WorkOrder, code: str, user):
+    """Shared by the API and the page: the due item's line, with norms and job parts as usual."""
+    from . import due
+
+    values = due.line_values(order, code)
+    if values is None:
+        raise services.WorkshopError(_("This service is not due for this car."), 404)
+    if any(line.reminder_code == code for line in order.labor_lines):
+        raise services.WorkshopError(_("This service is already on the order."), 409)
+    values = _load(LaborLineSchema(), values)
+    if g.tenant.has("workshop.norms"):
+        from .norms import apply_to_labor_line
+
+        apply_to_labor_line(order, values, set())
+    return services.add_line(order, "labor", values, user, with_job_parts=g.tenant.has("workshop.norms"))
+
+
 @bp.get("/work-orders/<int:order_id>/totals")
 @requires("workshop.work_order.read")
 def get_totals(user, order_id: int):

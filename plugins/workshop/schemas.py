@@ -181,6 +181,15 @@ class LaborLineSchema(_LineFields):
     bay_id = fields.Integer(allow_none=True, validate=_planner_bay_check)  # the planner's bay (its name -> bay)
     recommendation_id = fields.Integer(allow_none=True)
     made_recommendation_id = fields.Integer(dump_only=True)
+    # The CRM maintenance interval the job carries out ("oil"): closing the order resets its last-done.
+    reminder_code = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^[a-z0-9_]{1,40}$", error=_l("Use lower-case letters, digits and _ (up to 40).")))
+    # A comeback: marked by hand (warranty rework) or found by the same catalog job on the same car
+    # within the shop's comeback window of a closed order.
+    rework = fields.Boolean()
+    comeback_of_order_id = fields.Integer(dump_only=True)
+    comeback_of_line_id = fields.Integer(dump_only=True)
+    comeback_technician_id = fields.Integer(dump_only=True)
 
     @post_load
     def _from_catalog(self, data, partial=None, **kwargs):

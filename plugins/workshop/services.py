@@ -455,6 +455,9 @@ def on_work_order_closing(order: WorkOrder, actor) -> None:
     if order.odometer and not (recorded_at_intake and so.odometer == order.odometer):
         vehicle = db.session.get(Vehicle, order.vehicle_id)
         add_reading(vehicle, order.odometer, tenant_now().date(), source="work_order", user=actor)
+    from .due import record_done_on_close
+
+    record_done_on_close(order, actor)  # maintenance carried out: the CRM's reminders start again
     order.closed_at = utcnow()
 
 
@@ -535,14 +538,26 @@ def visits_until(date_to) -> list[dict]:
 
     zone = tenant_now().tzinfo
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone).astimezone(timezone.utc)
-    rows = db.session.execute(select(WorkOrder.client_id, WorkOrder.closed_at, WorkOrder.total)
-                              .where(WorkOrder.state == "closed", WorkOrder.closed_at < end))
+    from sqlalchemy import func
+
+    closed = (WorkOrder.state == "closed", WorkOrder.closed_at < end)
+    rows = db.session.execute(select(WorkOrder.id, WorkOrder.client_id, WorkOrder.closed_at, WorkOrder.total,
+                                     WorkOrder.advisor_id).where(*closed))
+    # Labour and parts of each order (lines the client did not decline), one grouped query per kind.
+    sums: dict[int, dict] = {}
+    for model, key in ((LaborLine, "labour"), (PartLine, "parts")):
+        for order_id, amount in db.session.execute(
+                select(model.work_order_id, func.sum(model.amount)).join(WorkOrder, WorkOrder.id == model.work_order_id)
+                .where(*closed, model.decision.in_(COUNTED)).group_by(model.work_order_id)):
+            sums.setdefault(order_id, {})[key] = amount
     visits = []
-    for client_id, closed_at, total in rows:
+    for order_id, client_id, closed_at, total, advisor_id in rows:
         if closed_at.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
             closed_at = closed_at.replace(tzinfo=timezone.utc)
+        parts = sums.get(order_id, {})
         visits.append({"client_id": client_id, "date": closed_at.astimezone(zone).date(), "amount": total,
-                       "booked": False})
+                       "booked": False, "advisor_id": advisor_id,
+                       "labour": parts.get("labour", Decimal("0")), "parts": parts.get("parts", Decimal("0"))})
     return visits
 
 

@@ -78,6 +78,15 @@ def add_line(order_id: int):
     return _run(order_id, action)
 
 
+@bp.post("/work-orders/<int:order_id>/due-services/<code>")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def add_due_service(order_id: int, code: str):
+    """"Add as a job line" of the "Due for this car" panel."""
+    from .api import _add_due_line
+
+    return _run(order_id, lambda order: _add_due_line(order, code, current_user_obj()))
+
+
 @bp.post("/work-orders/<int:order_id>/decisions")
 @permission_required("workshop.work_order.update", feature=FEATURE)
 def decide(order_id: int):

@@ -137,7 +137,7 @@ def register_blueprints():
 def register_reports():
     from core.registry import Report
 
-    from .reports import channel_efficiency, client_activity
+    from .reports import advisor_statistics, channel_efficiency, client_activity
 
     return [
         Report(key="crm.client-activity", title=_l("Client base activity per month"), run=client_activity,
@@ -145,6 +145,9 @@ def register_reports():
                params={"from": "YYYY-MM", "to": "YYYY-MM", "gap": "months"}),
         Report(key="crm.channels", title=_l("Advertising channel efficiency"), run=channel_efficiency,
                feature=BASIC, permission="crm.report.read", order=310,
+               params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}),
+        Report(key="crm.advisors", title=_l("Service advisor statistics"), run=advisor_statistics,
+               feature=BASIC, permission="crm.report.read", order=320,
                params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}),
     ]
 
@@ -171,6 +174,8 @@ def menu_items(ctx):
         MenuItem("crm.message_templates", _l("Message templates"), "/crm/message-templates", order=150,
                  feature=BASIC, permission="crm.message_template.read", section="crm", icon="mail"),
         MenuItem("crm.report_activity", _l("Client base activity"), "/crm/reports/client-activity", order=160,
+                 feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
+        MenuItem("crm.report_advisors", _l("Service advisors"), "/crm/reports/advisors", order=167,
                  feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
         MenuItem("crm.report_channels", _l("Advertising channels"), "/crm/reports/channels", order=165,
                  feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),

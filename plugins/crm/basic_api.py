@@ -360,7 +360,8 @@ def message_action_page(message_id: int, action: str):
 @api.get("/reports/<name>")
 @requires("crm.report.read")
 def report_view(name: str):
-    """``/reports/client-activity?from=2026-01&to=2026-06&gap=6`` and ``/reports/channels?from=&to=``."""
+    """``/reports/client-activity?from=2026-01&to=2026-06&gap=6``, ``/reports/channels?from=&to=`` and
+    ``/reports/advisors?from=&to=``."""
     from .reports import REPORTS, ReportError
 
     run = REPORTS.get(name)
@@ -388,7 +389,8 @@ def report_page(name: str):
     except ReportError as exc:
         data, errors = None, exc.errors
     titles = {"client-activity": _("Client base activity per month"),
-              "channels": _("Advertising channel efficiency")}
+              "channels": _("Advertising channel efficiency"),
+              "advisors": _("Service advisor statistics")}
     return render_template("crm/report.html", name=name, title=titles[name], data=data, args=args,
                            errors=errors, _=_), (422 if errors else 200)
 

@@ -40,9 +40,12 @@ def crm_message_channels():
 def crm_visits(date_to):
     """Return the client visits you know of up to ``date_to`` (inclusive), in bulk, for the CRM's
     reports: a list of dicts ``client_id`` (int), ``date`` (date), ``amount`` (Decimal or None: what the
-    visit earned) and ``booked`` (bool: a planned visit such as a booking, not one that happened). The
-    workshop answers with closed work orders, the planner with bookings. When no plugin answers (returns
-    None), the reports use the CRM's manual service-book entries."""
+    visit earned) and ``booked`` (bool: a planned visit such as a booking, not one that happened), and
+    optionally ``advisor_id`` (int or None: the service advisor, a user id, who booked the visit or ran
+    the order), ``labour`` and ``parts`` (Decimal or None: the labour and the parts part of ``amount``)
+    for the service advisor statistics. The workshop answers with closed work orders, the planner with
+    bookings. When no plugin answers (returns None), the reports use the CRM's manual service-book
+    entries."""
 
 
 @hookspec

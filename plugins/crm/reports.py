@@ -37,6 +37,9 @@ class Visit:
     day: date
     amount: Decimal | None = None
     booked: bool = False  # a planned visit (a booking), not one that happened
+    advisor_id: int | None = None  # the service advisor (a user) who booked it / ran the order
+    labour: Decimal | None = None  # of the amount: labour
+    parts: Decimal | None = None  # of the amount: parts
 
 
 def manual_visits(until: date) -> list[Visit]:
@@ -49,6 +52,22 @@ def manual_visits(until: date) -> list[Visit]:
     return [Visit(cid, day, Decimal(total) if total is not None else None) for cid, day, total in rows]
 
 
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _money_or_none(value) -> Decimal | None:
+    if value is None or isinstance(value, float):  # money is never a float: ignore rather than guess
+        return None
+    try:
+        return Decimal(value)
+    except (ArithmeticError, TypeError, ValueError):
+        return None
+
+
 def load_visits(until: date) -> tuple[list[Visit], str]:
     """``(visits up to `until`, source)``: another plugin's visits when any answers, else manual entries."""
     answered, visits = False, []
@@ -57,7 +76,9 @@ def load_visits(until: date) -> tuple[list[Visit], str]:
             continue
         answered = True
         for v in result:
-            visits.append(Visit(int(v["client_id"]), v["date"], v.get("amount"), bool(v.get("booked"))))
+            visits.append(Visit(int(v["client_id"]), v["date"], v.get("amount"), bool(v.get("booked")),
+                                _int_or_none(v.get("advisor_id")), _money_or_none(v.get("labour")),
+                                _money_or_none(v.get("parts"))))
     if answered and any(not v.booked for v in visits):
         return visits, "plugins"
     # Nobody reports visits that happened (no workshop, or no closed orders yet): the manual entries
@@ -220,7 +241,74 @@ def channel_efficiency(params: dict) -> dict:
             "source": source, "rows": rows}
 
 
+CENT = Decimal("0.01")
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(CENT))
+
+
+def advisor_statistics(params: dict) -> dict:
+    """Per service advisor over ``from``..``to`` (dates, inclusive; default: the current month):
+
+    ``bookings`` (bookings the plugins report with that advisor in the period: the planner reports those
+    not yet turned into an order), ``closed_orders`` (visits that happened, e.g. closed work orders),
+    ``conversion_percent`` = closed / (closed + bookings) * 100, ``avg_labour`` and ``avg_parts`` per
+    closed order (over the orders that report them), ``revenue``. Calls need a telephony source: there is
+    none, so ``calls`` is None and ``calls_available`` False. Visits without an advisor are one row with
+    ``advisor_id`` None."""
+    start, end = date_params(params)
+    today = date.today()
+    start = start or today.replace(day=1)
+    end = end or today
+    if start > end:
+        raise ReportError({"from": [_("The start date must not be after the end date.")]})
+    visits, source = load_visits(end)
+    stats: dict[int | None, dict] = {}
+    for v in visits:
+        if not start <= v.day <= end:
+            continue
+        s = stats.setdefault(v.advisor_id, {"bookings": 0, "closed": 0, "labour": Decimal(0), "labour_n": 0,
+                                            "parts": Decimal(0), "parts_n": 0, "revenue": Decimal(0)})
+        if v.booked:
+            s["bookings"] += 1
+            continue
+        s["closed"] += 1
+        s["revenue"] += Decimal(v.amount or 0)
+        if v.labour is not None:
+            s["labour"] += v.labour
+            s["labour_n"] += 1
+        if v.parts is not None:
+            s["parts"] += v.parts
+            s["parts_n"] += 1
+    names = {}
+    ids = [i for i in stats if i is not None]
+    if ids:
+        from core.models import User
+        from core.tenancy import current_tenant_id
+
+        names = {uid: name or email for uid, name, email in db.session.execute(
+            select(User.id, User.name, User.email).where(User.id.in_(ids), User.tenant_id == current_tenant_id()))}
+    rows = []
+    for advisor_id, s in stats.items():
+        if advisor_id is not None and advisor_id not in names:
+            continue  # not a user of this shop
+        seen = s["closed"] + s["bookings"]
+        rows.append({
+            "advisor_id": advisor_id, "advisor": names.get(advisor_id) if advisor_id else None,
+            "calls": None, "bookings": s["bookings"], "closed_orders": s["closed"],
+            "conversion_percent": str((Decimal(100) * s["closed"] / seen).quantize(Decimal("0.1"))) if seen else None,
+            "avg_labour": _money(s["labour"] / s["labour_n"]) if s["labour_n"] else None,
+            "avg_parts": _money(s["parts"] / s["parts_n"]) if s["parts_n"] else None,
+            "revenue": _money(s["revenue"]),
+        })
+    rows.sort(key=lambda r: (r["advisor_id"] is None, -r["closed_orders"], r["advisor"] or ""))
+    return {"from": start.isoformat(), "to": end.isoformat(), "source": source, "calls_available": False,
+            "calls_note": _("Calls are not available: no telephony is connected."), "rows": rows}
+
+
 REPORTS = {
     "client-activity": client_activity,
     "channels": channel_efficiency,
+    "advisors": advisor_statistics,
 }

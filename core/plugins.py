@@ -193,6 +193,10 @@ class PluginHost:
             name = self.pm.get_name(exc.plugin) or getattr(exc.plugin, "__name__", repr(exc.plugin))
             raise PluginError(f"plugin {name!r}: {exc}") from exc
         self._proxies: dict[frozenset[str], TenantHooks] = {}
+        # Per-request caches keyed by what their values are computed from (never stale, see
+        # core.features.request_tenant_info): active plugins -> proxy, tenant data -> TenantInfo.
+        self._proxy_by_active: dict[frozenset[str], TenantHooks] = {}
+        self.tenant_info_cache: dict[tuple, Any] = {}
         self.feature_owner: dict[str, str] = {}
         for slug in self.order:
             for key in self.plugins[slug].manifest.features:
@@ -208,10 +212,16 @@ class PluginHost:
 
     # -- per-tenant hook proxies ------------------------------------------------------------------
     def hooks_for(self, active: frozenset[str]) -> "TenantHooks":
+        # Every request asks: skip computing the disabled set (only for a frozenset: a set is unhashable).
+        proxy = self._proxy_by_active.get(active) if isinstance(active, frozenset) else None
+        if proxy is not None:
+            return proxy
         disabled = frozenset(s for s in self.plugins if s not in active)
         proxy = self._proxies.get(disabled)
         if proxy is None:
             proxy = self._proxies[disabled] = TenantHooks(self.pm, disabled)
+        if isinstance(active, frozenset):
+            self._proxy_by_active[active] = proxy
         return proxy
 
     def call_all(self, name: str, **kwargs) -> list[tuple[str, Any]]:

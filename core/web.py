@@ -7,7 +7,7 @@ from flask_login import LoginManager, current_user
 from sqlalchemy import select
 
 from .db import db
-from .features import tenant_info
+from .features import request_tenant_info
 from .models import Tenant
 from .plugins import flatten, is_core
 from .registry import UIContext
@@ -34,10 +34,22 @@ def _push_tenant():
     slug = url_tenant_slug() or host().pm.hook.resolve_tenant(request=request)
     if not slug:
         return None
-    tenant = db.session.execute(select(Tenant).where(Tenant.slug == slug, Tenant.active.is_(True))).scalar_one_or_none()
+    # The signed-in user's own tenant was loaded a moment ago, in this request and session, by the
+    # session or token loader (which refuses an inactive tenant): when the slug names it, use that row
+    # rather than reading it again. Only a user already loaded counts (g._login_user, Flask-Login's),
+    # so a public page whose URL names the shop does not load the user for this.
+    user = g.get("_login_user")
+    tenant = None
+    if user is not None and getattr(user, "is_authenticated", False):
+        own = user.tenant
+        if own.slug == slug and own.active:
+            tenant = own
+    if tenant is None:
+        tenant = db.session.execute(
+            select(Tenant).where(Tenant.slug == slug, Tenant.active.is_(True))).scalar_one_or_none()
     if tenant is None:
         return None
-    info = tenant_info(tenant)
+    info = request_tenant_info(tenant)  # features read now: a tier change applies on the next request
     g.tenant = info
     g.hooks = host().hooks_for(info.plugins)
     g._tenant_token = set_tenant(info)

@@ -22,10 +22,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
+from sqlalchemy.orm import defaultload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..db import db
-from ..models import User
+from ..models import Tenant, User
 
 csrf = CSRFProtect()
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -101,8 +102,11 @@ def load_session_user(user_id: str):
     except (TypeError, ValueError):
         return None
     # The tenant is not known yet: the user row tells it. Crossing tenants here is deliberate.
+    # The tenant's feature overrides are not loaded with it: the request's tenant context reads them
+    # with the tier's features in one statement (core.features.request_tenant_info).
     user = db.session.execute(
-        select(User).where(User.id == uid, User.active.is_(True)).execution_options(all_tenants=True)
+        select(User).where(User.id == uid, User.active.is_(True))
+        .options(defaultload(User.tenant).lazyload(Tenant.feature_overrides)).execution_options(all_tenants=True)
     ).scalar_one_or_none()
     if user is None or not user.tenant.active or not _fits_host(user):
         return None

@@ -6,10 +6,11 @@ import hmac
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import defaultload
 
 from .. import audit
 from ..db import db
-from ..models import User, utcnow
+from ..models import Tenant, User, utcnow
 from .models import ApiToken
 
 TOKEN_PREFIX = "gt_"
@@ -48,18 +49,30 @@ def user_tokens(user: User) -> list[ApiToken]:
 
 def user_for_token(text: str) -> User | None:
     """The active user an active token belongs to, or None. Crosses tenants deliberately: the token
-    tells the tenant, like the session's user id does."""
+    tells the tenant, like the session's user id does.
+
+    Runs on every API request, so it is one statement: the user (with its role, tenant and tier,
+    joined) and the token's hash and revocation read together, without building an ApiToken object.
+    Nothing is cached between requests: a revoked token, a deactivated user or tenant is refused on
+    the very next request, whichever process changed it. The tenant's feature overrides are not
+    loaded here (the request's tenant context reads them with the tier's features in one statement,
+    :func:`core.features.request_tenant_info`); touching ``tenant.feature_overrides`` still loads them.
+    """
     if not text.startswith(TOKEN_PREFIX):
         return None
     token_id, sep, secret = text[len(TOKEN_PREFIX):].partition("_")
     if not sep or not token_id.isdigit() or not secret:
         return None
-    token = db.session.execute(
-        select(ApiToken).where(ApiToken.id == int(token_id)).execution_options(all_tenants=True)
-    ).scalar_one_or_none()
-    if token is None or token.revoked_at is not None:
+    row = db.session.execute(
+        select(User, ApiToken.secret_hash, ApiToken.revoked_at)
+        .join(ApiToken, (ApiToken.user_id == User.id) & (ApiToken.tenant_id == User.tenant_id))
+        .where(ApiToken.id == int(token_id))
+        .options(defaultload(User.tenant).lazyload(Tenant.feature_overrides))
+        .execution_options(all_tenants=True)
+    ).first()
+    if row is None:
         return None
-    if not hmac.compare_digest(token.secret_hash, _digest(secret)):
+    user, secret_hash, revoked_at = row
+    if revoked_at is not None or not hmac.compare_digest(secret_hash, _digest(secret)):
         return None
-    user = token.user
     return user if user.active and user.tenant.active else None

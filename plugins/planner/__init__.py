@@ -122,6 +122,28 @@ def crm_visits(date_to):
     return planned_visits(date_to) or None
 
 
+@hookimpl(optionalhook=True)  # the CRM's hook: "Book in planner" on the car's card and the due reminders
+def crm_vehicle_actions(vehicle_id, client_id, reason):
+    from urllib.parse import urlencode
+
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from core.tenancy import current_tenant
+
+    from .views import QUICK
+
+    tenant = current_tenant()
+    if not tenant.has("planner.basic"):
+        return None
+    if has_request_context() and not (current_user and current_user.is_authenticated
+                                      and current_user.can("planner.booking.create")):
+        return None
+    query = {k: v for k, v in (("client_id", client_id), ("vehicle_id", vehicle_id), ("reason", reason)) if v}
+    path = "/planner/quick" if tenant.has(QUICK) else "/planner/bookings/new"
+    return [{"label": str(_l("Book in planner")), "url": f"{path}?{urlencode(query)}" if query else path}]
+
+
 @hookimpl
 def demo_data(tenant):
     from .seed import demo_data as fill

@@ -263,6 +263,27 @@ def _form_data(partial: bool) -> tuple[dict, dict]:
         return {}, translate_errors(err.messages)
 
 
+def _prefill() -> dict:
+    """Client, car and reason given in the URL (the CRM's "Book in planner" link: ``client_id``,
+    ``vehicle_id``, ``reason``): the directory fills in the name, phone and car. Ids the tenant does
+    not have (or no client directory) are left out silently: the form is then simply empty."""
+    values: dict = {}
+    reason = (request.args.get("reason") or "").strip()[:2000]
+    if reason:
+        values["reason"] = reason
+    for key in ("client_id", "vehicle_id"):
+        ref = request.args.get(key, type=int)
+        if ref is None:
+            continue
+        try:
+            found = service._check_crm_refs({key: ref})
+        except PlannerError:
+            continue
+        values[key] = ref
+        values.update({k: v for k, v in found.items() if v})
+    return values
+
+
 def _render_form(template: str, *, booking: Booking | None, values: dict, errors: dict, status: int = 200):
     tz = service.tenant_zone()
     from core.models import User
@@ -305,7 +326,7 @@ def new_booking():
     if request.method == "GET":
         values = {"bay_id": request.args.get("bay_id", type=int), "start": request.args.get("start", ""),
                   "duration_minutes": request.args.get("duration", type=int) or 60, "status": "confirmed",
-                  "advisor_id": current_user.id}
+                  "advisor_id": current_user.id, **_prefill()}
         return _render_form("planner/booking_form.html", booking=None, values=values, errors={})
     data, errors = _form_data(partial=False)
     if not errors:
@@ -399,7 +420,7 @@ def quick_booking():
     and the time filled in; client, car and reason, then save."""
     if request.method == "GET":
         values = {"bay_id": request.args.get("bay_id", type=int), "start": request.args.get("start", ""),
-                  "duration_minutes": request.args.get("duration", type=int) or 60}
+                  "duration_minutes": request.args.get("duration", type=int) or 60, **_prefill()}
         template = "planner/_quick_form.html" if request.args.get("fragment") else "planner/quick.html"
         return _render_form(template, booking=None, values=values, errors={})
     data, errors = _form_data(partial=False)

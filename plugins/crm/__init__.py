@@ -235,7 +235,10 @@ def on_event(event):
     from .reminders import convert_for_booking, record_from_visit
 
     if event.name == "workshop.work_order.close":
+        from .reviews import request_after_close
+
         record_from_visit(event)
+        request_after_close(event)
     if event.name == "planner.booking.confirmed":
         convert_for_booking(event.payload.get("vehicle_id"))
     handle_event(event)

@@ -453,17 +453,28 @@ def segment_clients_view(segment_id: int):
 @api.post("/clients/<int:client_id>/review-requests")
 @requires("crm.message.create")
 def review_request_view(client_id: int):
-    """Body ``{"vehicle_id": 5}`` (optional): a new review request; the answer carries its public ``url``."""
-    from .reviews import as_dict, request_review
+    """Body ``{"vehicle_id": 5, "send": true}`` (both optional): a new review request; the answer carries
+    its public ``url``. With ``send`` the link goes to the client now by the ``review_request``
+    templates (``messages`` in the answer)."""
+    from .reviews import as_dict, request_review, send_request
 
     client = _get(Client, client_id)
-    vehicle_id = (request.get_json(silent=True) or {}).get("vehicle_id")
+    body = request.get_json(silent=True) or {}
+    vehicle_id = body.get("vehicle_id")
     vehicle = None
     if vehicle_id is not None:
         vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == vehicle_id,
                                                            Vehicle.client_id == client.id)).first()
         if vehicle is None:
             return _errors({"vehicle_id": [_("Choose one of the client's vehicles.")]})
+    if body.get("send"):
+        import secrets
+
+        row, queued = send_request(client, vehicle, f"review:manual:{secrets.token_hex(8)}", user=current_user)
+        if row is None:
+            return _errors({"send": [_("There is no active review request template.")]})
+        db.session.commit()
+        return jsonify({**as_dict(row, with_link=True), "messages": [messages.as_dict(m) for m in queued]}), 201
     row = request_review(client, vehicle)
     db.session.commit()
     return jsonify(as_dict(row, with_link=True)), 201
@@ -472,9 +483,8 @@ def review_request_view(client_id: int):
 @api.get("/clients/<int:client_id>/reviews")
 @requires("crm.client.read")
 def client_reviews_view(client_id: int):
-    from .reviews import ReviewRequest, as_dict
+    from .reviews import as_dict, summary
 
     client = _get(Client, client_id)
-    rows = db.session.scalars(select(ReviewRequest).where(ReviewRequest.client_id == client.id)
-                              .order_by(ReviewRequest.created_at.desc(), ReviewRequest.id.desc()))
-    return jsonify(results=[as_dict(r) for r in rows])
+    info = summary(client.id)
+    return jsonify(results=[as_dict(r) for r in info["rows"]], average=info["average"], answered=info["count"])

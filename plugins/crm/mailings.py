@@ -80,12 +80,19 @@ def _serializer() -> URLSafeSerializer:
 
 
 def unsubscribe_token(client_id: int, channel: str, mailing_id: int | None) -> str:
-    return _serializer().dumps([g.tenant.id, client_id, channel, mailing_id])
+    from core.tenancy import current_tenant
+
+    return _serializer().dumps([current_tenant().id, client_id, channel, mailing_id])
 
 
 def unsubscribe_url(client_id: int, channel: str, mailing_id: int | None) -> str:
-    return url_for("crm_mailing_public.unsubscribe_page", station=g.tenant.slug,
-                   token=unsubscribe_token(client_id, channel, mailing_id), _external=True)
+    from core.tenancy import current_tenant
+
+    slug, token = current_tenant().slug, unsubscribe_token(client_id, channel, mailing_id)
+    try:
+        return url_for("crm_mailing_public.unsubscribe_page", station=slug, token=token, _external=True)
+    except RuntimeError:  # no request and no SERVER_NAME: the path only
+        return f"/crm/unsubscribe/{slug}/{token}"
 
 
 def read_token(token: str) -> tuple[int, str, int | None]:

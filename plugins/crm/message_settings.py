@@ -32,3 +32,5 @@ class MessageSettingsSchema(Schema):
     mail_from = fields.String(load_default="", metadata={"label": _l("Sender e-mail address")})
     sms_ru_api_id = fields.String(load_default="", metadata={"label": _l("SMS.ru api_id")})
     sms_sender = fields.String(load_default="", metadata={"label": _l("SMS sender name")})
+    review_request_days = fields.Integer(load_default=3, validate=validate.Range(min=0, max=60),
+                                         metadata={"label": _l("Ask for a review this many days after the work order closed")})

@@ -50,7 +50,74 @@ def request_review(client: Client, vehicle: Vehicle | None = None) -> ReviewRequ
 
 
 def public_url(row: ReviewRequest) -> str:
-    return url_for("crm_public.review_page", station=g.tenant.slug, token=row.token, _external=True)
+    from core.tenancy import current_tenant
+
+    slug = current_tenant().slug  # also outside a request (events dispatched after the commit, jobs)
+    try:
+        return url_for("crm_public.review_page", station=slug, token=row.token, _external=True)
+    except RuntimeError:  # no request and no SERVER_NAME: the path only
+        return f"/crm/review/{slug}/{row.token}"
+
+
+def summary(client_id: int) -> dict:
+    """A client's answered reviews for the card: ``average`` (one decimal, or None), ``count``, ``rows``
+    (answered and waiting, newest first)."""
+    rows = list(db.session.scalars(select(ReviewRequest).where(ReviewRequest.client_id == client_id)
+                                   .order_by(ReviewRequest.created_at.desc(), ReviewRequest.id.desc())))
+    scores = [r.score for r in rows if r.score is not None]
+    average = None
+    if scores:
+        from decimal import ROUND_HALF_UP, Decimal
+
+        average = str((Decimal(sum(scores)) / len(scores)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return {"average": average, "count": len(scores), "requested": len(rows), "rows": rows}
+
+
+def send_request(client: Client, vehicle: Vehicle | None, key: str, context_extra: dict | None = None,
+                 delay_days: int = 0, user=None) -> tuple[ReviewRequest | None, list]:
+    """A review request with its link sent by the ``review_request`` templates (``{{ review_url }}``),
+    due ``delay_days`` from now. Nothing happens when ``key`` was used before or no template is active."""
+    from datetime import timedelta
+
+    from . import messages
+
+    templates = list(db.session.scalars(select(messages.MessageTemplate).where(
+        messages.MessageTemplate.event == "review_request", messages.MessageTemplate.active.is_(True))))
+    if not templates:
+        return None, []
+    if db.session.scalar(select(messages.Message.id).where(messages.Message.idempotency_key.like(key + ":t%"))):
+        return None, []
+    row = request_review(client, vehicle)
+    context = messages.context_for(client, vehicle, review_url=public_url(row), **(context_extra or {}))
+    queued = messages.queue_for_event("review_request", client, vehicle, context, key, user=user)
+    if delay_days:
+        at = utcnow() + timedelta(days=delay_days)
+        for m in queued:
+            if m.status in ("queued", "draft"):
+                m.next_attempt_at = at
+        db.session.flush()
+    return row, queued
+
+
+def request_after_close(event) -> list:
+    """``workshop.work_order.close``: ask the client for a review ``review_request_days`` later (the
+    message waits in the outbox until then)."""
+    from core.documents.service import document_types
+
+    from . import messages
+
+    payload = event.payload
+    dt = document_types().get(payload.get("doc_type") or "")
+    doc = db.session.get(dt.model, payload.get("id")) if dt else None
+    client = db.session.get(Client, getattr(doc, "client_id", None)) if getattr(doc, "client_id", None) else None
+    if client is None:
+        return []
+    vehicle_id = getattr(doc, "vehicle_id", None)
+    vehicle = db.session.get(Vehicle, vehicle_id) if vehicle_id else None
+    days = messages.settings()["review_request_days"]
+    _row, queued = send_request(client, vehicle, f"review:{event.name}:{doc.id}",
+                                {"event": dict(payload), "document": messages._document_fields(doc)}, days)
+    return queued
 
 
 def as_dict(row: ReviewRequest, with_link: bool = False) -> dict:

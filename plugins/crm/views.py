@@ -23,7 +23,18 @@ def _crm_template_helpers():
     core renders (``crm/vehicles_detail.html``)."""
     from .services import vehicle_actions
 
-    return {"crm_vehicle_actions": vehicle_actions}
+    def client_reviews(client_id):
+        """The card's reviews, for shops with ``crm.basic`` and users who may read clients; else None."""
+        from flask import g
+
+        from .reviews import summary
+
+        tenant = g.get("tenant")
+        if tenant is None or not tenant.has("crm.basic") or not current_user.can("crm.client.read"):
+            return None
+        return summary(client_id)
+
+    return {"crm_vehicle_actions": vehicle_actions, "crm_client_reviews": client_reviews}
 
 
 def _allowed(permission: str):

@@ -39,6 +39,7 @@ from core.i18n import domain
 from core.plugins import Manifest, hookimpl
 from core.registry import Action, EntityType, MenuItem, Panel, Permission
 from .planner_bridge import planner_booking_convert, planner_job_catalog  # noqa: F401 - the planner's hooks
+from .settings import WorkshopSettingsSchema
 
 _l = domain("workshop").lazy_gettext
 
@@ -47,6 +48,7 @@ manifest = Manifest(
     version="0.1.0",
     title=_l("Workshop"),
     requires=("crm",),
+    settings_schema=WorkshopSettingsSchema,  # the comeback window
     features={
         "workshop.documents": _l("Sales funnel, work orders, estimates, printed documents"),
         "workshop.norms": _l("Standard hours by job and car, parts filled in from the chosen jobs"),
@@ -195,6 +197,8 @@ def menu_items(ctx):
         MenuItem("workshop.staff_reports", _l("Productive time and payroll"), "/workshop/reports/staff", order=250,
                  feature="workshop.staff", permission="workshop.report.productivity", section="workshop",
                  icon="bar-chart"),
+        MenuItem("workshop.comebacks", _l("Comebacks"), "/workshop/reports/comebacks", order=255,
+                 feature=FEATURE, permission="workshop.report.productivity", section="workshop", icon="rotate-ccw"),
         MenuItem("workshop.job_norms", _l("Labour norms by car"), "/workshop/job-norms", order=260,
                  feature="workshop.norms", permission="workshop.job_norm.read", section="workshop", icon="book"),
         MenuItem("workshop.labor_rates", _l("Labour rates"), "/workshop/labor-rates", order=262,

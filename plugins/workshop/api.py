@@ -302,6 +302,18 @@ def productivity_report(user):
     return jsonify(items=services.productivity(since, until))
 
 
+@bp.get("/reports/comebacks")
+@requires("workshop.report.productivity")
+def comebacks_report(user):
+    """Comebacks per technician between ``from`` and ``to``: the jobs he closed in the period, how many
+    of them came back within the shop's comeback window, and the share (percent)."""
+    from .comebacks import report
+    from .staff_api import period
+
+    since, until = period()
+    return jsonify(report(since, until))
+
+
 @bp.get("/my-jobs")
 @requires("workshop.work_order.read")
 def my_jobs(user):

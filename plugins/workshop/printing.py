@@ -77,10 +77,19 @@ def work_order_panel(doc, user=None) -> str:
     state = get_document_type(doc).workflow.states.get(doc.state)
     editable = bool(user is not None and user.can("workshop.work_order.update") and not (state and state.immutable))
     info = print_info(doc)
+    from sqlalchemy import select
+
+    from .models import Job, WorkOrder
+
+    origins = {line.comeback_of_order_id for line in doc.labor_lines if line.comeback_of_order_id}
+    info["comeback_orders"] = dict(db.session.execute(select(WorkOrder.id, WorkOrder.number).where(
+        WorkOrder.id.in_(origins))).all()) if origins else {}
     if editable:
-        from sqlalchemy import or_, select
+        from sqlalchemy import or_
 
         from plugins.crm.models import Client
+
+        info["jobs"] = db.session.scalars(select(Job).where(Job.active.is_(True)).order_by(Job.name).limit(200)).all()
 
         info["companies"] = db.session.scalars(select(Client).where(
             or_(Client.is_insurer.is_(True), Client.kind == "company")).order_by(Client.name).limit(200)).all()

@@ -258,6 +258,11 @@ class WorkOrderSchema(_DocumentFields):
     part_lines = fields.List(fields.Nested(PartLineSchema), dump_only=True)
     payers = fields.List(fields.Nested(PayerSchema), dump_only=True)
     totals = fields.Method("_totals", dump_only=True)
+    # Some job of the order repeats a job of a recently closed order (or is marked as a rework).
+    comeback = fields.Method("_comeback", dump_only=True)
+
+    def _comeback(self, order):
+        return any(line.comeback_of_order_id or line.rework for line in order.labor_lines)
 
     def _totals(self, order):
         from .services import totals

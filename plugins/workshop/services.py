@@ -218,6 +218,14 @@ def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts:
     recalculate(order)
     _touch(order)
     db.session.flush()
+    if kind == "labor":
+        from .comebacks import detect
+
+        detect(order, line)
+        if line.comeback_of_order_id:
+            values = {**values, "comeback_of_order_id": line.comeback_of_order_id,
+                      "comeback_of_line_id": line.comeback_of_line_id,
+                      "comeback_technician_id": line.comeback_technician_id}
     audit.record("create", line, user=user, changes={"work_order_id": [None, order.id],
                                                       **{k: [None, v] for k, v in values.items()}})
     if with_job_parts and kind == "labor" and values.get("job_id"):
@@ -238,6 +246,13 @@ def update_line(order: WorkOrder, kind: str, line, values: dict, user) -> Any:
     before = {k: getattr(line, k) for k in values}
     for key, value in values.items():
         setattr(line, key, value)
+    if kind == "labor" and {"job_id", "rework"} & set(values):
+        from .comebacks import detect
+
+        links = ("comeback_of_order_id", "comeback_of_line_id", "comeback_technician_id")
+        before.update({k: getattr(line, k) for k in links})
+        detect(order, line)
+        values = {**values, **{k: getattr(line, k) for k in links}}
     recalculate(order)
     _touch(order)
     changes = audit.diff(before, values)

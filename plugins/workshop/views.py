@@ -25,7 +25,7 @@ _ = domain("workshop").gettext
 bp = Blueprint("workshop_ui", __name__, url_prefix="/workshop")
 
 LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "discount_percent",
-                          "bay"),
+                          "bay", "rework"),
                "part": ("name", "code", "quantity", "unit", "price", "labor_line_id", "discount_percent")}
 
 
@@ -223,3 +223,27 @@ def share_line(order_id: int):
         services.set_shares(order, kind, line, shares, current_user_obj())
 
     return _run(order_id, action)
+
+
+# --- the comebacks report ---------------------------------------------------------------------------
+
+
+@bp.get("/reports/comebacks")
+@permission_required("workshop.report.productivity", feature=FEATURE)
+def comebacks_page():
+    from datetime import date, datetime, time, timedelta, timezone
+
+    from flask import render_template
+
+    from .comebacks import report
+
+    today = date.today()
+    try:
+        start = date.fromisoformat(request.args.get("from") or today.replace(day=1).isoformat())
+        end = date.fromisoformat(request.args.get("to") or today.isoformat())
+    except ValueError:
+        flash(_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD."), "error")
+        start, end = today.replace(day=1), today
+    since = datetime.combine(start, time(), timezone.utc)
+    until = datetime.combine(end + timedelta(days=1), time(), timezone.utc)
+    return render_template("workshop/reports/comebacks.html", start=start, end=end, data=report(since, until))

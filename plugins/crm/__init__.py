@@ -37,10 +37,11 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
-    from . import mailings, messages, reminders, reviews, segments
+    from . import mailings, messages, reminders, reviews, segments, spend
     from .models import ALL_MODELS
 
-    return ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS + mailings.MODELS
+    return (ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS + mailings.MODELS
+            + spend.MODELS)
 
 
 @hookimpl
@@ -73,7 +74,8 @@ def register_permissions():
         Permission("crm.mailing.read", _l("See mass mailings"), _ALL),
         Permission("crm.mailing.send", _l("Send mass mailings"), ("owner", "admin")),
     ]
-    for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates"))):
+    for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates")),
+                       ("channel_spend", _l("advertising spend"))):
         perms += [
             Permission(f"crm.{obj}.read", _l("Read %(what)s", what=title), _ALL),
             Permission(f"crm.{obj}.create", _l("Create %(what)s", what=title), ("owner", "admin")),
@@ -89,6 +91,7 @@ def register_entities():
     from .models import Client, Recommendation, ServiceEntry, Vehicle
     from .reminders import IntervalSchema, ServiceInterval
     from .schemas import ClientSchema, RecommendationSchema, ServiceEntrySchema, VehicleSchema
+    from .spend import ChannelSpend, ChannelSpendSchema
 
     return [
         EntityType(plugin="crm", resource="clients", model=Client, schema=ClientSchema, title=_l("Clients"),
@@ -118,6 +121,10 @@ def register_entities():
                    title=_l("Message templates"), feature=BASIC, permission_prefix="crm.message_template",
                    search_fields=("title", "body"), filter_fields=("event", "channel", "mode", "active"),
                    sort_fields=("id", "event"), list_columns=("event", "channel", "mode", "title")),
+        EntityType(plugin="crm", resource="channel-spend", model=ChannelSpend, schema=ChannelSpendSchema,
+                   title=_l("Advertising spend"), feature=BASIC, permission_prefix="crm.channel_spend",
+                   search_fields=("source", "note"), filter_fields=("source", "month"),
+                   sort_fields=("id", "month", "source"), list_columns=("month", "source", "amount", "note")),
     ]
 
 
@@ -177,6 +184,8 @@ def menu_items(ctx):
                  feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
         MenuItem("crm.report_advisors", _l("Service advisors"), "/crm/reports/advisors", order=167,
                  feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
+        MenuItem("crm.channel_spend", _l("Advertising spend"), "/crm/channel-spend", order=166,
+                 feature=BASIC, permission="crm.channel_spend.read", section="crm", icon="chart"),
         MenuItem("crm.report_channels", _l("Advertising channels"), "/crm/reports/channels", order=165,
                  feature=BASIC, permission="crm.report.read", section="crm", icon="chart"),
     ]

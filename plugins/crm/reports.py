@@ -23,6 +23,11 @@ from .services import hooks
 
 _ = domain("crm").gettext
 MAX_MONTHS = 60
+CENT = Decimal("0.01")
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(CENT))
 
 
 class ReportError(ValueError):
@@ -229,23 +234,29 @@ def channel_efficiency(params: dict) -> dict:
         s["served"].add(v.client_id)
         s["visits"] += 1
         s["revenue"] += Decimal(v.amount or 0)
+    from .spend import spend_by_source
+
+    # Spend of every month the period touches (spend is recorded per month).
+    spent = spend_by_source(start.strftime("%Y-%m") if start else None, until.strftime("%Y-%m"))
     rows = []
-    for channel in sorted(set(new_by_source) | set(stats)):
+    for channel in sorted(set(new_by_source) | set(stats) | set(spent)):
         s = stats.get(channel) or {"served": set(), "visits": 0, "revenue": Decimal("0")}
         served = len(s["served"])
-        rows.append({"source": channel or None, "new_clients": int(new_by_source.get(channel, 0)),
+        new = int(new_by_source.get(channel, 0))
+        cost = spent.get(channel) if channel else None
+        rows.append({"source": channel or None, "new_clients": new,
                      "served_clients": served, "visits": s["visits"], "revenue": str(s["revenue"].quantize(Decimal("0.01"))),
-                     "revenue_per_client": str((s["revenue"] / served).quantize(Decimal("0.01"))) if served else None})
+                     "revenue_per_client": str((s["revenue"] / served).quantize(Decimal("0.01"))) if served else None,
+                     "spend": _money(cost),
+                     "cost_per_new_client": _money(cost / new) if cost is not None and new else None,
+                     "return_on_spend": str((s["revenue"] / cost).quantize(Decimal("0.01"))) if cost else None,
+                     "roi_percent": str(((s["revenue"] - cost) * 100 / cost).quantize(Decimal("0.1"))) if cost else None})
     rows.sort(key=lambda r: Decimal(r["revenue"]), reverse=True)
+    total_spend = sum(spent.values(), Decimal("0"))
     return {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None,
-            "source": source, "rows": rows}
-
-
-CENT = Decimal("0.01")
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT))
+            "source": source, "rows": rows, "spend_months": [start.strftime("%Y-%m") if start else None,
+                                                             until.strftime("%Y-%m")],
+            "total_spend": _money(total_spend)}
 
 
 def advisor_statistics(params: dict) -> dict:

@@ -75,7 +75,8 @@ def test_client_activity_per_month_with_a_three_month_gap(shop):
 def test_channel_efficiency_counts_clients_and_revenue_per_source(shop):
     _t, c = shop
     body = c.get("/api/v1/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_json()
-    assert body["rows"] == [
+    no_spend = {"spend": None, "cost_per_new_client": None, "return_on_spend": None, "roi_percent": None}
+    assert [{k: v for k, v in row.items() if k not in no_spend} for row in body["rows"]] == [
         {"source": "yandex", "new_clients": 2, "served_clients": 1, "visits": 3, "revenue": "3500.00",
          "revenue_per_client": "3500.00"},
         {"source": "avito", "new_clients": 1, "served_clients": 1, "visits": 1, "revenue": "3000.00",
@@ -84,6 +85,48 @@ def test_channel_efficiency_counts_clients_and_revenue_per_source(shop):
         {"source": None, "new_clients": 0, "served_clients": 1, "visits": 1, "revenue": "100.00",
          "revenue_per_client": "100.00"},
     ]
+    assert all({k: row[k] for k in no_spend} == no_spend for row in body["rows"])  # no spend recorded
+
+
+def test_channel_spend_gives_cost_per_new_client_and_return(shop, app, user, api_client, login):
+    t, c = shop
+    for source, month, amount in (("yandex", "2025-01", "1000.10"), ("yandex", "2025-03", "499.90"),
+                                  ("avito", "2025-02", "3000.00"), ("radio", "2025-05", "700.00"),
+                                  ("yandex", "2024-12", "5000.00")):  # before the period
+        r = c.post("/api/v1/crm/channel-spend", json={"source": source, "month": month, "amount": amount})
+        assert r.status_code == 201, r.get_json()
+    # Money stays exact; bad input is refused per field; one row per channel and month.
+    bad = c.post("/api/v1/crm/channel-spend", json={"source": "", "month": "2025-13", "amount": "10.005"})
+    assert bad.status_code == 422 and {"source", "month", "amount"} <= set(bad.get_json()["fields"])
+    assert c.post("/api/v1/crm/channel-spend", json={"source": "avito", "month": "2025-02", "amount": "-1"}
+                  ).status_code == 422
+    dup = c.post("/api/v1/crm/channel-spend", json={"source": "avito", "month": "2025-02", "amount": "1.00"})
+    assert dup.status_code == 422, dup.get_json()
+    body = c.get("/api/v1/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_json()
+    rows = {r["source"]: r for r in body["rows"]}
+    y = rows["yandex"]
+    assert (y["spend"], y["new_clients"], y["cost_per_new_client"], y["revenue"]) == ("1500.00", 2, "750.00", "3500.00")
+    assert (y["return_on_spend"], y["roi_percent"]) == ("2.33", "133.3")
+    a = rows["avito"]
+    assert (a["spend"], a["cost_per_new_client"], a["return_on_spend"], a["roi_percent"]) == ("3000.00", "3000.00", "1.00", "0.0")
+    r = rows["radio"]  # money spent, nobody came: no cost per client to divide, a return of zero
+    assert (r["spend"], r["new_clients"], r["cost_per_new_client"], r["return_on_spend"]) == ("700.00", 0, None, "0.00")
+    assert rows[None]["spend"] is None and body["total_spend"] == "5200.00"
+    # Only the months the period touches count.
+    feb = {r["source"]: r for r in c.get("/api/v1/crm/reports/channels?from=2025-02-10&to=2025-02-20").get_json()["rows"]}
+    assert feb["avito"]["spend"] == "3000.00" and feb.get("yandex", {}).get("spend") is None
+    # The page: a form for the spend (generic entity pages) and the report's columns.
+    page = login(app.test_client(), user(role="owner", tenant=t))
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert page.get("/crm/channel-spend").status_code == 200
+    assert page.get("/crm/channel-spend/new").status_code == 200
+    html = page.get("/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_data(as_text=True)
+    assert "Cost per new client" in html and "750.00" in html and "1500.00" in html
+    # Recording spend is the owner's; a service advisor may read it but not write it.
+    advisor = api_client(user(role="service_advisor", tenant=t))
+    assert advisor.get("/api/v1/crm/channel-spend").status_code == 200
+    assert advisor.post("/api/v1/crm/channel-spend", json={"source": "x", "month": "2025-01", "amount": "1"}
+                        ).status_code == 403
 
 
 def test_report_pages_and_registry(shop, app):

@@ -2,7 +2,7 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 04:26:05.188366
+Create Date: 2026-11-25 04:35:07.794834
 """
 from alembic import op
 import sqlalchemy as sa
@@ -138,6 +138,24 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_client_id'), ['tenant_id', 'client_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_plate'), ['tenant_id', 'plate'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_vin_rev'), ['tenant_id', 'vin_rev'], unique=False)
+
+    op.create_table('crm_channel_spend',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=80), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('amount', core.db.Money(), nullable=False),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['core_user.id'], name=op.f('fk_crm_channel_spend_created_by_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_channel_spend_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_channel_spend')),
+    sa.UniqueConstraint('tenant_id', 'source', 'month', name=op.f('uq_crm_channel_spend_tenant_id_source_month'))
+    )
+    with op.batch_alter_table('crm_channel_spend', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_channel_spend_tenant_id_crm_channel_spend_month'), ['tenant_id', 'month'], unique=False)
 
     op.create_table('crm_mailing',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -471,6 +489,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_mailing_tenant_id_crm_mailing_created_at'))
 
     op.drop_table('crm_mailing')
+    with op.batch_alter_table('crm_channel_spend', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_channel_spend_tenant_id_crm_channel_spend_month'))
+
+    op.drop_table('crm_channel_spend')
     with op.batch_alter_table('crm_vehicle', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_vin_rev'))
         batch_op.drop_index(batch_op.f('ix_crm_vehicle_tenant_id_crm_vehicle_plate'))

@@ -147,7 +147,7 @@ def day_page():
     assigned_names = {a["bay_id"]: a["user_name"] for a in assignments}
     return render_template(
         "planner/day.html", day=day, today=_today(), prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
-        bays=bays, rows=_grid(day, bays, bookings, schedule, settings["slot_minutes"]),
+        bays=bays, rows=_grid(day, bays, bookings, schedule, settings["slot_minutes"]), step=settings["slot_minutes"],
         closed=schedule.days_off.get(day) if day in schedule.days_off else None,
         load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz,
         technicians=assigned_names, assigned={a["bay_id"]: a["user_id"] for a in assignments},

@@ -69,6 +69,7 @@
     var errorBox = document.querySelector("[data-move-error]");
     grid.addEventListener("dragstart", function (ev) {
       var cell = ev.target.closest("[data-booking]");
+      if (resizing) { ev.preventDefault(); return; }
       if (!cell) { return; }
       dragged = cell;
       ev.dataTransfer.effectAllowed = "move";
@@ -97,6 +98,83 @@
       }).catch(function () { errorBox.textContent = grid.dataset.moveFailed; errorBox.hidden = false; });
       dragged = null;
     });
+  }
+
+  // Drag a booking's lower edge to change its length: whole slots, at least one; the server checks
+  // overlaps and working hours (409/422: the message is shown and the booking keeps its length).
+  var resizing = null;
+  function showError(text) {
+    var box = document.querySelector("[data-move-error]");
+    box.textContent = text || grid.dataset.moveFailed;
+    box.hidden = false;
+    if (box.focus) { box.focus(); }
+  }
+  if (grid && grid.dataset.moveUrl) {
+    var step = parseInt(grid.dataset.step, 10) || 30;
+    grid.addEventListener("mousedown", function (ev) { if (ev.target.closest("[data-resize]")) { ev.preventDefault(); } });
+    grid.addEventListener("pointerdown", function (ev) {
+      var handle = ev.target.closest("[data-resize]");
+      if (!handle) { return; }
+      ev.preventDefault();
+      var cell = handle.closest("[data-booking]");
+      var row = grid.tBodies[0].rows[0];
+      var ghost = document.createElement("div");
+      ghost.className = "planner-resize-ghost";
+      ghost.style.height = cell.offsetHeight + "px";
+      cell.appendChild(ghost);
+      resizing = { cell: cell, ghost: ghost, y: ev.clientY, height: cell.offsetHeight,
+                   rowHeight: row ? row.offsetHeight : 36, duration: parseInt(cell.dataset.duration, 10), minutes: null };
+      handle.setPointerCapture && handle.setPointerCapture(ev.pointerId);
+    });
+    grid.addEventListener("pointermove", function (ev) {
+      if (!resizing) { return; }
+      var rows = Math.round((ev.clientY - resizing.y) / resizing.rowHeight);
+      var minutes = Math.max(step, Math.ceil(resizing.duration / step) * step + rows * step);
+      resizing.minutes = minutes;
+      resizing.ghost.style.height = Math.max(resizing.rowHeight, resizing.height + rows * resizing.rowHeight) + "px";
+      resizing.ghost.textContent = minutes + "′";
+    });
+    var endResize = function () {
+      if (!resizing) { return; }
+      var r = resizing;
+      resizing = null;
+      var snapBack = function () { if (r.ghost.parentNode) { r.ghost.parentNode.removeChild(r.ghost); } };
+      if (!r.minutes || r.minutes === r.duration) { snapBack(); return; }
+      fetch(grid.dataset.moveUrl + r.cell.dataset.booking, {
+        method: "PATCH", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": grid.dataset.csrf },
+        body: JSON.stringify({ duration_minutes: r.minutes, version: Number(r.cell.dataset.version) })
+      }).then(function (resp) {
+        if (resp.ok) { window.location.reload(); return null; }
+        snapBack();
+        return resp.json().then(function (data) { showError(data && data.message); });
+      }).catch(function () { snapBack(); showError(); });
+    };
+    grid.addEventListener("pointerup", endResize);
+    grid.addEventListener("pointercancel", function () {
+      if (resizing) { resizing.minutes = null; }
+      endResize();
+    });
+  }
+
+  // Phones: one bay column at a time, chosen with the bay switcher above the grid.
+  var switcher = document.querySelector("[data-bay-switch]");
+  if (grid && switcher) {
+    var select = switcher.querySelector("select");
+    var style = document.createElement("style");
+    document.head.appendChild(style);
+    var key = "planner-bay";
+    var show = function (id) {
+      style.textContent = "@media (max-width: 600px) { .planner-grid [data-col]:not([data-col=\"" + id +
+        "\"]) { display: none; } }";
+      try { window.sessionStorage.setItem(key, id); } catch (e) { /* private mode */ }
+    };
+    var saved = null;
+    try { saved = window.sessionStorage.getItem(key); } catch (e) { saved = null; }
+    if (saved && select.querySelector("option[value=\"" + saved + "\"]")) { select.value = saved; }
+    switcher.hidden = false;
+    show(select.value);
+    select.addEventListener("change", function () { show(select.value); });
   }
 
   // The client directory (crm.clients): search as you type, a chosen result fills client and car.

@@ -482,6 +482,7 @@ def bench_backend(backend: str, args) -> dict:
 
         report = run_queries(get, queries)
         if args.http:
+            conn.close()
             server.close()
         with app.app_context():
             db.engine.dispose()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import NamedTuple
 
 from core.db import tenant_sql
 
@@ -59,11 +60,16 @@ WHOLE_QUERY_PLATE = -2
 
 
 class _Plan:
-    """The range scans to run: (token index, what, score, lower bound, exact keys or None)."""
+    """The range scans to run: (token index, what, score, lower bound, exact keys or None).
+
+    ``typo``: the one-typo scans of each name word, kept aside as (scan number of the word's own
+    prefix scan, its typo scans); :func:`search` runs them only where the word itself found too little.
+    """
 
     def __init__(self):
         self.scans: list[tuple[int, str, int, str | None, list[str] | None]] = []
         self.rows: list = []
+        self.typo: list[tuple[int, list[tuple[int, str, int, str | None, list[str] | None]]]] = []
 
     def prefix(self, token: int, what: str, score: int, prefix: str) -> None:
         self.scans.append((token, what, score, prefix, None))
@@ -110,10 +116,10 @@ def _plan_name(word: str, index: int, plan: _Plan) -> None:
     plan.prefix(index, "name", S_NAME_PREFIX, "n:" + word)
     if len(word) >= TYPO_MIN_LEN:
         near = sorted(deletions(word))
-        plan.exact(index, "name~", S_NAME_TYPO, ["n:" + w for w in near])  # one letter too many
-        plan.prefix(index, "name~", S_NAME_TYPO, f"d:{word}/")  # one letter missing
-        for w in near:  # one letter wrong, or two swapped
-            plan.prefix(index, "name~", S_NAME_TYPO, f"d:{w}/")
+        typo = [(index, "name~", S_NAME_TYPO, None, ["n:" + w for w in near]),  # one letter too many
+                (index, "name~", S_NAME_TYPO, f"d:{word}/", None)]  # one letter missing
+        typo += [(index, "name~", S_NAME_TYPO, f"d:{w}/", None) for w in near]  # one letter wrong, or swapped
+        plan.typo.append((len(plan.scans) - 1, typo))
 
 
 def _corrected(key: str) -> str:
@@ -132,11 +138,14 @@ def plan(q: str) -> _Plan:
         return p
     _plan_phone(q, p)
     tokens = _tokens(q)
+    # A whole phone number ("8 (912) 345-67-89": 10+ digits, nothing but phone punctuation) is not also
+    # read as plates and VIN tails: "(912)" as a plate part brought 30 unrelated cars along with the owner.
+    whole_phone = len(re.sub(r"\D", "", q)) >= 10 and _PHONE_CHARS.match(q) is not None
     joined = fold_plate(q)
-    if len(tokens) > 1 and _HAS_DIGIT.search(joined):  # "а 123 вс 77": one plate typed with spaces
+    if len(tokens) > 1 and _HAS_DIGIT.search(joined) and not whole_phone:  # "а 123 вс 77": a plate with spaces
         _plan_vehicle(joined, WHOLE_QUERY_PLATE, p)
     for i, token in enumerate(tokens):
-        if _HAS_DIGIT.search(token) or (LATIN_ONLY.match(token) and len(token) >= 4):
+        if (_HAS_DIGIT.search(token) or (LATIN_ONLY.match(token) and len(token) >= 4)) and not whole_phone:
             _plan_vehicle(token, i, p)
         _plan_inn(token, i, p)
         if not _HAS_DIGIT.search(token):
@@ -151,17 +160,33 @@ def plan(q: str) -> _Plan:
     return p
 
 
-def _lookup(p: _Plan) -> list[tuple[int, int, str, str, int | None, int | None]]:
-    """Run every scan of the plan in one statement: rows (scan number, token, what, key, client, vehicle).
+_VEHICLE_COLUMNS = "id, vin, plate, make, model, year, client_id"
+
+
+class _Vehicle(NamedTuple):
+    id: int
+    vin: str | None
+    plate: str | None
+    make: str | None
+    model: str | None
+    year: int | None
+    client_id: int | None
+
+
+def _lookup(p: _Plan, start: int = 0, vehicles: dict | None = None) -> list[tuple[int, int, str, str, int | None, int | None]]:
+    """Run every scan of the plan from ``start`` on in one statement: rows (scan number, token, what, key,
+    client, vehicle).
 
     Written as SQL text: building a 20-branch UNION with the expression language cost more than the
     database took to run it. Every branch is an index range scan on ``(tenant_id, key)``; the tenant is
-    bound by :func:`core.db.tenant_sql`.
+    bound by :func:`core.db.tenant_sql`. With ``vehicles`` (a dict to fill, id -> :class:`_Vehicle`), the
+    cars found come back in the same statement (a primary-key join per hit) instead of a second round
+    trip. The text depends only on the plan's shape, so PostgreSQL's driver prepares it once it repeats.
     """
-    if not p.scans:
+    if len(p.scans) <= start:
         return []
     branches, params = [], {}
-    for n, (_token, _what, _score, prefix, keys) in enumerate(p.scans):
+    for n, (_token, _what, _score, prefix, keys) in enumerate(p.scans[start:], start):
         if keys is not None:
             names = []
             for j, key in enumerate(keys):
@@ -173,17 +198,36 @@ def _lookup(p: _Plan) -> list[tuple[int, int, str, str, int | None, int | None]]
             cond = f"key >= :lo{n} AND key < :hi{n}"
         branches.append(f"SELECT * FROM (SELECT {n} AS scan, key, client_id, vehicle_id FROM crm_search_key "
                         f"WHERE tenant_id = :tenant_id AND {cond} LIMIT {FANOUT}) AS s{n}")
-    rows = tenant_sql(" UNION ALL ".join(branches), **params).all()
+    sql = " UNION ALL ".join(branches)
+    if vehicles is None:
+        rows = tenant_sql(sql, **params).all()
+    else:
+        rows = tenant_sql(
+            f"SELECT s.scan, s.key, s.client_id, s.vehicle_id, v.id, v.vin, v.plate, v.make, v.model, v.year, "
+            f"v.client_id FROM ({sql}) AS s LEFT JOIN crm_vehicle v ON v.tenant_id = :tenant_id "
+            f"AND v.id = s.vehicle_id", **params).all()
+        for r in rows:
+            if r[4] is not None:
+                vehicles[r[4]] = _Vehicle(*r[4:])
     return [(r[0], p.scans[r[0]][0], p.scans[r[0]][1], r[1], r[2], r[3]) for r in rows]
 
 
 # Hand-written SQL for the fetches too: the expression language and the ORM's tenant criteria cost more
 # CPU than the database spends on these primary-key lookups. The tenant is bound by tenant_sql.
-_VEHICLE_COLUMNS = "id, vin, plate, make, model, year, client_id"
+_ID_BUCKETS = (1, 5, 20, 50, 100)
 
 
-def _ids(values) -> str:
-    return ", ".join(str(int(v)) for v in values)  # ints from our own rows: safe to inline
+def _id_list(name: str, values, params: dict) -> str:
+    """Bind parameters for ``IN (...)``, padded (with a repeated id) to one of a few lengths: the
+    statement's text repeats, so PostgreSQL's driver can prepare it instead of planning it anew."""
+    ids = sorted({int(v) for v in values})
+    size = next((b for b in _ID_BUCKETS if b >= len(ids)), len(ids))
+    ids += [ids[-1]] * (size - len(ids))
+    names = []
+    for j, value in enumerate(ids):
+        params[f"{name}{j}"] = value
+        names.append(f":{name}{j}")
+    return ", ".join(names)
 
 
 class _Hits:
@@ -235,6 +279,27 @@ def _second_pass(q: str, p: _Plan, hits: _Hits) -> None:
             hits.add(hits.clients, client_id, token + 1, S_NAME_WORD - 5, "name~")
 
 
+def _typo_phase(p: _Plan, limit: int) -> None:
+    """Run the one-typo scans of the words that need them, as a second statement, and add their rows.
+
+    A word whose own prefix scan came back full (``FANOUT`` rows: at least that many names start with
+    it) skips them: each of those hits outscores any typo hit of the word (50-60 against 30), so with
+    ``limit <= FANOUT`` a typo hit could only be ranked in by the query's other words, whose own scans
+    are capped samples too. Everything else (a misspelt word, a rare name, a short shop) runs them as
+    before. This keeps the ~15 typo scans per word away from the common case of a correctly typed name.
+    """
+    if not p.typo:
+        return
+    per_scan: dict[int, int] = defaultdict(int)
+    for row in p.rows:
+        per_scan[row[0]] += 1
+    start = len(p.scans)
+    for name_scan, typo_scans in p.typo:
+        if limit > FANOUT or per_scan.get(name_scan, 0) < FANOUT:
+            p.scans.extend(typo_scans)
+    p.rows = p.rows + _lookup(p, start)
+
+
 def search(q: str, limit: int = 20) -> list[dict]:
     """Ranked results: ``{"type": "vehicle"|"client", "score", "matched", "vehicle", "client",
     "vehicles", "last_visit"}``; the client of a car is its current owner."""
@@ -242,7 +307,9 @@ def search(q: str, limit: int = 20) -> list[dict]:
 
     p = plan(q)
     hits = _Hits()
-    p.rows = _lookup(p)
+    vehicle_rows: dict[int, _Vehicle] = {}
+    p.rows = _lookup(p, vehicles=vehicle_rows if any(s[1] in ("vin", "plate") for s in p.scans) else None)
+    _typo_phase(p, limit)
     for scan, token, what, key, client_id, vehicle_id in p.rows:
         score = p.scans[scan][2]
         if what == "name" and key == p.scans[scan][3]:
@@ -258,11 +325,7 @@ def search(q: str, limit: int = 20) -> list[dict]:
     if not hits.clients and not hits.vehicles:
         return []
 
-    # Cars with their owners, in one statement.
-    vehicle_rows = {}
-    if hits.vehicles:
-        vehicle_rows = {r.id: r for r in tenant_sql(
-            f"SELECT {_VEHICLE_COLUMNS} FROM crm_vehicle WHERE tenant_id = :tenant_id AND id IN ({_ids(hits.vehicles)})")}
+    # The cars came with the keys (_lookup); their owners and the listed clients' cars are fetched below.
     plate_tokens = {s[0]: s[3][2:] for s in p.scans if s[1] == "plate"}
 
     results = []  # (score, type, vehicle row or None, client id)
@@ -295,16 +358,19 @@ def search(q: str, limit: int = 20) -> list[dict]:
     phones: dict[int, list[str]] = defaultdict(list)
     owned: dict[int, list] = defaultdict(list)
     if client_ids:  # clients with their phones in one statement
+        params: dict = {}
         for r in tenant_sql(
                 "SELECT c.id, c.name, c.kind, p.e164 FROM crm_client c LEFT JOIN crm_client_phone p "
                 "ON p.client_id = c.id AND p.tenant_id = :tenant_id "
-                f"WHERE c.tenant_id = :tenant_id AND c.id IN ({_ids(client_ids)}) ORDER BY c.id, p.position"):
+                f"WHERE c.tenant_id = :tenant_id AND c.id IN ({_id_list('c', client_ids, params)}) "
+                "ORDER BY c.id, p.position", **params):
             clients.setdefault(r.id, r)
             if r.e164:
                 phones[r.id].append(r.e164)
     if listed_clients:
+        params = {}
         for v in tenant_sql(f"SELECT {_VEHICLE_COLUMNS} FROM crm_vehicle WHERE tenant_id = :tenant_id "
-                            f"AND client_id IN ({_ids(listed_clients)}) ORDER BY id"):
+                            f"AND client_id IN ({_id_list('o', listed_clients, params)}) ORDER BY id", **params):
             owned[v.client_id].append(v)
     shown = [r[2].id for r in results if r[2] is not None] + [v.id for vs in owned.values() for v in vs[:5]]
     visits = last_visits(shown)

@@ -112,6 +112,8 @@ def register_permissions():
         Permission("workshop.employee.delete", _l("Delete employees"), MANAGERS),
         Permission("workshop.attendance.clock", _l("Clock one's own shift and breaks"), STAFF),
         Permission("workshop.attendance.manage", _l("Record and see everyone's time entries"), MANAGERS),
+        Permission("workshop.staff.manage", _l("Start, pause and finish other employees' job time and shifts "
+                                               "(also employees without a login)"), ADVISORS),
         Permission("workshop.report.payroll", _l("See the payroll draft"), MANAGERS),
         # workshop.norms
         *[Permission(f"workshop.{obj}.{op}", title, roles) for obj, titles in (
@@ -225,6 +227,11 @@ def document_panels(document, ctx):
         due = due_panel(document, ctx.user)
         if due is not None:
             panels.append(Panel("workshop.due", _l("Due for this car"), due, order=110))
+        from .staff_views import clock_for_panel
+
+        clocks = clock_for_panel(document, ctx.user)
+        if clocks is not None:
+            panels.append(Panel("workshop.clock_for", _l("Job time of employees"), clocks, order=115))
         return panels
     if isinstance(document, ServiceOrder):
         return [Panel("workshop.photos", _l("Photos"), photos_panel(document, ctx.user), order=100)]

@@ -273,15 +273,24 @@ def get_totals(user, order_id: int):
     return jsonify(services.totals(order).as_json())
 
 
-@bp.post(f"/work-orders/<int:order_id>/labor-lines/<int:line_id>/clock/<any(start, stop):action>")
+@bp.post(f"/work-orders/<int:order_id>/labor-lines/<int:line_id>/clock/<any(start, pause, stop, finish):action>")
 @requires("workshop.work_order.start")
 def clock(user, order_id: int, line_id: int, action: str):
-    """The technician starts or stops his clock on a job (clocked time for the productivity report)."""
+    """The technician starts, pauses or finishes (stops) his clock on a job (clocked time for the
+    productivity report). With ``workshop.staff`` a foreman or advisor (``workshop.staff.manage``) may
+    run another employee's clock, also one without a login: body ``{"employee_id": 7}``."""
     order = services.lock_order(order_id)
     line = services.get_line(order, "labor", line_id)
-    entry = services.clock(order, line, action, user)
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    subject = None
+    if body.get("employee_id") is not None or body.get("technician_id") is not None:
+        if not g.tenant.has("workshop.staff"):
+            raise not_found()
+        subject = staff.subject_for_clock(_load(staff.ClockForSchema(), body), user)
+    entry = services.clock(order, line, "start" if action == "start" else "stop", user, subject=subject)
     events.commit()
-    return jsonify(id=entry.id, labor_line_id=entry.labor_line_id, started_at=entry.started_at.isoformat(),
+    return jsonify(id=entry.id, labor_line_id=entry.labor_line_id, technician_id=entry.technician_id,
+                   employee_id=entry.employee_id, started_at=entry.started_at.isoformat(),
                    ended_at=entry.ended_at.isoformat() if entry.ended_at else None)
 
 

@@ -662,19 +662,25 @@ def convert_diagnostic_act(act, user, rate: Decimal | None) -> WorkOrder:
 # --- clocked time ----------------------------------------------------------------------------------
 
 
-def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None):
-    """Start or stop ``user``'s clock on job ``line``. Starting stops the clock running on any other
-    job of the technician (one job at a time). Only approved jobs of an order in progress."""
+def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None, subject=None):
+    """Start or stop ``user``'s clock on job ``line`` (or the clock of ``subject``, a
+    :class:`plugins.workshop.staff.Subject`: another employee's, run by a foreman). Starting stops the
+    clock running on any other job of the same person (one job at a time). Only approved jobs of an
+    order in progress."""
     from .models import TimeEntry
+    from .staff import Subject
 
     at = at or utcnow()
+    subject = subject or Subject(technician_id=user.id)
     running = db.session.scalars(select(TimeEntry).where(
-        TimeEntry.technician_id == user.id, TimeEntry.kind == "job", TimeEntry.ended_at.is_(None))
+        subject.where(), TimeEntry.kind == "job", TimeEntry.ended_at.is_(None))
         .with_for_update()).all()
     if action == "stop":
         mine = [e for e in running if e.labor_line_id == line.id]
         if not mine:
-            raise WorkshopError(_("Your clock is not running on this job."), 409)
+            if subject.technician_id == getattr(user, "id", None):
+                raise WorkshopError(_("Your clock is not running on this job."), 409)
+            raise WorkshopError(_("The clock is not running on this job."), 409)
         for entry in mine:
             entry.ended_at = at
             audit.record("clock_stop", entry, user=user, changes={"ended_at": [None, at]})
@@ -690,10 +696,11 @@ def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None):
         entry.ended_at = at
         audit.record("clock_stop", entry, user=user, changes={"ended_at": [None, at]})
     entry = TimeEntry(tenant_id=order.tenant_id, kind="job", work_order_id=order.id, labor_line_id=line.id,
-                      technician_id=user.id, started_at=at)
+                      started_at=at, **subject.columns())
     db.session.add(entry)
     db.session.flush()
-    audit.record("clock_start", entry, user=user, changes={"labor_line_id": [None, line.id], "started_at": [None, at]})
+    audit.record("clock_start", entry, user=user, changes={"labor_line_id": [None, line.id], "started_at": [None, at],
+                                                            **{k: [None, v] for k, v in subject.columns().items() if v}})
     return entry
 
 

@@ -99,10 +99,17 @@ class EmployeeSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
-class TimeEntrySchema(Schema):
-    """A time entry a manager records or corrects: a shift, a break, or time on a job."""
+def _employee_check(value):
+    if value is not None and db.session.execute(select(Employee.id).where(Employee.id == value)).first() is None:
+        raise ValidationError(_l("No such employee."))
 
-    technician_id = fields.Integer(required=True, validate=_user_check)
+
+class TimeEntrySchema(Schema):
+    """A time entry a manager records or corrects: a shift, a break, or time on a job; for a user
+    (``technician_id``) or for an employee who has no login (``employee_id``)."""
+
+    technician_id = fields.Integer(allow_none=True, load_default=None, validate=_user_check)
+    employee_id = fields.Integer(allow_none=True, load_default=None, validate=_employee_check)
     kind = fields.String(required=True, validate=validate.OneOf(TIME_KINDS))
     labor_line_id = fields.Integer(allow_none=True, load_default=None)
     started_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
@@ -110,6 +117,10 @@ class TimeEntrySchema(Schema):
 
     @validates_schema
     def _consistent(self, data, **kwargs):
+        if not data.get("technician_id") and not data.get("employee_id"):
+            raise ValidationError(_l("Choose the technician or the employee."), "technician_id")
+        if data.get("technician_id") and data.get("employee_id"):
+            raise ValidationError(_l("Choose either the technician or the employee, not both."), "employee_id")
         if data.get("kind") == "job" and not data.get("labor_line_id"):
             raise ValidationError(_l("Choose the job."), "labor_line_id")
         if data.get("kind") in ATTENDANCE_KINDS and data.get("labor_line_id"):
@@ -129,8 +140,15 @@ class PartRequestSchema(Schema):
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
+class ClockForSchema(Schema):
+    """Whose clock a foreman or advisor runs: an employee (with or without a login) or a user."""
+
+    employee_id = fields.Integer(allow_none=True, load_default=None, validate=_employee_check)
+    technician_id = fields.Integer(allow_none=True, load_default=None, validate=_user_check)
+
+
 def dump_time_entry(entry: TimeEntry) -> dict:
-    return {"id": entry.id, "technician_id": entry.technician_id, "kind": entry.kind,
+    return {"id": entry.id, "technician_id": entry.technician_id, "employee_id": entry.employee_id, "kind": entry.kind,
             "work_order_id": entry.work_order_id, "labor_line_id": entry.labor_line_id,
             "started_at": _aware(entry.started_at).isoformat(),
             "ended_at": _aware(entry.ended_at).isoformat() if entry.ended_at else None}
@@ -145,12 +163,43 @@ class StaffError(Exception):
         self.message, self.status, self.fields = message, status, fields or {}
 
 
-def attendance(user, kind: str, action: str, at: datetime | None = None) -> TimeEntry:
-    """The technician starts or ends his shift or a break. A break needs a running shift; ending the
-    shift ends the break (and stops the job clock) too."""
+class Subject:
+    """Whose time an entry is: a user (``technician_id``) or an employee without a login (``employee_id``)."""
+
+    def __init__(self, technician_id: int | None = None, employee_id: int | None = None):
+        self.technician_id, self.employee_id = technician_id, employee_id
+
+    def where(self):
+        if self.technician_id is not None:
+            return TimeEntry.technician_id == self.technician_id
+        return (TimeEntry.employee_id == self.employee_id) & TimeEntry.technician_id.is_(None)
+
+    def columns(self) -> dict:
+        return {"technician_id": self.technician_id, "employee_id": self.employee_id}
+
+
+def subject_for_clock(data: dict, user) -> Subject:
+    """Whose clock ``user`` asks to run (``employee_id`` or ``technician_id`` in ``data``; neither: his
+    own). Only one's own clock without ``workshop.staff.manage`` (:class:`StaffError` 403)."""
+    if data.get("employee_id"):
+        employee = db.session.execute(select(Employee).where(Employee.id == data["employee_id"])).scalar_one()
+        subject = Subject(technician_id=employee.user_id) if employee.user_id else Subject(employee_id=employee.id)
+    elif data.get("technician_id"):
+        subject = Subject(technician_id=data["technician_id"])
+    else:
+        subject = Subject(technician_id=user.id)
+    if subject.technician_id != user.id and not user.can("workshop.staff.manage"):
+        raise StaffError(_("You may only run your own clock."), 403)
+    return subject
+
+
+def attendance(user, kind: str, action: str, at: datetime | None = None, subject: Subject | None = None) -> TimeEntry:
+    """The technician starts or ends his shift or a break (or a foreman does it for ``subject``). A
+    break needs a running shift; ending the shift ends the break (and stops the job clock) too."""
     at = at or utcnow()
+    subject = subject or Subject(technician_id=user.id)
     running = db.session.scalars(select(TimeEntry).where(
-        TimeEntry.technician_id == user.id, TimeEntry.ended_at.is_(None)).with_for_update()).all()
+        subject.where(), TimeEntry.ended_at.is_(None)).with_for_update()).all()
     by_kind = {e.kind: e for e in running}
     if action == "start":
         if kind in by_kind:
@@ -159,7 +208,7 @@ def attendance(user, kind: str, action: str, at: datetime | None = None) -> Time
             raise StaffError(_("Start your shift first."))
         if kind == "break" and "job" in by_kind:
             _stop(by_kind["job"], at, user)  # a break pauses the job clock
-        entry = TimeEntry(technician_id=user.id, kind=kind, started_at=at)
+        entry = TimeEntry(kind=kind, started_at=at, **subject.columns())
         db.session.add(entry)
         db.session.flush()
         audit.record("clock_start", entry, user=user, changes={"kind": [None, kind], "started_at": [None, at]})
@@ -191,7 +240,8 @@ def record_time_entry(values: dict, user) -> TimeEntry:
         line = db.session.get(LaborLine, values["labor_line_id"])
         if line is None:
             raise StaffError(_("No such job."), 422, {"labor_line_id": [_("No such job.")]})
-    entry = TimeEntry(technician_id=values["technician_id"], kind=values["kind"], started_at=values["started_at"],
+    entry = TimeEntry(technician_id=values.get("technician_id"), employee_id=values.get("employee_id"),
+                      kind=values["kind"], started_at=values["started_at"],
                       ended_at=values.get("ended_at"), labor_line_id=line.id if line else None,
                       work_order_id=line.work_order_id if line else None)
     db.session.add(entry)
@@ -249,8 +299,18 @@ def _ratio(a: Decimal, b: Decimal) -> str | None:
     return str((a / b).quantize(KOPECK, ROUND_HALF_UP)) if b else None
 
 
-def _clocked(since: datetime, until: datetime) -> dict[tuple[int, str], Decimal]:
-    """Hours per (technician, kind) inside ``[since, until)``; running clocks count up to now."""
+def _who(entry: TimeEntry):
+    """The report key of an entry: the user's id, or ``("employee", id)`` for an employee without a login."""
+    return entry.technician_id if entry.technician_id is not None else ("employee", entry.employee_id)
+
+
+def _sort_key(who):
+    return (1, who[1]) if isinstance(who, tuple) else (0, who)
+
+
+def _clocked(since: datetime, until: datetime) -> dict[tuple, Decimal]:
+    """Hours per (technician or ("employee", id), kind) inside ``[since, until)``; running clocks count
+    up to now."""
     now = utcnow()
     out: dict[tuple[int, str], Decimal] = {}
     for entry in db.session.scalars(select(TimeEntry).where(
@@ -258,7 +318,7 @@ def _clocked(since: datetime, until: datetime) -> dict[tuple[int, str], Decimal]
         start = max(_aware(entry.started_at), since)
         end = min(_aware(entry.ended_at) if entry.ended_at else now, until)
         if end > start:
-            key = (entry.technician_id, entry.kind or "job")
+            key = (_who(entry), entry.kind or "job")
             out[key] = out.get(key, Decimal(0)) + _hours(end - start)
     return out
 
@@ -277,18 +337,25 @@ def _sold(since: datetime, until: datetime):
     return hours, amount
 
 
-def _name(user_id: int, employee: Employee | None) -> str | None:
+def _name(user_id, employee: Employee | None) -> str | None:
     if employee is not None:
         return employee.name
+    if isinstance(user_id, tuple):
+        return None
     user = db.session.get(User, user_id)
     return (user.name or user.email) if user else None
 
 
-def _employees() -> dict[int, Employee]:
-    """Employees by user; should a user have two employee cards, the active, newest one counts."""
-    rows = db.session.scalars(select(Employee).where(Employee.user_id.is_not(None))
-                              .order_by(Employee.active, Employee.id))
-    return {e.user_id: e for e in rows}
+def _employees() -> dict:
+    """Employees by user; should a user have two employee cards, the active, newest one counts.
+    Employees without a login are under ``("employee", id)``."""
+    rows = db.session.scalars(select(Employee).order_by(Employee.active, Employee.id))
+    return {(e.user_id if e.user_id is not None else ("employee", e.id)): e for e in rows}
+
+
+def _ids(who, employee: Employee | None) -> dict:
+    return {"technician_id": None if isinstance(who, tuple) else who,
+            "employee_id": employee.id if employee else None}
 
 
 def productive_time(since: datetime, until: datetime) -> list[dict]:
@@ -298,14 +365,14 @@ def productive_time(since: datetime, until: datetime) -> list[dict]:
     sold, _amount = _sold(since, until)
     employees = _employees()
     out = []
-    for tech_id in sorted({t for t, _k in clocked} | set(sold)):
+    for tech_id in sorted({t for t, _k in clocked} | set(sold), key=_sort_key):
         # The ratios come from the exact hours; only what is shown is rounded.
         attended = max(clocked.get((tech_id, "shift"), Decimal(0)) - clocked.get((tech_id, "break"), Decimal(0)),
                        Decimal(0))
         job = clocked.get((tech_id, "job"), Decimal(0))
         s = sold.get(tech_id, Decimal(0))
         employee = employees.get(tech_id)
-        out.append({"technician_id": tech_id, "employee_id": employee.id if employee else None,
+        out.append({**_ids(tech_id, employee),
                     "name": _name(tech_id, employee), "attended_hours": _round(attended),
                     "clocked_hours": _round(job), "sold_hours": _round(s),
                     "productivity": _ratio(job, attended), "efficiency": _ratio(s, job),
@@ -323,7 +390,7 @@ def payroll(since: datetime, until: datetime) -> dict:
     items = []
     total = Decimal("0.00")
     tech_ids = {t for t, _k in clocked} | set(sold_amount) | {uid for uid, e in employees.items() if e.active}
-    for tech_id in sorted(tech_ids):
+    for tech_id in sorted(tech_ids, key=_sort_key):
         employee = employees.get(tech_id)
         attended = max(clocked.get((tech_id, "shift"), Decimal(0)) - clocked.get((tech_id, "break"), Decimal(0)),
                        Decimal(0))
@@ -332,7 +399,7 @@ def payroll(since: datetime, until: datetime) -> dict:
         hourly = employee.hourly_cost if employee else Decimal(0)
         piece = (labour * percent / 100).quantize(KOPECK, ROUND_HALF_UP)
         time_pay = (attended * hourly).quantize(KOPECK, ROUND_HALF_UP)
-        items.append({"technician_id": tech_id, "employee_id": employee.id if employee else None,
+        items.append({**_ids(tech_id, employee),
                       "name": _name(tech_id, employee), "sold_hours": str(sold_hours.get(tech_id, Decimal(0)).quantize(KOPECK)),
                       "sold_labour": str(labour.quantize(KOPECK)), "piece_rate_percent": str(percent),
                       "piece_pay": str(piece), "attended_hours": str(attended.quantize(KOPECK, ROUND_HALF_UP)),

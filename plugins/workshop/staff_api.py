@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from core import events
-from core.api.errors import not_found, validation_error
+from core.api.errors import ApiError, not_found, validation_error
 from core.api.resources import json_body
 from core.db import db
 from core.i18n import domain
@@ -52,8 +52,11 @@ def period() -> tuple[datetime, datetime]:
 @bp.post("/attendance/<any(shift, break):kind>/<any(start, stop):action>")
 @requires(STAFF_FEATURE, "workshop.attendance.clock")
 def attendance(user, kind: str, action: str):
-    """The signed-in employee starts or ends his shift or a break."""
-    entry = staff.attendance(user, kind, action)
+    """The signed-in employee starts or ends his shift or a break; a foreman (``workshop.staff.manage``)
+    does it for another employee with ``{"employee_id": 7}``."""
+    body = json_body() if request.get_data(cache=True).strip() else {}
+    subject = staff.subject_for_clock(_load(staff.ClockForSchema(), body), user) if body else None
+    entry = staff.attendance(user, kind, action, subject=subject)
     events.commit()
     return jsonify(staff.dump_time_entry(entry))
 
@@ -67,8 +70,14 @@ def my_running_clocks(user):
 
 
 @bp.post("/time-entries")
-@requires(STAFF_FEATURE, "workshop.attendance.manage")
+@requires(STAFF_FEATURE, "workshop.attendance.clock")
 def record_time_entry(user):
+    """Record a shift, break or job time afterwards, for a user (``technician_id``) or an employee without
+    a login (``employee_id``): managers (``workshop.attendance.manage``) and foremen or advisors
+    (``workshop.staff.manage``) only; a technician runs his own clock live instead (403)."""
+    if not (user.can("workshop.attendance.manage") or user.can("workshop.staff.manage")):
+        raise ApiError(403, "forbidden", _("You do not have permission to do this."),
+                       permission="workshop.staff.manage")
     values = _load(staff.TimeEntrySchema(), json_body())
     entry = staff.record_time_entry(values, user)
     events.commit()
@@ -85,6 +94,8 @@ def list_time_entries(user):
                                     (TimeEntry.ended_at.is_(None)) | (TimeEntry.ended_at > since))
     if request.args.get("technician_id", type=int):
         query = query.where(TimeEntry.technician_id == request.args.get("technician_id", type=int))
+    if request.args.get("employee_id", type=int):
+        query = query.where(TimeEntry.employee_id == request.args.get("employee_id", type=int))
     entries = db.session.scalars(query.order_by(TimeEntry.started_at, TimeEntry.id))
     return jsonify(items=[staff.dump_time_entry(e) for e in entries])
 

@@ -132,3 +132,48 @@ def staff_reports_page():
     pay = staff.payroll(since, until) if user.can("workshop.report.payroll") else None
     return render_template("workshop/staff/reports.html", start=start, end=end,
                            kpis=staff.productive_time(since, until), payroll=pay, bays=staff.bays(since, until), _=_)
+
+
+# --- a foreman runs other employees' job clocks (employees without a login too) ----------------------
+
+
+def clock_for_panel(order, user) -> str | None:
+    """The "Job time of employees" block of a work order in progress (``workshop.staff.manage``)."""
+    from flask import g
+
+    from .staff import Employee
+
+    if (order.state != "in_progress" or user is None or not g.tenant.has(FEATURE)
+            or not user.can("workshop.staff.manage")):
+        return None
+    employees = list(db.session.scalars(select(Employee).where(Employee.active.is_(True)).order_by(Employee.name)))
+    if not employees:
+        return None
+    lines = [line for line in order.labor_lines if line.decision == "approved"]
+    running = {}
+    for e in db.session.scalars(select(TimeEntry).where(TimeEntry.work_order_id == order.id, TimeEntry.kind == "job",
+                                                        TimeEntry.ended_at.is_(None))):
+        for emp in employees:
+            if (e.employee_id and e.employee_id == emp.id) or (e.technician_id and e.technician_id == emp.user_id):
+                running[(emp.id, e.labor_line_id)] = True
+    return render_template("workshop/panels/clock_for.html", doc=order, lines=lines, employees=employees,
+                           running=running)
+
+
+@bp.post("/work-orders/<int:order_id>/labor-lines/<int:line_id>/clock-for")
+@permission_required("workshop.staff.manage", feature=FEATURE)
+def clock_for(order_id: int, line_id: int):
+    what = request.form.get("do")
+    if what not in ("start", "pause", "finish"):
+        abort(400)
+    user = current_user_obj()
+
+    def action():
+        order = services.lock_order(order_id)
+        line = services.get_line(order, "labor", line_id)
+        data = staff.ClockForSchema().load({"employee_id": request.form.get("employee_id", type=int)})
+        subject = staff.subject_for_clock(data, user)
+        services.clock(order, line, "start" if what == "start" else "stop", user, subject=subject)
+
+    _run(action)
+    return redirect(f"/workshop/work-orders/{order_id}")

@@ -202,14 +202,17 @@ def patch_booking(booking_id: int):
     if data.get("version") is not None and data["version"] != booking.version:
         raise PlannerError(_("This booking was changed by someone else meanwhile. Reload it and try again."), 409)
     target = data.pop("status", None)
-    if target is not None and target != booking.status:
-        action = service.STATUS_ACTION.get(target)
-        if action is None:
-            raise validation_error({"status": [_("Unknown status.")]})
-        service.apply_transition(booking, action, actor=current_user)
-    if set(data) - {"version"}:
-        service.save_booking(data, booking, actor=current_user)
-    _commit()
+    try:
+        if target is not None and target != booking.status:
+            action = service.STATUS_ACTION.get(target)
+            if action is None:
+                raise validation_error({"status": [_("Unknown status.")]})
+            service.apply_transition(booking, action, actor=current_user)
+        if set(data) - {"version"}:
+            service.save_booking(data, booking, actor=current_user)
+        _commit()
+    except StaleDataError:
+        _stale(booking_id)
     return jsonify(service.booking_json(booking, service.tenant_zone()))
 
 
@@ -236,9 +239,21 @@ def transition_booking(booking_id: int, action: str):
     if action not in service.TRANSITIONS:
         raise not_found()
     booking = _booking(booking_id, for_update=True)
-    service.apply_transition(booking, action, actor=current_user)
-    _commit()
+    try:
+        service.apply_transition(booking, action, actor=current_user)
+        _commit()
+    except StaleDataError:  # someone moved it meanwhile (SQLite has no row lock to wait on)
+        _stale(booking_id)
     return jsonify(service.booking_json(booking, service.tenant_zone()))
+
+
+def _stale(booking_id: int):
+    """A concurrent change won: roll back; a booking converted meanwhile names its document."""
+    db.session.rollback()
+    current = _booking(booking_id)
+    if current.converted_to:
+        raise service.ConvertedAlready(current.converted_to)
+    raise PlannerError(_("This booking was changed by someone else meanwhile. Reload it and try again."), 409)
 
 
 # --- reading --------------------------------------------------------------------------------------------

@@ -385,6 +385,9 @@ def booking_convert(booking_id: int):
         link = exc.link
     except (PlannerError, StaleDataError) as exc:
         db.session.rollback()
+        current = _get_booking(booking_id)
+        if current.converted_to:  # a double click, or a colleague: show the order made meanwhile
+            return redirect(current.converted_to.get("url") or url_for("planner_ui.edit_booking", booking_id=booking_id))
         flash(getattr(exc, "message", None) or _("This booking was changed by someone else meanwhile. "
                                                 "Reload it and try again."), "error")
         return redirect(url_for("planner_ui.edit_booking", booking_id=booking_id))

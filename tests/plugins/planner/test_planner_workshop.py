@@ -174,3 +174,31 @@ def test_the_booking_form_offers_catalog_jobs(app, shop, api, ui):
     html = ui(s).get("/planner/bookings/new").get_data(as_text=True)
     assert '<datalist id="bk-job-catalog" data-slot="30">' in html
     assert re.search(r'<option value="Wheel alignment" data-minutes="90"', html)
+
+
+def test_concurrent_converts_make_one_service_order(app, shop, api, book, in_tenant):
+    """Four clicks at once (two advisors, double clicks): one service order, the others get a 409."""
+    import threading
+
+    s = shop(tier="specialist")
+    owner = api(s)
+    c, car = client_and_car(owner)
+    b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"]).json
+    clients = [api(s) for _ in range(4)]
+    barrier = threading.Barrier(len(clients))
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def attempt(client):
+        barrier.wait()
+        response = client.post(f"/api/v1/planner/bookings/{b['id']}/convert")
+        with lock:
+            results.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(client,)) for client in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200, 409, 409, 409]
+    assert len(_orders(in_tenant, s)) == 1

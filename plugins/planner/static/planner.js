@@ -248,6 +248,30 @@
       recompute();
       addInput.focus();
     };
+    // Catalogs longer than the first page: ask the server as the advisor types (the car's norms too).
+    var jobTimer = null;
+    addInput.addEventListener("input", function () {
+      var q = addInput.value.trim();
+      clearTimeout(jobTimer);
+      if (q.length < 2 || !catalog.dataset.searchUrl) { return; }
+      jobTimer = setTimeout(function () {
+        var car = document.getElementById("bk-vehicle_id");
+        var url = catalog.dataset.searchUrl + "?q=" + encodeURIComponent(q) + (car && car.value ? "&vehicle_id=" + encodeURIComponent(car.value) : "");
+        fetch(url, { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+          .then(function (data) {
+            var known = {};
+            Array.prototype.forEach.call(catalog.options, function (o) { known[o.value.toLowerCase()] = o; });
+            (data.items || []).forEach(function (item) {
+              var option = known[item.name.toLowerCase()];
+              if (!option) { option = document.createElement("option"); option.value = item.name; catalog.appendChild(option); }
+              option.dataset.hours = item.standard_hours;
+              option.dataset.minutes = item.minutes;
+              if (item.code) { option.label = item.code + " · " + item.standard_hours; }
+            });
+          }).catch(function () { /* the typed name is kept as it is */ });
+      }, 250);
+    });
     document.querySelector("[data-job-add]").addEventListener("click", addJob);
     addInput.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); addJob(); } });
     jobsBox.addEventListener("change", recompute);

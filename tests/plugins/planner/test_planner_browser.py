@@ -101,3 +101,32 @@ def test_the_day_grid_on_a_phone(browser, live_url, shop, api, user, book):
         ("Oleg", s.bays["Lift 2"], f"{MONDAY}T11:00")]
     assert page.evaluate(visible_bays) == [str(s.bays["Lift 2"])]  # the chosen bay stays after saving
     context.close()
+
+
+def test_planned_jobs_from_the_catalog_set_the_duration(browser, live_url, shop, api, user):
+    s = shop(tier="specialist")
+    client = api(s)
+    for body in ({"code": "OIL", "name": "Oil change", "standard_hours": "0.5"},
+                 {"code": "ALIGN", "name": "Wheel alignment", "standard_hours": "1.2"}):
+        assert client.post("/api/v1/workshop/jobs", json=body).status_code == 201
+    owner = user(role="owner", tenant=s.handle)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, owner)
+    page.goto(f"{live_url}/planner/bookings/new?bay_id={s.bays['Lift 1']}&start={MONDAY}T10:00")
+    page.fill("#bk-job-add", "Wheel alignment")
+    page.click("[data-job-add]")
+    assert page.input_value("#bk-jobs") == "Wheel alignment"
+    assert page.input_value("#bk-duration") == "90"  # 1.2 h -> 72 min -> three 30-minute slots
+    page.fill("#bk-job-add", "Oil change")
+    page.press("#bk-job-add", "Enter")
+    assert page.input_value("#bk-jobs") == "Wheel alignment\nOil change"
+    assert page.input_value("#bk-duration") == "120"  # 1.7 h -> 102 min -> four slots
+    page.fill("#bk-client_name", "Pavel")
+    shot(page, "planner-jobs")
+    with page.expect_navigation():
+        page.click("main form.card button[type=submit]")
+    [booking] = client.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"]
+    assert (booking["planned_jobs"], booking["duration_minutes"]) == (["Wheel alignment", "Oil change"], 120)
+    context.close()

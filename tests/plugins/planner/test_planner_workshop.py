@@ -172,7 +172,7 @@ def test_the_booking_form_offers_catalog_jobs(app, shop, api, ui):
     s = shop(tier="specialist")
     _jobs(api(s))
     html = ui(s).get("/planner/bookings/new").get_data(as_text=True)
-    assert '<datalist id="bk-job-catalog" data-slot="30">' in html
+    assert '<datalist id="bk-job-catalog" data-slot="30"' in html
     assert re.search(r'<option value="Wheel alignment" data-minutes="90"', html)
 
 

@@ -160,7 +160,6 @@ def plan(q: str) -> _Plan:
     return p
 
 
-_VEHICLE_COLUMNS = "id, vin, plate, make, model, year, client_id"
 
 
 class _Vehicle(NamedTuple):
@@ -357,21 +356,25 @@ def search(q: str, limit: int = 20) -> list[dict]:
     clients = {}
     phones: dict[int, list[str]] = defaultdict(list)
     owned: dict[int, list] = defaultdict(list)
-    if client_ids:  # clients with their phones in one statement
+    if client_ids:
+        # The clients with their phones and, for clients listed as such, their cars: one statement (a
+        # UNION ALL of two primary-key / indexed lookups, the columns shared positionally).
         params: dict = {}
-        for r in tenant_sql(
-                "SELECT c.id, c.name, c.kind, p.e164 FROM crm_client c LEFT JOIN crm_client_phone p "
-                "ON p.client_id = c.id AND p.tenant_id = :tenant_id "
-                f"WHERE c.tenant_id = :tenant_id AND c.id IN ({_id_list('c', client_ids, params)}) "
-                "ORDER BY c.id, p.position", **params):
-            clients.setdefault(r.id, r)
-            if r.e164:
-                phones[r.id].append(r.e164)
-    if listed_clients:
-        params = {}
-        for v in tenant_sql(f"SELECT {_VEHICLE_COLUMNS} FROM crm_vehicle WHERE tenant_id = :tenant_id "
-                            f"AND client_id IN ({_id_list('o', listed_clients, params)}) ORDER BY id", **params):
-            owned[v.client_id].append(v)
+        sql = ("SELECT 0 AS part, c.id AS id, c.name AS s1, c.kind AS s2, p.e164 AS s3, NULL AS s4, "
+               "p.position AS n, NULL AS owner FROM crm_client c LEFT JOIN crm_client_phone p "
+               "ON p.client_id = c.id AND p.tenant_id = :tenant_id "
+               f"WHERE c.tenant_id = :tenant_id AND c.id IN ({_id_list('c', client_ids, params)})")
+        if listed_clients:
+            sql += (" UNION ALL SELECT 1, v.id, v.vin, v.plate, v.make, v.model, v.year, v.client_id "
+                    "FROM crm_vehicle v WHERE v.tenant_id = :tenant_id "
+                    f"AND v.client_id IN ({_id_list('o', listed_clients, params)})")
+        for part, row_id, s1, s2, s3, s4, n, owner in tenant_sql(sql + " ORDER BY part, id, n", **params):
+            if part == 0:
+                clients.setdefault(row_id, (row_id, s1, s2))
+                if s3:
+                    phones[row_id].append(s3)
+            else:
+                owned[owner].append(_Vehicle(row_id, s1, s2, s3, s4, n, owner))
     shown = [r[2].id for r in results if r[2] is not None] + [v.id for vs in owned.values() for v in vs[:5]]
     visits = last_visits(shown)
 
@@ -381,7 +384,7 @@ def search(q: str, limit: int = 20) -> list[dict]:
 
     def client_dict(cid) -> dict | None:
         c = clients.get(cid)
-        return None if c is None else {"id": c.id, "name": c.name, "kind": c.kind, "phones": phones.get(c.id, [])}
+        return None if c is None else {"id": c[0], "name": c[1], "kind": c[2], "phones": phones.get(c[0], [])}
 
     out = []
     for total, kind, v, cid, matched in results:

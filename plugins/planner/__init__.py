@@ -2,7 +2,14 @@
 grids, free slots, tomorrow's arrivals, calendar feeds per bay and the public online booking page.
 
 Features (PRODUCT.md): ``planner.basic`` and ``planner.online_booking`` (Free), ``planner.quick``
-(two-click booking, Basic), ``planner.advanced`` (load, buffers, several bays, earliest fit).
+(two-click booking, Basic), ``planner.advanced`` (load, buffers, several bays, earliest fit, slots by
+technician skill).
+
+Hooks for other plugins (:mod:`plugins.planner.hookspecs`, documented in docs/plugins.md):
+``planner_booking_convert`` (a booking becomes a service order: the workshop's
+``plugins/workshop/planner_bridge.py``), ``planner_booking_parts_status`` (the "Parts" column of the
+arrivals, for the warehouse) and ``planner_job_catalog`` (planned jobs with standard hours). The planner
+answers the CRM's ``crm_visits`` and ``crm_vehicle_actions`` ("Book in planner").
 """
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl

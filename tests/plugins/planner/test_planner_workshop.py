@@ -202,3 +202,31 @@ def test_concurrent_converts_make_one_service_order(app, shop, api, book, in_ten
         t.join()
     assert sorted(results) == [200, 409, 409, 409]
     assert len(_orders(in_tenant, s)) == 1
+
+
+def test_the_workshop_refuses_users_who_may_not_open_service_orders(app, shop, api, user, book, in_tenant):
+    """Called through the tenant's proxy with an actor lacking workshop.service_order.create: a 403 answer,
+    nothing made; a shop without workshop.documents gets no answer at all."""
+    from core.models import User
+    from core.tenancy import current_tenant
+
+    s = shop(tier="specialist")
+    owner = api(s)
+    c, car = client_and_car(owner)
+    b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"]).json
+    tech = user(role="technician", tenant=s.handle)
+    with in_tenant(s) as session:
+        from plugins.planner.models import Booking
+        from plugins.planner.service import booking_for_hooks
+
+        booking = session.scalars(select(Booking).where(Booking.id == b["id"])).one()
+        actor = session.scalars(select(User).where(User.id == tech.id)).one()
+        hooks = app.extensions["garage"].hooks_for(current_tenant().plugins)
+        data = booking_for_hooks(booking)
+        assert hooks.planner_booking_convert(booking=data, actor=actor) == {"error": "forbidden", "status": 403}
+        assert data["bay"] == "Lift 1" and data["client_id"] == c["id"] and data["start"].startswith(f"{MONDAY}T10:00")
+    assert _orders(in_tenant, s) == []
+    basic = shop(tier="basic")
+    with in_tenant(basic):
+        hooks = app.extensions["garage"].hooks_for(current_tenant().plugins)
+        assert hooks.planner_booking_convert(booking=data, actor=None) is None

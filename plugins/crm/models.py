@@ -266,7 +266,9 @@ class SearchKey(TenantScoped, db.Model):
 
     __tablename__ = "crm_search_key"
     __table_args__ = (
-        Index(None, "tenant_id", "key"),
+        # Covering: a search's range scans read the ids from the index alone (PostgreSQL index-only
+        # scans, SQLite covering index), no table row per hit.
+        Index(None, "tenant_id", "key", "client_id", "vehicle_id"),
         Index(None, "tenant_id", "client_id"),
         Index(None, "tenant_id", "vehicle_id"),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 04:35:07.794834
+Create Date: 2026-11-25 04:45:52.394527
 """
 from alembic import op
 import sqlalchemy as sa
@@ -305,7 +305,7 @@ def upgrade():
     )
     with op.batch_alter_table('crm_search_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_client_id'), ['tenant_id', 'client_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_key'), ['tenant_id', 'key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_key_crm_search_key_client_id_crm_search_key_vehicle_id'), ['tenant_id', 'key', 'client_id', 'vehicle_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_vehicle_id'), ['tenant_id', 'vehicle_id'], unique=False)
 
     op.create_table('crm_service_done',
@@ -459,7 +459,7 @@ def downgrade():
     op.drop_table('crm_service_done')
     with op.batch_alter_table('crm_search_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_vehicle_id'))
-        batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_key'))
+        batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_key_crm_search_key_client_id_crm_search_key_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_crm_search_key_tenant_id_crm_search_key_client_id'))
 
     op.drop_table('crm_search_key')

@@ -70,9 +70,9 @@ class ServiceDone(TenantScoped, db.Model):
 
 
 class ReminderState(TenantScoped, db.Model):
-    """What the shop did about one due reminder: the service ``code`` of a car, due on a given date (or
-    km: ``due_key``). Once the service is done the due date moves, the key changes and the next
-    occurrence starts ``open`` again. No row: ``open``."""
+    """What the shop did about one due reminder: the service ``code`` of a car since it was last done
+    (``due_key``: that date and km). Once the service is done again the key changes and the next
+    occurrence starts ``open``. No row: ``open``."""
 
     __tablename__ = "crm_reminder_state"
     __table_args__ = (UniqueConstraint("tenant_id", "vehicle_id", "code", "due_key"),
@@ -270,8 +270,10 @@ BATCH = 500  # cars per round of bulk loads (keeps IN lists and memory bounded)
 
 
 def due_key(item: dict) -> str:
-    """Which occurrence of a reminder a row is about: its due date, or its km when it has no date."""
-    return str(item["due_on"] or f"km{item['due_km']}")
+    """Which occurrence of a reminder a row is about: the one after the service was last done. (Not the
+    due date: a new odometer reading moves the forecast every few days, and the shop's decision must
+    stay.)"""
+    return f"{item['last_done_on'] or ''}/{item['last_done_km'] if item['last_done_km'] is not None else ''}"[:40]
 
 
 def load_states(vehicle_ids: list[int]) -> dict[tuple, ReminderState]:

@@ -79,6 +79,13 @@ def test_a_run_out_snooze_reads_open_and_a_done_service_starts_afresh(shop, app)
         assert [(r["state"], r["snoozed_until"]) for r in later] == [("open", until.isoformat())]
     http.post("/api/v1/crm/reminders/dismiss", json={"vehicle_id": car, "code": "oil"})
     assert _due(http) == []
+    # A new odometer reading moves the forecast, not the shop's decision.
+    before = _due(http, state="all")[0]["due_on"]
+    r = http.post(f"/api/v1/crm/vehicles/{car}/odometer", json={"value": 50_300, "read_on": TODAY.isoformat(),
+                                                                "source": "client"})
+    assert r.status_code == 201, r.get_json()
+    [after] = _due(http, state="all")
+    assert after["due_on"] != before and after["state"] == "dismissed"
     # The service is recorded (due at 53,000 km now): the next oil change is a new reminder, open.
     http.post(f"/api/v1/crm/vehicles/{car}/service-done", json={"code": "oil", "done_on": TODAY.isoformat(),
                                                                  "done_km": 43_000})

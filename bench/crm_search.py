@@ -7,7 +7,7 @@
 Full size is 200,000 clients (10 % companies; ~1.3 phones each), 300,000 vehicles and 1,000,000 odometer
 readings, all in one tenant, plus a second small tenant. Rows are bulk-inserted on the DBAPI connection
 (``executemany`` on SQLite, ``COPY`` on PostgreSQL) with the search keys computed by the same functions
-the app uses (:mod:`plugins.crm.indexing`), then ANALYZEd.
+the app uses (:mod:`plugins.crm.indexing`), then ANALYZEd (PostgreSQL: VACUUM ANALYZE).
 
 Each query goes through the HTTP API ``GET /api/v1/crm/search`` with a bearer token, by default through
 Flask's test client (the whole WSGI stack in-process, no sockets); ``--http`` starts a waitress server
@@ -212,10 +212,9 @@ def bulk_load(engine, batches) -> dict[str, int]:
             raw.commit()
             counts[table] = len(rows)
             print(f"  {table:24} {len(rows):>9,} rows in {time.perf_counter() - t0:6.1f} s", flush=True)
-        cur.execute("ANALYZE")
-        raw.commit()
     finally:
         raw.close()
+    _analyze(engine)
     return counts
 
 
@@ -349,29 +348,47 @@ def make_database(backend: str, tmp: Path, name: str | None = None) -> tuple[str
 
 
 def _ensure_indexes(engine) -> list[str]:
-    """On a reused dataset: create the indexes the models declare that the database lacks yet (a
-    search index added after the data was generated), so the figures are those of the current schema."""
+    """On a reused dataset: bring the CRM tables' indexes to what the models declare now (an index added or
+    changed after the data was generated is created, one no longer declared is dropped), so the figures
+    are those of the current schema."""
     from sqlalchemy import inspect as sa_inspect
 
     from core.db import db
 
     inspector = sa_inspect(engine)
-    created = []
+    changed = []
     for table in db.metadata.sorted_tables:
         if not table.name.startswith("crm_") or not inspector.has_table(table.name):
             continue
         # Compared by columns: PostgreSQL truncates long generated names.
-        have = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table.name)}
+        declared = {tuple(c.name for c in index.columns) for index in table.indexes}
+        existing = inspector.get_indexes(table.name)
+        have = {tuple(ix["column_names"]) for ix in existing}
         have |= {tuple(uq["column_names"]) for uq in inspector.get_unique_constraints(table.name)}
+        for ix in existing:
+            if not ix.get("unique") and ix["name"].startswith("ix_") and tuple(ix["column_names"]) not in declared:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'DROP INDEX "{ix["name"]}"')
+                changed.append(f"dropped {ix['name']}")
         for index in table.indexes:
             if tuple(c.name for c in index.columns) not in have:
                 t0 = time.perf_counter()
                 index.create(engine)
-                created.append(f"{index.name} ({time.perf_counter() - t0:.0f} s)")
-    if created:
+                changed.append(f"created {index.name} ({time.perf_counter() - t0:.0f} s)")
+    if changed:
+        _analyze(engine)
+    return changed
+
+
+def _analyze(engine) -> None:
+    """Statistics for the planner; on PostgreSQL also VACUUM, which sets the visibility map that index-only
+    scans need (on a live table autovacuum keeps it; a bulk load has to do it once)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    else:
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
-    return created
 
 
 def _prepare_data(backend: str, args):
@@ -413,7 +430,7 @@ def _prepare_data(backend: str, args):
         with app.app_context():
             created = _ensure_indexes(db.engine)
         print(f"{backend}: reusing the dataset of {meta_path.name} (generated in {meta['load_s']:.0f} s)"
-              + (f"; created indexes: {', '.join(created)}" if created else ""), flush=True)
+              + (f"; indexes: {', '.join(created)}" if created else ""), flush=True)
         return app, meta["shop_id"], meta["token"], meta["counts"], meta["load_s"], lambda: None
     migrate.upgrade(app)
     with app.app_context():
@@ -483,6 +500,7 @@ def bench_backend(backend: str, args) -> dict:
         report = run_queries(get, queries)
         if args.http:
             conn.close()
+            server.task_dispatcher.shutdown()  # the worker threads first: they still signal the server loop
             server.close()
         with app.app_context():
             db.engine.dispose()

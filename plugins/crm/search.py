@@ -20,8 +20,11 @@ one typo in name   one-deletion neighbourhood (SymSpell-style); the      ``d:``/
 =================  =====================================================  =========
 
 Every candidate reading of the query becomes one index range scan with its own small LIMIT, and all of
-them go to the database as ONE ``UNION ALL`` statement; two more fetch what is shown (cars with their
-owners, clients with phones). No scan of a table, whatever the size of the shop.
+them go to the database as ONE ``UNION ALL`` statement, which also brings the cars found (the index
+covers the ids: no table row is read per hit); one more fetches the clients shown with their phones and
+cars. The one-typo scans of a name word run as a second statement, and only when the word as typed did
+not fill its own scan (a correctly typed common name never needs them). So a search is 2 statements, 3-4
+with a typo. No scan of a table, whatever the size of the shop.
 
 A hit scores by how exact it is; scores of different tokens add up (``иванов а123`` ranks Ivanov's
 A123.. car first); the best come first.

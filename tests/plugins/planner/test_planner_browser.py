@@ -130,3 +130,29 @@ def test_planned_jobs_from_the_catalog_set_the_duration(browser, live_url, shop,
     [booking] = client.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"]
     assert (booking["planned_jobs"], booking["duration_minutes"]) == (["Wheel alignment", "Oil change"], 120)
     context.close()
+
+
+def test_one_click_from_the_arrivals_to_the_service_order(browser, live_url, shop, api, user, book):
+    s = shop(tier="specialist")
+    client = api(s)
+    c = client.post("/api/v1/crm/clients", json={"name": "Irina Volkova", "phones": ["+7 916 777-88-99"]}).json
+    car = client.post("/api/v1/crm/vehicles", json={"client_id": c["id"], "make": "Kia", "model": "Ceed",
+                                                     "plate": "Е777КХ77"}).json
+    b = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=c["id"], vehicle_id=car["id"],
+             reason="Brakes squeak", planned_jobs=["Brake pads"]).json
+    owner = user(role="owner", tenant=s.handle)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                  locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, owner)
+    page.goto(f"{live_url}/planner/arrivals?date={MONDAY}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "planner-arrivals-phone")
+    with page.expect_navigation():
+        page.tap("main button:has-text('Open a service order')")
+    assert "/workshop/service-orders/" in page.url
+    link = client.get(f"/api/v1/planner/bookings/{b['id']}").json["converted_to"]
+    assert page.url.endswith(link["url"]) and link["number"] in page.inner_text("main")
+    assert "Brakes squeak" in page.inner_text("main")
+    context.close()

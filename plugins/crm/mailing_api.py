@@ -163,7 +163,7 @@ def mailings_page():
         else:
             db.session.commit()
             if created:
-                flash(_("The mailing is queued: %(count)s messages.", count=queued), "success")
+                flash(_("The mailing is queued. Messages: %(count)s.", count=queued), "success")
             else:
                 flash(_("This mailing was sent already."), "info")
             return redirect(url_for("crm_mailing_ui.mailings_page"))

@@ -78,7 +78,7 @@ def test_reviews_on_the_client_card_with_the_average(shop, app, login, user):
     card = page.get(f"/crm/clients/{client['id']}")
     assert card.status_code == 200
     html = card.get_data(as_text=True)
-    assert "Average score: 4.5 of 5 (2 reviews)" in html and "Very polite staff" in html
+    assert "Average score: 4.5 of 5; reviews: 2" in html and "Very polite staff" in html
     assert "no answer yet" in html
 
 

@@ -1,0 +1,99 @@
+"""CRM pages in headless Chromium (real server on loopback, see tests/test_browser.py): the due-soon list
+(snooze with a date, filter by state, dismiss), a mass mailing (count, then send) and the client card's
+reviews. Screenshots go to ``test-artifacts/crm-*.png``."""
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from test_browser import browser, live_url, shot, sign_in  # noqa: E402,F401  (shared fixtures and helpers)
+
+pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
+TODAY = date.today()
+
+
+@pytest.fixture
+def garage_config():
+    return {}
+
+
+@pytest.fixture
+def shop(app, tenant, user):
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import Client, Vehicle
+    from plugins.crm.reminders import add_months, record_done
+    from plugins.crm.reviews import request_review
+    from plugins.crm.segments import create_segment
+
+    t = tenant(tier="profi")
+    owner = user(role="owner", tenant=t)
+    with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, t.id))):
+        c = Client(name="Ivan Petrov", consent_email=True)
+        c.emails = ["ivan@example.com"]
+        shy = Client(name="Olga Shy", consent_email=False)
+        shy.emails = ["olga@example.com"]
+        db.session.add_all([c, shy])
+        db.session.flush()
+        car = Vehicle(client_id=c.id, plate="А123ВС77", make="Kia", model="Rio")
+        db.session.add_all([car, Vehicle(client_id=shy.id, make="Kia")])
+        db.session.flush()
+        record_done(car, "oil", add_months(TODAY, -12) + timedelta(days=10), None)
+        create_segment("Kia owners", {"make": "Kia"})
+        review = request_review(c, car)
+        review.score, review.comment, review.answered_at = 5, "Fast and clean", review.created_at
+        db.session.commit()
+        ids = {"client": c.id, "car": car.id}
+    return owner, ids
+
+
+def test_reminders_mailing_and_reviews_in_the_browser(browser, live_url, shop):
+    owner, ids = shop
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, owner)
+
+    # The due-soon list: snooze the oil change for a week; it leaves the list and shows under "Snoozed".
+    page.goto(f"{live_url}/crm/reminders?code=oil")
+    row = page.locator("table.crm-reminders tbody tr", has_text="A123BC77")
+    assert row.locator(".reminder-state").inner_text() == "Open"
+    shot(page, "crm-reminders")
+    until = (TODAY + timedelta(days=7)).isoformat()
+    row.locator("input[name=until]").fill(until)
+    row.locator("button:has-text('Snooze')").click()
+    page.wait_for_selector(".flash--success")
+    assert "A123BC77" not in page.inner_text("main")
+    page.select_option("select[name=state]", "snoozed")
+    page.click("form.filters button[type=submit]")
+    row = page.locator("table.crm-reminders tbody tr", has_text="A123BC77")
+    assert row.locator(".reminder-state").inner_text() == f"Snoozed until {until}"
+    row.locator("button:has-text('Dismiss')").click()
+    page.wait_for_selector(".flash--success")
+
+    # Mass mailing: count first (the excluded and why), then send once.
+    page.goto(f"{live_url}/crm/mailings")
+    page.select_option("select[name=segment_id]", label="Kia owners")
+    page.select_option("select[name=template_id]", index=1)
+    page.click("button:has-text('Count recipients')")
+    page.wait_for_selector(".mailing-preview")
+    preview = page.inner_text(".mailing-preview")
+    assert "Recipients: 1 of 2 clients in the segment." in preview and "No consent for this channel: 1" in preview
+    shot(page, "crm-mailing-preview")
+    page.click("button:has-text('Send to the recipients (1)')")
+    page.wait_for_selector(".flash--success")
+    assert "Messages: 1." in page.inner_text(".flash--success")
+    assert page.locator("table.crm-mailings tbody tr", has_text="Kia owners").count() == 1
+
+    # The client card: the reviews with their average.
+    page.goto(f"{live_url}/crm/clients/{ids['client']}")
+    reviews = page.inner_text(".crm-reviews")
+    assert "Average score: 5.0 of 5; reviews: 1" in reviews and "Fast and clean" in reviews
+    shot(page, "crm-client-card")
+    context.close()

@@ -86,11 +86,30 @@ def planner_job_catalog(query, vehicle_id):
         car = db.session.execute(select(Vehicle.make, Vehicle.model).where(Vehicle.id == vehicle_id)).first()
         if car is not None:
             make, model = car.make, car.model
+    hours = {job.id: job.standard_hours or Decimal(0) for job in jobs}
     if make:
-        from .norms import norm_for
-
-        hours = {job.id: norm_for(job, make, model)[0] for job in jobs}
-    else:
-        hours = {job.id: job.standard_hours or Decimal(0) for job in jobs}
+        hours.update(_norms(list(hours), make, model))
     return [{"code": job.code, "name": job.name, "standard_hours": Decimal(hours[job.id]), "bay_type": None}
             for job in jobs]
+
+
+def _norms(job_ids: list[int], make: str, model: str | None) -> dict[int, Decimal]:
+    """The make/model norms of many jobs in one query, as :func:`plugins.workshop.norms.norm_for` picks
+    them one by one: the make and model's norm, else the make's (no model), else none."""
+    from .norms import JobNorm
+
+    same = lambda a, b: (a or "").strip().casefold() == (b or "").strip().casefold()  # noqa: E731
+    found: dict[int, tuple[int, Decimal]] = {}  # job id -> (rank, hours); rank 0 beats rank 1
+    for row in db.session.execute(select(JobNorm.job_id, JobNorm.make, JobNorm.model, JobNorm.hours)
+                                  .where(JobNorm.job_id.in_(job_ids)).order_by(JobNorm.id)):
+        if not same(row.make, make):
+            continue
+        if model and row.model and same(row.model, model):
+            rank = 0
+        elif not row.model:
+            rank = 1
+        else:
+            continue
+        if row.job_id not in found or rank < found[row.job_id][0]:
+            found[row.job_id] = (rank, row.hours)
+    return {job_id: hours for job_id, (_rank, hours) in found.items()}

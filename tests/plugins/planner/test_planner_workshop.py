@@ -157,6 +157,14 @@ def test_hook_planner_job_catalog(app, shop, api, book, in_tenant):
     assert owner.get("/api/v1/planner/jobs?q=brake").json["items"][0]["minutes"] == 60
     norm = owner.get(f"/api/v1/planner/jobs?q=brake&vehicle_id={car['id']}").json["items"][0]
     assert (norm["standard_hours"], norm["minutes"]) == ("1.6", 120)
+    # A norm for the make (any model) applies when there is none for the model; other makes' do not.
+    oil = owner.get("/api/v1/workshop/jobs?q=oil").json["items"][0]
+    for make, hours in (("Kia", "0.7"), ("Lada", "2")):
+        assert owner.post("/api/v1/workshop/job-norms", json={"job_id": oil["id"], "make": make, "model": None,
+                                                              "hours": hours}).status_code == 201
+    items = {i["code"]: i for i in owner.get(f"/api/v1/planner/jobs?vehicle_id={car['id']}").json["items"]}
+    assert (items["OIL"]["standard_hours"], items["BRK"]["standard_hours"], items["ALIGN"]["standard_hours"]) == (
+        "0.7", "1.6", "1.2")
     # Without a duration, a booking lasts its planned jobs' hours, rounded up to the slot (30 min).
     b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", minutes=None, planned_jobs=["Oil change", "ALIGN"])
     assert b.status_code == 201, b.json

@@ -34,7 +34,19 @@ def _crm_template_helpers():
             return None
         return summary(client_id)
 
-    return {"crm_vehicle_actions": vehicle_actions, "crm_client_reviews": client_reviews}
+    def client_optouts(client_id):
+        """The client's opt-outs from mailings (channel, date), for the card."""
+        from sqlalchemy import select as _select
+
+        from .mailings import Unsubscribe
+
+        if not current_user.can("crm.client.read"):
+            return []
+        return list(db.session.scalars(_select(Unsubscribe).where(Unsubscribe.client_id == client_id)
+                                       .order_by(Unsubscribe.created_at)))
+
+    return {"crm_vehicle_actions": vehicle_actions, "crm_client_reviews": client_reviews,
+            "crm_client_optouts": client_optouts}
 
 
 def _allowed(permission: str):

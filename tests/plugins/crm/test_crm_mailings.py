@@ -204,3 +204,34 @@ def test_mailings_page_counts_and_sends_once(shop, app, login):
         assert session.scalar(select(func.count(Message.id)).where(Message.event == "mailing")) == 2
     listing = page.get("/crm/mailings").get_data(as_text=True)
     assert "Kia owners" in listing
+
+
+def test_sms_mailing_without_the_link_in_the_template_gets_it_appended(shop, app, login):
+    from plugins.crm.models import Client
+
+    http = shop.http
+    with shop.ctx() as session:
+        anna = session.get(Client, shop.ids["Anna"])
+        anna.consent_sms = True
+        anna.phones = ["+7 925 111-22-33"]
+        session.commit()
+    t = http.post("/api/v1/crm/message-templates", json={"event": "mailing", "channel": "sms", "title": "Promo",
+                                                          "body": "{{ shop }}: -10% on oil this week"})
+    assert t.status_code == 201, t.get_json()
+    m = http.post("/api/v1/crm/mailings", json={"segment_id": shop.segment["id"], "template_id": t.get_json()["id"],
+                                                "send": True}).get_json()
+    assert m["recipients"] == 1 and m["channel"] == "sms"
+    [(client_id, status, recipient)] = _mailing_messages(shop)
+    assert (client_id, status, recipient) == (shop.ids["Anna"], "queued", "+79251112233")
+    body = http.get(f"/api/v1/crm/clients/{client_id}/messages").get_json()["results"][0]["body"]
+    assert "-10% on oil" in body and "Unsubscribe: http" in body and f"/crm/unsubscribe/{shop.tenant.slug}/" in body
+    # Unsubscribed: the client's card says since when.
+    link = "/crm/unsubscribe/" + body.split("/crm/unsubscribe/", 1)[1].strip()
+    public = app.test_client()
+    form = public.get(link).get_data(as_text=True)
+    assert public.post(link, data={"csrf_token": csrf_of(form)}).status_code == 200
+    page = login(app.test_client(), shop.owner)
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    card = page.get(f"/crm/clients/{client_id}").get_data(as_text=True)
+    assert "Unsubscribed from SMS mailings on" in card
+

@@ -240,8 +240,14 @@ def document_panels(document, ctx):
 
 @hookimpl
 def document_actions(document, ctx):
-    """"Make a work order" on the pages of the documents a work order is made from."""
-    from .models import DiagnosticAct, Estimate, ServiceOrder
+    """"Make a work order" on the pages of the documents a work order is made from; the work order's
+    shop copy (for the technicians, no prices)."""
+    from .models import DiagnosticAct, Estimate, ServiceOrder, WorkOrder
+
+    if isinstance(document, WorkOrder):
+        return [Action("workshop.shop_copy", _l("Shop copy"),
+                       f"/api/v1/workshop/work-orders/{document.id}/print?template=shop_copy", order=60,
+                       method="get", permission="workshop.work_order.read")]
 
     sources = ((ServiceOrder, "service-orders", ("draft", "accepted")),
                (Estimate, "estimates", ("draft", "sent", "accepted")),

@@ -101,7 +101,8 @@ SERVICE_ORDER = DocumentType(
 WORK_ORDER = DocumentType(
     key=WO, plugin="workshop", resource="work-orders", model=WorkOrder, schema=WorkOrderSchema,
     title=_l("Work orders"), workflow=WORK_ORDER_WORKFLOW, number_prefix="WO", feature=FEATURE,
-    print_templates={"default": "workshop/print/work_order.html"}, print_renderer=render_tenant_print,
+    print_templates={"default": "workshop/print/work_order.html",
+                     "shop_copy": "workshop/print/work_order_shop_copy.html"}, print_renderer=render_tenant_print,
     search_fields=("number",), filter_fields=("state", "client_id", "vehicle_id", "service_order_id"),
     sort_fields=("id", "number", "created_at", "closed_at", "total"),
     list_columns=("number", "state", "client_id", "vehicle_id", "total"),

@@ -1,7 +1,8 @@
-"""Print templates the tenant edits: one Jinja template per document type, kept with its history.
+"""Print templates the tenant edits: every print form of every workshop document type (the service
+order, the work order and its shop copy, the estimate, the diagnostic act), kept with its history.
 
-Every save adds a version (``workshop_print_template``: tenant, document type, version, body, author,
-time); the newest is active. A template is only saved when it compiles (and renders on the newest
+Every save adds a version (``workshop_print_template``: tenant, document type, form name, version, body,
+author, time); the newest is active. A template is only saved when it compiles (and renders on the newest
 document of its type, when there is one), so the newest version is always a valid one. Tenant
 templates run in Jinja's immutable sandbox: they read the document, they cannot call into Python
 internals or change lists. The documents engine asks :func:`render_tenant_print` first (the
@@ -38,9 +39,10 @@ class PrintTemplate(TenantScoped, db.Model):
     """One saved version of a tenant's print template for a document type (newest = active)."""
 
     __tablename__ = "workshop_print_template"
-    __table_args__ = (UniqueConstraint("tenant_id", "doc_type", "version"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "doc_type", "template", "version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     doc_type: Mapped[str] = mapped_column(String(80))
+    template: Mapped[str] = mapped_column(String(40), default="default")  # the print form's name
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
@@ -108,17 +110,38 @@ def document_type(key: str):
     return next((dt for dt in document_types() if dt.key == key), None)
 
 
-def builtin_source(dt) -> str:
-    return (TEMPLATES_DIR / dt.print_templates["default"]).read_text(encoding="utf-8")
+def form_title(name: str) -> str:
+    return {"default": _w("Main form"), "shop_copy": _w("Shop copy (for the technicians, no prices)")}.get(name, name)
 
 
-def active(key: str) -> PrintTemplate | None:
-    return db.session.scalars(select(PrintTemplate).where(PrintTemplate.doc_type == key)
+def forms() -> list[tuple]:
+    """Every (document type, print form name) the shop can edit, in the editor's order."""
+    return [(dt, name) for dt in document_types() for name in dt.print_templates]
+
+
+def builtin_source(dt, name: str = "default") -> str:
+    return (TEMPLATES_DIR / dt.print_templates[name]).read_text(encoding="utf-8")
+
+
+def _of(key: str, name: str):
+    return (PrintTemplate.doc_type == key) & (PrintTemplate.template == name)
+
+
+def active(key: str, name: str = "default") -> PrintTemplate | None:
+    return db.session.scalars(select(PrintTemplate).where(_of(key, name))
                               .order_by(PrintTemplate.version.desc()).limit(1)).first()
 
 
-def versions(key: str) -> list[PrintTemplate]:
-    return list(db.session.scalars(select(PrintTemplate).where(PrintTemplate.doc_type == key)
+def active_all() -> dict[tuple[str, str], PrintTemplate]:
+    """The active version of every edited form, in one query (the editor's list)."""
+    out: dict[tuple[str, str], PrintTemplate] = {}
+    for row in db.session.scalars(select(PrintTemplate).order_by(PrintTemplate.version)):
+        out[(row.doc_type, row.template)] = row
+    return out
+
+
+def versions(key: str, name: str = "default") -> list[PrintTemplate]:
+    return list(db.session.scalars(select(PrintTemplate).where(_of(key, name))
                                    .order_by(PrintTemplate.version.desc())))
 
 
@@ -155,16 +178,17 @@ def check(dt, body: str) -> str | None:
     return render_body(body, _context(dt, doc)) if doc is not None else None
 
 
-def save(dt, body: str, user) -> PrintTemplate:
-    """Check ``body`` and add it as the newest version; a broken template raises
-    :class:`TemplateProblem` and nothing is saved (the previous version stays active)."""
+def save(dt, body: str, user, name: str = "default") -> PrintTemplate:
+    """Check ``body`` and add it as the newest version of print form ``name``; a broken template
+    raises :class:`TemplateProblem` and nothing is saved (the previous version stays active)."""
     check(dt, body)
-    current = db.session.scalar(select(func.max(PrintTemplate.version)).where(PrintTemplate.doc_type == dt.key))
-    row = PrintTemplate(doc_type=dt.key, version=(current or 0) + 1, body=body,
+    current = db.session.scalar(select(func.max(PrintTemplate.version)).where(_of(dt.key, name)))
+    row = PrintTemplate(doc_type=dt.key, template=name, version=(current or 0) + 1, body=body,
                         created_by=getattr(user, "id", None))
     db.session.add(row)
     db.session.flush()
-    audit.record("workshop.print_template.save", row, changes={"doc_type": dt.key, "version": row.version})
+    audit.record("workshop.print_template.save", row, changes={"doc_type": dt.key, "template": name,
+                                                               "version": row.version})
     return row
 
 
@@ -176,10 +200,9 @@ def _fallback_note(problem: TemplateProblem) -> Markup:
 
 
 def render_tenant_print(doc, template, context, builtin):
-    """The ``print_renderer`` of the workshop's document types (see :mod:`core.documents.types`)."""
-    if template != "default":
-        return None
-    row = active(context["doc_type"].key)
+    """The ``print_renderer`` of the workshop's document types (see :mod:`core.documents.types`): the
+    shop's newest version of the print form ``template``, when it has one."""
+    row = active(context["doc_type"].key, template)
     if row is None:
         return None
     try:

@@ -1,6 +1,7 @@
-"""Every workshop document's print template is editable, not only the work order's: service order, work
-order, estimate and diagnostic act are listed in the editor, a broken template shows its error and the
-previous version stays active, and printing (HTML and PDF) uses each kind's own newest template."""
+"""Every workshop document's print template is editable, not only the work order's main one: service
+order, work order (main form and shop copy), estimate and diagnostic act are listed in the editor, a
+broken template shows its error and the previous version stays active, and printing (HTML and PDF)
+uses each form's own newest template."""
 import re
 from io import BytesIO
 
@@ -43,26 +44,37 @@ def _mine(label):
             ' {{ doc.number }}</h1><p>{{ ws_print_info(doc).client_name }}</p>{% endblock %}')
 
 
-@pytest.mark.parametrize("key", list(KINDS))
-def test_each_kind_has_its_own_editable_template(shop, login, key):
+FORMS = [(key, "default") for key in KINDS] + [("workshop.work_order", "shop_copy")]
+
+
+@pytest.mark.parametrize("key,name", FORMS)
+def test_each_form_has_its_own_editable_template(shop, login, key, name):
     resource, title, builtin_text = KINDS[key]
+    if name == "shop_copy":
+        builtin_text = "shop copy"
+    query = "" if name == "default" else f"?template={name}"
     doc = _document(shop, resource)
     others = {k: _document(shop, r) for k, (r, _t, _b) in KINDS.items() if k != key}
     ui = _ui(shop, login)
     listing = ui.get(PAGE).get_data(as_text=True)
-    for k, (_r, t, _b) in KINDS.items():  # the editor lists every kind
+    for k, (_r, t, _b) in KINDS.items():  # the editor lists every kind and form
         assert t in listing and f'href="{PAGE}/{k}"' in listing
-    url = f"{PAGE}/{key}"
+    assert f'href="{PAGE}/workshop.work_order/shop_copy"' in listing and "Shop copy" in listing
+    url = f"{PAGE}/{key}" + ("" if name == "default" else f"/{name}")
     edit = ui.get(url)
     assert edit.status_code == 200 and "workshop/print/_base.html" in edit.get_data(as_text=True)
-    builtin = shop.api.get(f"{API}/{resource}/{doc['id']}/print").get_data(as_text=True)
+    builtin = shop.api.get(f"{API}/{resource}/{doc['id']}/print{query}").get_data(as_text=True)
     assert doc["number"] in builtin and (builtin_text is None or builtin_text in builtin)
 
-    label = "ФОРМА-" + key.split(".")[1].upper()
+    label = "ФОРМА-" + key.split(".")[1].upper() + "-" + name.upper()
     assert _form(ui, url, body=_mine(label), action="save").status_code == 302
-    printed = shop.api.get(f"{API}/{resource}/{doc['id']}/print").get_data(as_text=True)
+    printed = shop.api.get(f"{API}/{resource}/{doc['id']}/print{query}").get_data(as_text=True)
     assert f"{label} {doc['number']}" in printed and "Иванов Иван Иванович" in printed
-    pdf = shop.api.get(f"{API}/{resource}/{doc['id']}/print.pdf")
+    if name != "default":  # the main form is another template; the order's page links the shop copy
+        assert label not in shop.api.get(f"{API}/{resource}/{doc['id']}/print").get_data(as_text=True)
+        page = ui.get(f"/workshop/{resource}/{doc['id']}").get_data(as_text=True)
+        assert f'href="{API}/{resource}/{doc["id"]}/print?template=shop_copy"' in page
+    pdf = shop.api.get(f"{API}/{resource}/{doc['id']}/print.pdf{query}")
     from pypdf import PdfReader
 
     assert label in "".join(p.extract_text() for p in PdfReader(BytesIO(pdf.data)).pages)
@@ -76,7 +88,7 @@ def test_each_kind_has_its_own_editable_template(shop, login, key):
     fails_on_render = _form(ui, url, body="ok\n{{ doc.number // 0 }}", action="save")
     assert fails_on_render.status_code == 422 and "Line 2" in fails_on_render.get_data(as_text=True)
     assert "Your template, version 1" in ui.get(PAGE).get_data(as_text=True)
-    assert f"{label} {doc['number']}" in shop.api.get(f"{API}/{resource}/{doc['id']}/print").get_data(as_text=True)
+    assert f"{label} {doc['number']}" in shop.api.get(f"{API}/{resource}/{doc['id']}/print{query}").get_data(as_text=True)
 
     # The other kinds still print with their built-in templates.
     for k, other in others.items():
@@ -87,5 +99,6 @@ def test_each_kind_has_its_own_editable_template(shop, login, key):
     with shop.ctx():
         from plugins.workshop.print_templates import versions
 
-        assert [v.version for v in versions(key)] == [2, 1]
-    assert label not in shop.api.get(f"{API}/{resource}/{doc['id']}/print").get_data(as_text=True)
+        assert [v.version for v in versions(key, name)] == [2, 1]
+    assert label not in shop.api.get(f"{API}/{resource}/{doc['id']}/print{query}").get_data(as_text=True)
+    assert ui.get(f"{PAGE}/{key}/no_such_form").status_code == 404

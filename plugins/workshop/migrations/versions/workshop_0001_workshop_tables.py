@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 04:25:10.177188
+Create Date: 2026-11-25 04:44:35.873301
 """
 from alembic import op
 import sqlalchemy as sa
@@ -97,6 +97,7 @@ def upgrade():
     op.create_table('workshop_print_template',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('doc_type', sa.String(length=80), nullable=False),
+    sa.Column('template', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
@@ -105,7 +106,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['created_by'], ['core_user.id'], name=op.f('fk_workshop_print_template_created_by_core_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_workshop_print_template_tenant_id_core_tenant'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_print_template')),
-    sa.UniqueConstraint('tenant_id', 'doc_type', 'version', name=op.f('uq_workshop_print_template_tenant_id_doc_type_version'))
+    sa.UniqueConstraint('tenant_id', 'doc_type', 'template', 'version', name=op.f('uq_workshop_print_template_tenant_id_doc_type_template_version'))
     )
     op.create_table('workshop_service_order',
     sa.Column('id', sa.Integer(), nullable=False),

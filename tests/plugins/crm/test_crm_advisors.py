@@ -104,3 +104,31 @@ def test_advisor_statistics_from_the_workshop_and_the_planner(app, tenant, user,
     data = http.get(f"/api/v1/crm/reports/advisors?from={today}&to={today}").get_json()
     [row] = [r for r in data["rows"] if r["advisor_id"] == owner.id]
     assert (row["closed_orders"], row["avg_labour"], row["avg_parts"]) == (1, "1000.00", "450.50")
+
+
+def test_the_planners_bookings_count_for_their_advisor(app, tenant, user, api_client):
+    from datetime import datetime, timedelta, timezone
+
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.planner.models import Bay, Booking
+
+    t = tenant(tier="master")
+    owner = user(role="owner", tenant=t)
+    advisor = user(role="service_advisor", tenant=t)
+    http = api_client(owner)
+    cid = http.post("/api/v1/crm/clients", json={"name": "Ivan"}).get_json()["id"]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=2)
+    with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, t.id))):
+        bay = Bay(name="Lift 1")
+        db.session.add(bay)
+        db.session.flush()
+        db.session.add(Booking(bay_id=bay.id, start_at=start, end_at=start + timedelta(hours=1), duration_minutes=60,
+                               client_id=cid, advisor_id=advisor.id, status="confirmed"))
+        db.session.commit()
+    day = start.date()
+    data = http.get(f"/api/v1/crm/reports/advisors?from={day - timedelta(days=1)}&to={day + timedelta(days=1)}").get_json()
+    [row] = data["rows"]
+    assert (row["advisor_id"], row["bookings"], row["closed_orders"], row["conversion_percent"]) == (advisor.id, 1, 0, "0.0")

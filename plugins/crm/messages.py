@@ -410,6 +410,8 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
         db.session.refresh(message)
         client = db.session.get(Client, message.client_id)
         address, why_not = _recipient(client, message.channel)
+        if address is not None and message.event == "mailing" and _unsubscribed(client.id, message.channel):
+            address, why_not = None, _("The client unsubscribed from mailings.")
         channel = by_kind.get(message.channel)
         if address is None:
             message.status, message.last_error = "skipped", why_not
@@ -438,6 +440,14 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
                                                "attempts": [None, message.attempts]})
         db.session.commit()
     return counts
+
+
+def _unsubscribed(client_id: int, channel: str) -> bool:
+    """Opted out of mailings on ``channel`` after the mailing was queued (e.g. during quiet hours)."""
+    from .mailings import Unsubscribe
+
+    return db.session.scalar(select(Unsubscribe.id).where(Unsubscribe.client_id == client_id,
+                                                          Unsubscribe.channel == channel)) is not None
 
 
 def send_job(ctx):

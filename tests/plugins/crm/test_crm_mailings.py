@@ -169,8 +169,15 @@ def test_mailing_waits_for_the_end_of_quiet_hours(shop):
     with shop.ctx() as session:
         rows = list(session.scalars(select(messages.Message).where(messages.Message.event == "mailing")))
         assert {m.next_attempt_at.astimezone(tz).strftime("%H:%M") for m in rows} == {end.strftime("%H:%M")}
+        body = next(m.body for m in rows if m.client_id == shop.ids["Boris"])
+    # Boris opts out while the mailing waits: his message is not sent.
+    link = "/crm/unsubscribe/" + body.split("/crm/unsubscribe/", 1)[1].split()[0]
+    public = shop.app.test_client()
+    assert public.post(link, data={"csrf_token": csrf_of(public.get(link).get_data(as_text=True))}).status_code == 200
+    with shop.ctx():
         counts = messages.send_due(now=end.astimezone(ZoneInfo("UTC")) + timedelta(minutes=1))
-    assert counts["sent"] == 2 and len(shop.smtp.received) == 2
+    assert (counts["sent"], counts["skipped"]) == (1, 1)
+    assert [rcpt for rcpt, _mail in shop.smtp.received] == [["anna@example.com"]]
 
 
 def test_mailing_needs_crm_advanced_and_the_permission(app, tenant, user, api_client, login, shop):

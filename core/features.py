@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, cast, null, select
+from sqlalchemy import Boolean, bindparam, cast, null, select
 
 from .db import db
 from .models import Tenant, TenantFeature, Tier, TierFeature
@@ -61,6 +61,7 @@ def tenant_info(tenant: Tenant) -> TenantInfo:
 
 
 _INFO_CACHE_MAX = 4096
+_features_statement = None
 
 
 def request_tenant_info(tenant: Tenant) -> TenantInfo:
@@ -72,11 +73,13 @@ def request_tenant_info(tenant: Tenant) -> TenantInfo:
     next request: the cache can only save the work of building the object, never serve stale features.
     Only for a tenant as stored (no pending in-session changes), which is what a request starts with.
     """
-    tf, ov = TierFeature.__table__, TenantFeature.__table__
-    rows = db.session.execute(
-        select(tf.c.feature, cast(null(), Boolean).label("granted")).where(tf.c.tier_id == tenant.tier_id)
-        .union_all(select(ov.c.feature, ov.c.granted).where(ov.c.tenant_id == tenant.id))
-    ).all()
+    global _features_statement
+    if _features_statement is None:  # built once: constructing it cost more than running it
+        tf, ov = TierFeature.__table__, TenantFeature.__table__
+        _features_statement = (
+            select(tf.c.feature, cast(null(), Boolean).label("granted")).where(tf.c.tier_id == bindparam("tier_id"))
+            .union_all(select(ov.c.feature, ov.c.granted).where(ov.c.tenant_id == bindparam("tenant_id"))))
+    rows = db.session.execute(_features_statement, {"tier_id": tenant.tier_id, "tenant_id": tenant.id}).all()
     key = (tenant.id, tenant.slug, tenant.tier.key, frozenset((r[0], r[1]) for r in rows))
     cache = host().tenant_info_cache  # per app: which plugins a feature set activates depends on the app
     info = cache.get(key)

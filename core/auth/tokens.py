@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import defaultload
 
 from .. import audit
@@ -47,6 +47,23 @@ def user_tokens(user: User) -> list[ApiToken]:
                                                                      ApiToken.id.desc())))
 
 
+_statement = None
+
+
+def _token_user_statement():
+    """Built once (its construction cost more than running it): the token's user, role, tenant, tier."""
+    global _statement
+    if _statement is None:
+        _statement = (
+            select(User, ApiToken.secret_hash, ApiToken.revoked_at)
+            .join(ApiToken, (ApiToken.user_id == User.id) & (ApiToken.tenant_id == User.tenant_id))
+            .where(ApiToken.id == bindparam("token_id"))
+            .options(defaultload(User.tenant).lazyload(Tenant.feature_overrides))
+            .execution_options(all_tenants=True)
+        )
+    return _statement
+
+
 def user_for_token(text: str) -> User | None:
     """The active user an active token belongs to, or None. Crosses tenants deliberately: the token
     tells the tenant, like the session's user id does.
@@ -63,13 +80,7 @@ def user_for_token(text: str) -> User | None:
     token_id, sep, secret = text[len(TOKEN_PREFIX):].partition("_")
     if not sep or not token_id.isdigit() or not secret:
         return None
-    row = db.session.execute(
-        select(User, ApiToken.secret_hash, ApiToken.revoked_at)
-        .join(ApiToken, (ApiToken.user_id == User.id) & (ApiToken.tenant_id == User.tenant_id))
-        .where(ApiToken.id == int(token_id))
-        .options(defaultload(User.tenant).lazyload(Tenant.feature_overrides))
-        .execution_options(all_tenants=True)
-    ).first()
+    row = db.session.execute(_token_user_statement(), {"token_id": int(token_id)}).first()
     if row is None:
         return None
     user, secret_hash, revoked_at = row

@@ -23,8 +23,19 @@ catalog and clocked time.
   client's rate and/or discount), applied when a catalog job is added as a labour line;
   ``/jobs/<id>/norms?make=&model=`` (norm beside the clocked average) and ``/reports/under-quoted``.
 - Print templates (:mod:`plugins.workshop.print_templates`, page ``/workshop/print-templates``,
-  permission ``workshop.print_template.manage``): the tenant edits each document type's print template
-  (sandboxed Jinja, versioned); printing (HTML and PDF) uses the newest one.
+  permission ``workshop.print_template.manage``): the tenant edits every print form of every document
+  type (the work order's ``shop_copy`` too; sandboxed Jinja, versioned); printing (HTML and PDF) uses
+  the newest one.
+- Photos (:mod:`plugins.workshop.photos`, ``photo_views``): intake photos on service orders and the
+  technicians' photos of a job; multipart upload checked by content (Pillow) and size, files in
+  :mod:`core.storage` under the tenant's prefix, served only to the same shop with permission.
+- Maintenance due for the car (:mod:`plugins.workshop.due`): the CRM's reminders offered on the work
+  order (``/work-orders/<id>/due-services``), added as job lines that reset the reminder on close.
+- Comebacks (:mod:`plugins.workshop.comebacks`): the same job on the same car within the shop's
+  ``comeback_days`` (settings) of a closed order, or a line marked as rework, is linked to the original
+  order and technician; report ``/reports/comebacks``.
+- Employees without a login: a foreman (``workshop.staff.manage``) runs their job clock and shifts
+  (``employee_id`` in the clock, attendance and time-entry endpoints).
 - The CRM: intake mileage goes into the car's odometer history, declined and deferred jobs become
   recommendations, recommendations carried out leave the list when the order closes, and closed
   orders are the car's service-book entries and last visits (the CRM's hooks); merged clients take

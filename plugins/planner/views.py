@@ -332,11 +332,19 @@ def new_booking():
     if not errors:
         result = _save(data, None)
         if isinstance(result, Booking):
-            flash(_("Booking #%(id)s saved.", id=result.id), "success")
-            return redirect(url_for("planner_ui.day_page", date=result.start_at.astimezone(service.tenant_zone()).date().isoformat()))
+            return _saved(result)
         errors = result
     return _render_form("planner/booking_form.html", booking=None, values=dict(request.form), errors=errors,
                         status=409 if "_form" in errors else 422)
+
+
+def _saved(booking: Booking):
+    """After a new booking: back to its day, or (the "Save and open a service order" button, for a car
+    that is already here) straight on to the service order."""
+    flash(_("Booking #%(id)s saved.", id=booking.id), "success")
+    if request.form.get("then") == "convert" and current_user.can("planner.booking.update") and service.can_convert():
+        return _convert_and_show(booking.id)
+    return redirect(url_for("planner_ui.day_page", date=booking.start_at.astimezone(service.tenant_zone()).date().isoformat()))
 
 
 def _get_booking(booking_id: int) -> Booking:
@@ -375,6 +383,10 @@ def edit_booking(booking_id: int):
 def booking_convert(booking_id: int):
     """One click from the arrivals list or the booking page: the service order is opened (through the
     ``planner_booking_convert`` hook) and shown; a refusal comes back to the booking page."""
+    return _convert_and_show(booking_id)
+
+
+def _convert_and_show(booking_id: int):
     booking = _get_booking(booking_id)
     try:
         link = service.convert_booking(booking, actor=current_user)
@@ -431,8 +443,7 @@ def quick_booking():
         data.setdefault("status", "confirmed")
         result = _save(data, None)
         if isinstance(result, Booking):
-            flash(_("Booking #%(id)s saved.", id=result.id), "success")
-            return redirect(url_for("planner_ui.day_page", date=result.start_at.astimezone(service.tenant_zone()).date().isoformat()))
+            return _saved(result)
         errors = result
     return _render_form("planner/quick.html", booking=None, values=dict(request.form), errors=errors,
                         status=409 if "_form" in errors else 422)

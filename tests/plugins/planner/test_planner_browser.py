@@ -95,7 +95,7 @@ def test_the_day_grid_on_a_phone(browser, live_url, shop, api, user, book):
     assert page.evaluate(no_sideways)
     shot(page, "planner-phone-quick")
     with page.expect_navigation():
-        page.tap("#planner-quick button[type=submit]")
+        page.tap("#planner-quick button.button--primary[type=submit]")
     items = client.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"]
     assert [(i["client_name"], i["bay_id"], i["start"][:16]) for i in items if i["client_name"] == "Oleg"] == [
         ("Oleg", s.bays["Lift 2"], f"{MONDAY}T11:00")]
@@ -126,7 +126,7 @@ def test_planned_jobs_from_the_catalog_set_the_duration(browser, live_url, shop,
     page.fill("#bk-client_name", "Pavel")
     shot(page, "planner-jobs")
     with page.expect_navigation():
-        page.click("main form.card button[type=submit]")
+        page.click("main form.card button.button--primary[type=submit]")
     [booking] = client.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"]
     assert (booking["planned_jobs"], booking["duration_minutes"]) == (["Wheel alignment", "Oil change"], 120)
     context.close()

@@ -238,3 +238,28 @@ def test_the_workshop_refuses_users_who_may_not_open_service_orders(app, shop, a
     with in_tenant(basic):
         hooks = app.extensions["garage"].hooks_for(current_tenant().plugins)
         assert hooks.planner_booking_convert(booking=data, actor=None) is None
+
+
+def test_a_walk_in_is_booked_and_gets_its_service_order_in_one_go(app, shop, api, ui, csrf, in_tenant):
+    """The quick form's "Save and open a service order": the booking is saved, then converted."""
+    s = shop(tier="specialist")
+    owner = api(s)
+    c, car = client_and_car(owner)
+    page = ui(s)
+    html = page.get(f"/planner/quick?bay_id={s.bays['Lift 1']}&start={MONDAY}T10:00&fragment=1").get_data(as_text=True)
+    assert 'name="then" value="convert"' in html
+    form = {"csrf_token": csrf(html), "bay_id": s.bays["Lift 1"], "start": f"{MONDAY}T10:00", "duration_minutes": "60",
+            "client_name": "", "client_id": str(c["id"]), "vehicle_id": str(car["id"]), "reason": "Walk-in: noise"}
+    r = page.post("/planner/quick", data={**form, "then": "convert"})
+    [order] = _orders(in_tenant, s)
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/workshop/service-orders/{order.id}")
+    assert order.complaint == "Walk-in: noise"
+    # Without a directory client the booking is kept and the refusal shown on its page.
+    r = page.post("/planner/quick", data={**form, "client_name": "Typed Name", "client_id": "", "vehicle_id": "",
+                                          "start": f"{MONDAY}T12:00", "then": "convert"}, follow_redirects=True)
+    assert r.status_code == 200 and "client directory" in r.get_data(as_text=True)
+    assert len(_orders(in_tenant, s)) == 1
+    assert len(owner.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"]) == 2
+    # Without the workshop there is no such button.
+    basic = shop(tier="basic")
+    assert 'value="convert"' not in ui(basic).get("/planner/quick?fragment=1").get_data(as_text=True)

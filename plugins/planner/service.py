@@ -769,7 +769,7 @@ def arrivals(day: date) -> list[Booking]:
     tz = tenant_zone()
     start, end = day_range_utc(day, tz)
     q = (select(Booking).where(Booking.start_at >= start, Booking.start_at < end,
-                               Booking.status.in_(("requested", "confirmed", "arrived")))
+                               Booking.status.in_(("requested", "confirmed", "arrived", "converted")))
          .order_by(Booking.start_at, Booking.id))
     return list(db.session.scalars(q))
 

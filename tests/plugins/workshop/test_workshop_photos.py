@@ -93,10 +93,20 @@ def test_intake_photos_upload_view_print_and_delete(shop, make_shop, login):
     other_ui = _ui(other, login)
     assert other_ui.get(f"/workshop/photos/{photo['id']}/file").status_code == 404
     # Within the shop a role without the document's read permission gets 403 (none of the built-in
-    # roles lacks it: check with a role stripped of it).
+    # roles lacks it: the shop takes it from its cashiers' role).
     cashier = make_shop(role="cashier", t=shop.tenant)
     assert cashier.api.get(photo["file_url"]).status_code == 200
     assert cashier.api.delete(f"{API}/photos/{photo['id']}").status_code == 403
+    with shop.ctx() as s:
+        from sqlalchemy import select
+
+        from core.models import Role
+
+        role = s.execute(select(Role).where(Role.key == "cashier")).scalar_one()
+        role.permissions = [p for p in role.permissions if p != "workshop.service_order.read"]
+        s.commit()
+    for url in (photo["file_url"], photo["thumb_url"], f"{API}/photos/{photo['id']}"):
+        assert cashier.api.get(url).status_code == 403, url
 
     # Delete: 204, audited, the files leave the store.
     assert shop.api.delete(f"{API}/photos/{photo['id']}").status_code == 204

@@ -106,6 +106,7 @@ def test_one_click_from_tomorrows_arrivals(app, shop, api, ui, book, csrf, in_te
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/workshop/service-orders/{order.id}")
     html = page.get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
     assert action not in html and f'<a href="/workshop/service-orders/{order.id}">{order.number}</a>' in html
+    assert f"converted to an order: {order.number}" in page.get(f"/planner/?date={MONDAY}").get_data(as_text=True)
     form = page.get(f"/planner/bookings/{b['id']}").get_data(as_text=True)
     assert f'href="/workshop/service-orders/{order.id}"' in form and order.number in form
     # The button is on the booking page of a booking still to convert, not without the workshop.

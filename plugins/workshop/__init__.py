@@ -141,6 +141,17 @@ def register_permissions():
 
 
 @hookimpl
+def register_reports():
+    from core.registry import Report
+
+    from .comebacks import run_report
+
+    return [Report(key="workshop.comebacks", title=_l("Comebacks"), run=run_report, feature=FEATURE,
+                   permission="workshop.report.productivity", order=400,
+                   params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"})]
+
+
+@hookimpl
 def register_document_types():
     from .documents import DIAGNOSTIC_ACT, ESTIMATE, SERVICE_ORDER, WORK_ORDER
 

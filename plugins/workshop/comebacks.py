@@ -150,6 +150,17 @@ def report(since: datetime, until: datetime) -> dict:
             "share": _share(total_comebacks, total_jobs), "window_days": window_days()}
 
 
+def run_report(**params) -> dict:
+    """The report registry's entry (``workshop.comebacks``): ``from`` and ``to`` as YYYY-MM-DD (``to``
+    included)."""
+    from datetime import date, time
+
+    start = date.fromisoformat(str(params["from"]))
+    end = date.fromisoformat(str(params["to"]))
+    return report(datetime.combine(start, time(), timezone.utc),
+                  datetime.combine(end + timedelta(days=1), time(), timezone.utc))
+
+
 def _share(count: int, jobs: int) -> str | None:
     """The share as a percentage with one decimal ("12.5"); None without closed jobs."""
     if not jobs:
@@ -157,4 +168,4 @@ def _share(count: int, jobs: int) -> str | None:
     return str((Decimal(count) * 100 / Decimal(jobs)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
-__all__ = ["detect", "is_comeback", "report", "window_days"]
+__all__ = ["detect", "is_comeback", "report", "run_report", "window_days"]

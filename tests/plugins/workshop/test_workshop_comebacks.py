@@ -70,6 +70,12 @@ def test_comebacks_are_flagged_linked_and_reported(make_shop, login):
     assert (row["technician_id"], row["closed_jobs"], row["comebacks"], row["share"]) == (tech.user.id, 4, 2, "50.0")
     assert {(c["line_id"], c["original_number"]) for c in row["lines"]} == {
         (repeat["id"], first["number"]), (rework["id"], first["number"])}
+    with owner.ctx():  # the same figures through the core's report registry
+        from core.web import host
+
+        _plugin, registered = host().reports["workshop.comebacks"]
+        assert registered.run(**{"from": (today - timedelta(days=2)).isoformat(),
+                                 "to": (today + timedelta(days=2)).isoformat()})["share"] == "50.0"
     html = _ui(owner, login).get(f"/workshop/reports/comebacks?{period}").get_data(as_text=True)
     assert "50.0" in html and first["number"] in html and again["number"] in html
     assert tech.api.get(f"{API}/reports/comebacks?{period}").status_code == 403

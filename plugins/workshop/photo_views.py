@@ -44,7 +44,7 @@ def _service_order(doc_id: int, lock: bool = False) -> ServiceOrder | None:
     return db.session.execute(q.with_for_update() if lock else q).scalar_one_or_none()
 
 
-def _form_upload(**where):
+def _form_upload():
     data = photos.read_upload(request.files.get("file"))
     caption = (request.form.get("caption") or "").strip() or None
     return data, caption

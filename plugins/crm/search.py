@@ -287,17 +287,25 @@ def _typo_phase(p: _Plan, limit: int) -> None:
     A word whose own prefix scan came back full (``FANOUT`` rows: at least that many names start with
     it) skips them: each of those hits outscores any typo hit of the word (50-60 against 30), so with
     ``limit <= FANOUT`` a typo hit could only be ranked in by the query's other words, whose own scans
-    are capped samples too. Everything else (a misspelt word, a rare name, a short shop) runs them as
-    before. This keeps the ~15 typo scans per word away from the common case of a correctly typed name.
+    are capped samples too. So does a word of a two-word pair found as typed ("Каровнин Иван" is a
+    client): the pair scores 120, a typo reading of it at most 90, and the person asked for is found
+    (the same rule as :func:`_second_pass`). Everything else (a misspelt word, a rare name alone, a
+    small shop) runs them as before. This keeps the ~15 typo scans per word away from the common case
+    of a correctly typed name.
     """
     if not p.typo:
         return
     per_scan: dict[int, int] = defaultdict(int)
+    paired: set[int] = set()  # tokens of a two-word pair found as typed ("Иванов Иван" is someone's name)
     for row in p.rows:
         per_scan[row[0]] += 1
+        if row[2] == "name2":
+            paired |= {row[1], row[1] + 1}
     start = len(p.scans)
     for name_scan, typo_scans in p.typo:
-        if limit > FANOUT or per_scan.get(name_scan, 0) < FANOUT:
+        if limit > FANOUT:
+            p.scans.extend(typo_scans)
+        elif per_scan.get(name_scan, 0) < FANOUT and typo_scans[0][0] not in paired:
             p.scans.extend(typo_scans)
     p.rows = p.rows + _lookup(p, start)
 

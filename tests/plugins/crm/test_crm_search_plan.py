@@ -46,6 +46,12 @@ def test_a_car_search_is_two_statements(crm):
     results, statements = search(c, "Сидоров")
     assert results[0]["client"]["id"] == owner["id"] and results[0]["vehicles"][0]["id"] == car["id"]
     assert statements == 3  # keys, typo keys (few namesakes), the clients with their phones and cars
+    results, statements = search(c, "Сидоров Пётр")
+    assert results[0]["client"]["id"] == owner["id"]
+    assert statements == 2  # the pair was found as typed: no typo keys
+    results, statements = search(c, "Сидорав Пётр")
+    assert results[0]["client"]["id"] == owner["id"]
+    assert statements == 4  # keys, typo keys, the corrected pair, the clients
 
 
 def test_typo_keys_are_skipped_only_when_the_word_itself_fills_the_scan(crm):

@@ -20,7 +20,7 @@ from datetime import datetime
 from flask import Blueprint, abort, current_app, g, render_template, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import TemplateError
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit
@@ -85,14 +85,20 @@ def unsubscribe_token(client_id: int, channel: str, mailing_id: int | None) -> s
     return _serializer().dumps([current_tenant().id, client_id, channel, mailing_id])
 
 
-def unsubscribe_url(client_id: int, channel: str, mailing_id: int | None) -> str:
+def unsubscribe_base() -> str:
+    """The unsubscribe URL with ``{token}`` to fill in (built once per mailing, not per recipient)."""
     from core.tenancy import current_tenant
 
-    slug, token = current_tenant().slug, unsubscribe_token(client_id, channel, mailing_id)
+    slug = current_tenant().slug
     try:
-        return url_for("crm_mailing_public.unsubscribe_page", station=slug, token=token, _external=True)
+        url = url_for("crm_mailing_public.unsubscribe_page", station=slug, token="TOKEN", _external=True)
     except RuntimeError:  # no request and no SERVER_NAME: the path only
-        return f"/crm/unsubscribe/{slug}/{token}"
+        url = f"/crm/unsubscribe/{slug}/TOKEN"
+    return url[: url.rindex("TOKEN")] + "{token}"
+
+
+def unsubscribe_url(client_id: int, channel: str, mailing_id: int | None, base: str | None = None) -> str:
+    return (base or unsubscribe_base()).format(token=unsubscribe_token(client_id, channel, mailing_id))
 
 
 def read_token(token: str) -> tuple[int, str, int | None]:
@@ -153,7 +159,7 @@ def audience(segment, channel: str) -> tuple[list[tuple[Client, str]], dict]:
     return out, excluded
 
 
-def preview(segment_id, template_id) -> dict:
+def preview(segment_id, template_id, keep: bool = False) -> dict:
     errors = {}
     segment = template = None
     for field, load, value in (("segment_id", _segment, segment_id), ("template_id", _template, template_id)):
@@ -167,9 +173,12 @@ def preview(segment_id, template_id) -> dict:
     if errors:
         raise CrmError(_("Check the highlighted fields."), fields=errors)
     recipients, excluded = audience(segment, template.channel)
-    return {"segment": {"id": segment.id, "name": segment.name}, "template_id": template.id,
-            "channel": template.channel, "recipients": len(recipients), "excluded": excluded,
-            "total": len(recipients) + sum(excluded.values())}
+    out = {"segment": {"id": segment.id, "name": segment.name}, "template_id": template.id,
+           "channel": template.channel, "recipients": len(recipients), "excluded": excluded,
+           "total": len(recipients) + sum(excluded.values())}
+    if keep:
+        out["_audience"] = (recipients, excluded)
+    return out
 
 
 def create(segment_id, template_id, key: str | None = None, user=None) -> tuple[Mailing, bool]:
@@ -178,12 +187,13 @@ def create(segment_id, template_id, key: str | None = None, user=None) -> tuple[
     existing = db.session.scalars(select(Mailing).where(Mailing.key == key)).first()
     if existing is not None:
         return existing, False
-    info = preview(segment_id, template_id)
+    info = preview(segment_id, template_id, keep=True)
     mailing = Mailing(key=key, segment_id=info["segment"]["id"], segment_name=info["segment"]["name"],
                       template_id=info["template_id"], channel=info["channel"],
                       created_by_id=getattr(user, "id", None))
     db.session.add(mailing)
     db.session.flush()
+    mailing._audience = info.pop("_audience")  # sending in the same request need not filter again
     audit.record("create", mailing, user=user, changes={"segment": info["segment"]["name"],
                                                         "template_id": info["template_id"]})
     return mailing, True
@@ -211,33 +221,47 @@ def send(mailing: Mailing, user=None) -> int:
     segment = db.session.get(Segment, mailing.segment_id) if mailing.segment_id else None
     if segment is None:
         raise CrmError(_("Choose a saved segment."), field="segment_id")
-    recipients, excluded = audience(segment, template.channel)
+    recipients, excluded = getattr(mailing, "_audience", None) or audience(segment, template.channel)
     prefix = f"mailing:{mailing.id}:"
     taken = set(db.session.scalars(select(messages.Message.idempotency_key)
                                    .where(messages.Message.idempotency_key.like(prefix + "%"))))
     shop = messages.settings()["shop_name"]
     conf = messages.settings()
     hold = messages.quiet_until(utcnow(), conf)  # shown as "goes out at" while the shop sleeps
-    queued = 0
+    from core.tenancy import current_tenant_id
+
+    queued, rows, tenant_id, now = 0, [], current_tenant_id(), utcnow()
+    base = unsubscribe_base()
+    try:  # compiled once for the whole mailing (compiling per recipient was most of the time)
+        compiled = (messages.compile_template(template.subject) if template.channel == "email" else None,
+                    messages.compile_template(template.body))
+        compile_error = None
+    except TemplateError as exc:
+        compiled, compile_error = None, exc
     for client, address in recipients:
         key = f"{prefix}{client.id}"
         if key in taken:
             continue
-        link = unsubscribe_url(client.id, template.channel, mailing.id)
+        link = unsubscribe_url(client.id, template.channel, mailing.id, base)
         context = {"client": {"id": client.id, "name": client.name}, "vehicle": {}, "shop": shop,
                    "unsubscribe_url": link}
         try:
-            subject = messages.render(template.subject, context) if template.channel == "email" else None
-            body = _body_with_link(messages.render(template.body, context), link)
+            if compile_error is not None:
+                raise compile_error
+            subject = compiled[0].render(**context) if compiled[0] is not None else None
+            body = _body_with_link(compiled[1].render(**context), link)
             status, error = "queued", None
         except TemplateError as exc:
             subject, body, status = None, "", "failed"
             error = _("Template error: %(error)s", error=str(exc))
-        db.session.add(messages.Message(
-            client_id=client.id, template_id=template.id, event=EVENT, channel=template.channel,
-            recipient=address, subject=subject, body=body, status=status, last_error=error,
-            next_attempt_at=hold, idempotency_key=key))
+        rows.append({"tenant_id": tenant_id, "client_id": client.id, "vehicle_id": None, "template_id": template.id,
+                     "event": EVENT, "channel": template.channel, "recipient": address, "subject": subject,
+                     "body": body, "status": status, "attempts": 0, "last_error": error, "next_attempt_at": hold,
+                     "idempotency_key": key, "created_at": now})
         queued += 1
+    if rows:
+        # One bulk INSERT (executemany), not a unit of work over thousands of objects.
+        db.session.execute(insert(messages.Message), rows)
     mailing.recipients, mailing.excluded = queued, excluded
     db.session.flush()
     audit.record("crm.mailing.send", mailing, user=user, changes={"recipients": queued, "excluded": excluded})

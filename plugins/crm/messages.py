@@ -178,6 +178,11 @@ def render(text: str | None, context: dict) -> str:
     return _env.from_string(text or "").render(**context)
 
 
+def compile_template(text: str | None):
+    """A sandboxed template to render many times (a mailing); raises TemplateError."""
+    return _env.from_string(text or "")
+
+
 def condition_holds(condition: str | None, context: dict) -> bool:
     if not condition or not condition.strip():
         return True

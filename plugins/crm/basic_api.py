@@ -169,15 +169,20 @@ def _state_dict(row: reminders.ReminderState) -> dict:
             "snoozed_until": row.snoozed_until.isoformat() if row.snoozed_until else None}
 
 
+def _body_vehicle(body: dict) -> Vehicle | None:
+    """The vehicle a reminder request's ``vehicle_id`` names (this shop's only), or None."""
+    try:
+        return db.session.scalars(select(Vehicle).where(Vehicle.id == int(body.get("vehicle_id")))).first()
+    except (TypeError, ValueError):
+        return None
+
+
 @api.post("/reminders/<any(snooze, convert, dismiss, reopen):action>")
 @requires("crm.reminder.update")
 def reminder_state_view(action: str):
     """Body ``{"vehicle_id": 1, "code": "oil", "until": "2026-07-01"}`` (``until`` for ``snooze`` only)."""
     body = request.get_json(silent=True) or {}
-    try:
-        vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == int(body.get("vehicle_id")))).first()
-    except (TypeError, ValueError):
-        vehicle = None
+    vehicle = _body_vehicle(body)
     if vehicle is None:
         return _errors({"vehicle_id": [_("Choose a vehicle.")]})
     try:
@@ -195,10 +200,7 @@ def invite_view():
     """Body ``{"vehicle_id": 1, "code": "oil"}``: queue the reminder message(s) to the car's owner.
     Inviting twice for the same due date queues nothing the second time."""
     body = request.get_json(silent=True) or {}
-    try:
-        vehicle = db.session.scalars(select(Vehicle).where(Vehicle.id == int(body.get("vehicle_id")))).first()
-    except (TypeError, ValueError):
-        vehicle = None
+    vehicle = _body_vehicle(body)
     if vehicle is None:
         return _errors({"vehicle_id": [_("Choose a vehicle.")]})
     try:

@@ -4,8 +4,6 @@ pause a job's clock, finish the order, comments, asking for parts) and the manag
 the API; results and errors are flashed."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -18,7 +16,7 @@ from core.i18n import domain
 
 from . import services, staff
 from .models import LaborLine, TimeEntry, WorkOrder
-from .views import _flash_errors, current_user_obj
+from .views import _flash_errors, current_user_obj, report_period
 
 _ = domain("workshop").gettext
 
@@ -119,15 +117,7 @@ def my_job_action(order_id: int, line_id: int):
 @bp.get("/reports/staff")
 @permission_required("workshop.report.productivity", feature=FEATURE)
 def staff_reports_page():
-    today = date.today()
-    try:
-        start = date.fromisoformat(request.args.get("from") or today.replace(day=1).isoformat())
-        end = date.fromisoformat(request.args.get("to") or today.isoformat())
-    except ValueError:
-        flash(_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD."), "error")
-        start, end = today.replace(day=1), today
-    since = datetime.combine(start, time(), timezone.utc)
-    until = datetime.combine(end + timedelta(days=1), time(), timezone.utc)
+    start, end, since, until = report_period()
     user = current_user_obj()
     pay = staff.payroll(since, until) if user.can("workshop.report.payroll") else None
     return render_template("workshop/staff/reports.html", start=start, end=end,

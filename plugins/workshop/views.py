@@ -231,11 +231,18 @@ def share_line(order_id: int):
 @bp.get("/reports/comebacks")
 @permission_required("workshop.report.productivity", feature=FEATURE)
 def comebacks_page():
-    from datetime import date, datetime, time, timedelta, timezone
-
     from flask import render_template
 
     from .comebacks import report
+
+    start, end, since, until = report_period()
+    return render_template("workshop/reports/comebacks.html", start=start, end=end, data=report(since, until))
+
+
+def report_period():
+    """The report pages' ``from``/``to`` (this month so far by default; a bad date is flashed) as
+    ``(start, end, since, until)``: dates, and the UTC datetimes bounding them (``until`` exclusive)."""
+    from datetime import date, datetime, time, timedelta, timezone
 
     today = date.today()
     try:
@@ -246,4 +253,4 @@ def comebacks_page():
         start, end = today.replace(day=1), today
     since = datetime.combine(start, time(), timezone.utc)
     until = datetime.combine(end + timedelta(days=1), time(), timezone.utc)
-    return render_template("workshop/reports/comebacks.html", start=start, end=end, data=report(since, until))
+    return start, end, since, until

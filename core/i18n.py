@@ -5,10 +5,11 @@ Catalogs live in ``locales/<lang>/LC_MESSAGES/<domain>.po`` (built-in plugins sh
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g, request
-from flask_babel import Babel, Domain
+from flask_babel import Babel, Domain, force_locale
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 LANGUAGES = ("en", "ru", "zh")
@@ -46,6 +47,23 @@ def _tenant_row():
     from .ui.formatting import tenant_row
 
     return tenant_row()
+
+
+@contextmanager
+def shop_language():
+    """Translate in the current tenant's own language for the block, whoever triggers it (an operator's
+    request, the CLI, a job): for strings that become the shop's data, such as a seeded catalog or a
+    default message template, which must not come out in the operator's or the server's language."""
+    from .db import db
+    from .models import Tenant
+    from .tenancy import get_tenant
+
+    info = get_tenant()
+    row = db.session.get(Tenant, info.id) if info is not None else None
+    languages = current_app.config.get("LANGUAGES", LANGUAGES)
+    language = getattr(row, "language", None)
+    with force_locale(language if language in languages else current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        yield
 
 
 def select_timezone() -> str | None:

@@ -25,7 +25,7 @@ from sqlalchemy.types import TypeDecorator
 
 from core import audit
 from core.db import TenantScoped, db
-from core.i18n import domain
+from core.i18n import domain, shop_language
 from core.models import utcnow
 
 from .models import Client, Vehicle
@@ -242,12 +242,14 @@ def seed_templates() -> int:
     """One default template per event the tenant has none for; idempotent."""
     have = set(db.session.scalars(select(MessageTemplate.event)))
     added = 0
-    for event, channel, subject, body in DEFAULT_TEMPLATES:
-        if event in have:
-            continue
-        db.session.add(MessageTemplate(event=event, channel=channel, title=event.replace("_", " "),
-                                       subject=str(subject) if subject else None, body=str(body), mode="auto"))
-        added += 1
+    with shop_language():  # the texts are the shop's to edit: in its language, not the server's
+        for event, channel, subject, body in DEFAULT_TEMPLATES:
+            if event in have:
+                continue
+            db.session.add(MessageTemplate(event=event, channel=channel, title=event.replace("_", " "),
+                                           subject=str(subject) if subject else None, body=str(body),
+                                           mode="auto"))
+            added += 1
     db.session.flush()
     return added
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit
 from core.db import TenantScoped, db
-from core.i18n import domain
+from core.i18n import domain, shop_language
 from core.models import utcnow
 
 from .models import Client, OdometerReading, ServiceEntry, Vehicle
@@ -112,12 +112,13 @@ def seed_intervals() -> int:
     have = set(db.session.scalars(select(ServiceInterval.code).where(ServiceInterval.make.is_(None),
                                                                     ServiceInterval.vehicle_id.is_(None))))
     added = 0
-    for code, title, km, months, keywords in DEFAULT_INTERVALS:
-        if code in have:
-            continue
-        db.session.add(ServiceInterval(code=code, title=str(title), every_km=km, every_months=months,
-                                       keywords=list(keywords)))
-        added += 1
+    with shop_language():  # the catalog is the shop's data: in its language, not the server's
+        for code, title, km, months, keywords in DEFAULT_INTERVALS:
+            if code in have:
+                continue
+            db.session.add(ServiceInterval(code=code, title=str(title), every_km=km, every_months=months,
+                                           keywords=list(keywords)))
+            added += 1
     db.session.flush()
     return added
 

@@ -37,11 +37,11 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
-    from . import mailings, messages, reminders, reviews, segments, spend
+    from . import mailings, messages, reminders, reviews, segments, spend, tasks
     from .models import ALL_MODELS
 
     return (ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS + mailings.MODELS
-            + spend.MODELS)
+            + spend.MODELS + tasks.MODELS)
 
 
 @hookimpl
@@ -73,6 +73,9 @@ def register_permissions():
         Permission("crm.segment.create", _l("Save client segments"), _ALL),
         Permission("crm.mailing.read", _l("See mass mailings"), _ALL),
         Permission("crm.mailing.send", _l("Send mass mailings"), ("owner", "admin")),
+        Permission("crm.task.read", _l("See tasks"), _READ),
+        Permission("crm.task.create", _l("Create tasks"), _ALL + ("technician",)),
+        Permission("crm.task.update", _l("Edit tasks and mark them done"), _ALL + ("technician",)),
     ]
     for obj, title in (("service_interval", _l("service intervals")), ("message_template", _l("message templates")),
                        ("channel_spend", _l("advertising spend"))):
@@ -135,9 +138,11 @@ def register_blueprints():
     from .mailing_api import api as mailing_api_bp, ui as mailing_ui_bp
     from .mailings import public as mailing_public_bp
     from .reviews import public as public_bp
+    from .task_api import api as task_api_bp, ui as task_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp, public_bp, mailing_api_bp, mailing_ui_bp, mailing_public_bp]
+    return [api_bp, ui_bp, basic_api_bp, basic_ui_bp, public_bp, mailing_api_bp, mailing_ui_bp, mailing_public_bp,
+            task_api_bp, task_ui_bp]
 
 
 @hookimpl
@@ -176,6 +181,8 @@ def menu_items(ctx):
                  permission="crm.message.read", section="crm", icon="send"),
         MenuItem("crm.mailings", _l("Mass mailing"), "/crm/mailings", order=137, feature="crm.advanced",
                  permission="crm.mailing.read", section="crm", icon="send"),
+        MenuItem("crm.tasks", _l("Tasks"), "/crm/tasks", order=105, feature="crm.advanced",
+                 permission="crm.task.read", section="crm", icon="bell"),
         MenuItem("crm.service_intervals", _l("Service intervals"), "/crm/service-intervals", order=140,
                  feature=BASIC, permission="crm.service_interval.read", section="crm", icon="wrench"),
         MenuItem("crm.message_templates", _l("Message templates"), "/crm/message-templates", order=150,

@@ -2,7 +2,7 @@
 
 Revision ID: crm_0001
 Revises: 
-Create Date: 2026-11-25 04:45:52.394527
+Create Date: 2026-11-25 06:05:19.576889
 """
 from alembic import op
 import sqlalchemy as sa
@@ -365,6 +365,33 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_code'), ['tenant_id', 'code'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_vehicle_id'), ['tenant_id', 'vehicle_id'], unique=False)
 
+    op.create_table('crm_task',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('due_on', sa.Date(), nullable=True),
+    sa.Column('due_time', sa.Time(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('client_id', sa.Integer(), nullable=True),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['core_user.id'], name=op.f('fk_crm_task_assignee_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['client_id'], ['crm_client.id'], name=op.f('fk_crm_task_client_id_crm_client'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['core_user.id'], name=op.f('fk_crm_task_created_by_id_core_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['core_tenant.id'], name=op.f('fk_crm_task_tenant_id_core_tenant'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['crm_vehicle.id'], name=op.f('fk_crm_task_vehicle_id_crm_vehicle'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_task'))
+    )
+    with op.batch_alter_table('crm_task', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_crm_task_tenant_id_crm_task_assignee_id_crm_task_status_crm_task_due_on'), ['tenant_id', 'assignee_id', 'status', 'due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_task_tenant_id_crm_task_client_id_crm_task_status'), ['tenant_id', 'client_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_task_tenant_id_crm_task_status_crm_task_due_on'), ['tenant_id', 'status', 'due_on'], unique=False)
+
     op.create_table('crm_vehicle_driver',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('vehicle_id', sa.Integer(), nullable=False),
@@ -444,6 +471,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_crm_vehicle_driver_tenant_id_crm_vehicle_driver_client_id'))
 
     op.drop_table('crm_vehicle_driver')
+    with op.batch_alter_table('crm_task', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_crm_task_tenant_id_crm_task_status_crm_task_due_on'))
+        batch_op.drop_index(batch_op.f('ix_crm_task_tenant_id_crm_task_client_id_crm_task_status'))
+        batch_op.drop_index(batch_op.f('ix_crm_task_tenant_id_crm_task_assignee_id_crm_task_status_crm_task_due_on'))
+
+    op.drop_table('crm_task')
     with op.batch_alter_table('crm_service_interval', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_crm_service_interval_tenant_id_crm_service_interval_code'))

@@ -330,7 +330,7 @@ def my_jobs(user):
     rows = db.session.execute(
         select(LaborLine, WorkOrder.number, WorkOrder.state, WorkOrder.vehicle_id)
         .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
-        .where(LaborLine.technician_id == user.id, LaborLine.decision == "approved",
+        .where(services.assigned_to(user), LaborLine.decision == "approved",
                WorkOrder.state.in_(("approved", "in_progress", "waiting")))
         .order_by(WorkOrder.id, LaborLine.position)).all()
     return jsonify(items=[{"work_order_id": line.work_order_id, "number": number, "state": state,

@@ -81,16 +81,17 @@ def detect(order: WorkOrder, line: LaborLine) -> None:
                       (None, None))
     if origin[1] is None and line.rework and candidates:
         newest = candidates[0][1]
-        techs = {c.technician_id for c, wo in candidates if wo.id == newest.id and c.technician_id}
+        techs = {(c.technician_id, c.employee_id) for c, wo in candidates
+                 if wo.id == newest.id and (c.technician_id or c.employee_id)}
         origin = (None, newest)
-        line.comeback_technician_id = techs.pop() if len(techs) == 1 else None
+        line.comeback_technician_id, line.comeback_employee_id = techs.pop() if len(techs) == 1 else (None, None)
     orig_line, orig_order = origin
     line.comeback_of_order_id = orig_order.id if orig_order is not None else None
     line.comeback_of_line_id = orig_line.id if orig_line is not None else None
     if orig_line is not None:
-        line.comeback_technician_id = orig_line.technician_id
+        line.comeback_technician_id, line.comeback_employee_id = orig_line.technician_id, orig_line.employee_id
     elif orig_order is None:
-        line.comeback_technician_id = None
+        line.comeback_technician_id = line.comeback_employee_id = None
 
 
 def is_comeback(line: LaborLine) -> bool:
@@ -100,24 +101,25 @@ def is_comeback(line: LaborLine) -> bool:
 def _period_rows(since: datetime, until: datetime):
     """Approved jobs (with a technician) of the orders closed in ``[since, until)``."""
     return db.session.execute(
-        select(LaborLine.id, LaborLine.technician_id, LaborLine.work_order_id)
+        select(LaborLine.id, LaborLine.technician_id, LaborLine.employee_id, LaborLine.work_order_id)
         .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
         .where(WorkOrder.state == "closed", WorkOrder.closed_at >= since, WorkOrder.closed_at < until,
-               LaborLine.decision == "approved", LaborLine.technician_id.is_not(None))).all()
+               LaborLine.decision == "approved",
+               LaborLine.technician_id.is_not(None) | LaborLine.employee_id.is_not(None))).all()
 
 
 def report(since: datetime, until: datetime) -> dict:
     """Per technician: the jobs he closed in the period, how many came back (comeback lines pointing at
     them, or at their order with him as the technician, in orders not cancelled or voided), and the
     share. Four queries whatever the number of technicians."""
+    from .staff import people, person_key, sort_key
+
+    employees, by_id = people()
     closed = _period_rows(since, until)
-    jobs_of: dict[int, int] = {}
-    line_tech = {}
-    orders_in_period = set()
-    for line_id, tech_id, order_id in closed:
-        jobs_of[tech_id] = jobs_of.get(tech_id, 0) + 1
-        line_tech[line_id] = tech_id
-        orders_in_period.add(order_id)
+    jobs_of: dict = {}
+    for _line_id, tech_id, employee_id, _order_id in closed:
+        who = person_key(tech_id, employee_id, by_id)
+        jobs_of[who] = jobs_of.get(who, 0) + 1
     Original = aliased(WorkOrder)
     comeback_rows = db.session.execute(
         select(LaborLine, WorkOrder.number, WorkOrder.created_at, Original.number, Original.closed_at)
@@ -125,26 +127,31 @@ def report(since: datetime, until: datetime) -> dict:
         .join(Original, Original.id == LaborLine.comeback_of_order_id)
         .where(LaborLine.comeback_of_order_id.is_not(None), Original.closed_at >= since, Original.closed_at < until,
                WorkOrder.state.notin_(("cancelled",)), WorkOrder.voided_at.is_(None),
-               LaborLine.comeback_technician_id.is_not(None))
+               LaborLine.comeback_technician_id.is_not(None) | LaborLine.comeback_employee_id.is_not(None))
         .order_by(WorkOrder.id, LaborLine.id)).all()
-    per_tech: dict[int, list] = {}
+    per_tech: dict = {}
     for line, number, _created, orig_number, _orig_closed in comeback_rows:
-        per_tech.setdefault(line.comeback_technician_id, []).append({
+        who = person_key(line.comeback_technician_id, line.comeback_employee_id, by_id)
+        per_tech.setdefault(who, []).append({
             "work_order_id": line.work_order_id, "number": number, "line_id": line.id, "job": line.name,
             "rework": bool(line.rework), "original_work_order_id": line.comeback_of_order_id,
             "original_number": orig_number, "original_line_id": line.comeback_of_line_id})
-    tech_ids = sorted(set(jobs_of) | set(per_tech))
+    tech_ids = sorted(set(jobs_of) | set(per_tech), key=sort_key)
+    user_ids = [t for t in tech_ids if not isinstance(t, tuple)]
     names = {}
-    if tech_ids:
+    if user_ids:
         names = {uid: (name or email) for uid, name, email in db.session.execute(
-            select(User.id, User.name, User.email).where(User.id.in_(tech_ids)))}
+            select(User.id, User.name, User.email).where(User.id.in_(user_ids)))}
     items = []
     total_jobs = total_comebacks = 0
     for tech_id in tech_ids:
         count, jobs = len(per_tech.get(tech_id, [])), jobs_of.get(tech_id, 0)
         total_jobs += jobs
         total_comebacks += count
-        items.append({"technician_id": tech_id, "name": names.get(tech_id), "closed_jobs": jobs, "comebacks": count,
+        employee = employees.get(tech_id)
+        items.append({"technician_id": None if isinstance(tech_id, tuple) else tech_id,
+                      "employee_id": employee.id if employee else None,
+                      "name": employee.name if employee else names.get(tech_id), "closed_jobs": jobs, "comebacks": count,
                       "share": _share(count, jobs), "lines": per_tech.get(tech_id, [])})
     return {"items": items, "closed_jobs": total_jobs, "comebacks": total_comebacks,
             "share": _share(total_comebacks, total_jobs), "window_days": window_days()}

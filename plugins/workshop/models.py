@@ -160,13 +160,18 @@ class LaborLine(_LineColumns, TenantScoped, db.Model):
 
     __tablename__ = "workshop_labor_line"
     __table_args__ = (Index(None, "tenant_id", "work_order_id"), Index(None, "tenant_id", "technician_id"),
-                      Index(None, "tenant_id", "job_id"), Index(None, "tenant_id", "comeback_of_order_id"))
+                      Index(None, "tenant_id", "job_id"), Index(None, "tenant_id", "comeback_of_order_id"),
+                      Index("ix_workshop_labor_line_employee", "tenant_id", "employee_id"))
     work_order_id: Mapped[int] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="CASCADE"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_job.id", ondelete="SET NULL"))
     hours: Mapped[Decimal] = mapped_column(Quantity, default=Decimal("0"))
     rate: Mapped[Decimal | None] = mapped_column(Money)
     fixed_price: Mapped[Decimal | None] = mapped_column(Money)
+    # Who does the job: an employee (``workshop.staff``; with a login or not) and, when he has one, his
+    # user (``technician_id``: "my jobs", his own clock). Either given fills the other
+    # (:func:`plugins.workshop.services.assignee`); reports attribute by the employee.
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_employee.id", ondelete="SET NULL"))
     technician_name: Mapped[str | None] = mapped_column(String(200))
     # Where the job is done: free text, or the planner's bay (optional plugin: no foreign key).
     bay: Mapped[str | None] = mapped_column(String(60))
@@ -188,6 +193,8 @@ class LaborLine(_LineColumns, TenantScoped, db.Model):
         ForeignKey("workshop_labor_line.id", ondelete="SET NULL", name="fk_workshop_labor_line_cb_line"))
     comeback_technician_id: Mapped[int | None] = mapped_column(
         ForeignKey("core_user.id", ondelete="SET NULL", name="fk_workshop_labor_line_cb_tech"))
+    comeback_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workshop_employee.id", ondelete="SET NULL", name="fk_workshop_labor_line_cb_emp"))
 
     order: Mapped[WorkOrder] = relationship(back_populates="labor_lines", foreign_keys=[work_order_id])
     shares: Mapped[list["LineShare"]] = relationship(

@@ -69,6 +69,19 @@ def install(app) -> None:
     app.add_template_global(print_info, "ws_print_info")
 
 
+def _employee_choices() -> list:
+    """The technician picker: the shop's active employees, with a login or not (``workshop.staff``)."""
+    from flask import g
+    from sqlalchemy import select
+
+    from .staff import Employee
+
+    if not g.tenant.has("workshop.staff"):
+        return []
+    return list(db.session.scalars(select(Employee).where(Employee.active.is_(True))
+                                   .order_by(Employee.name, Employee.id).limit(500)))
+
+
 def work_order_panel(doc, user=None) -> str:
     from flask import render_template
 
@@ -91,6 +104,7 @@ def work_order_panel(doc, user=None) -> str:
 
         info["jobs"] = db.session.scalars(select(Job).where(Job.active.is_(True)).order_by(Job.name).limit(200)).all()
 
+        info["employees"] = _employee_choices()
         info["companies"] = db.session.scalars(select(Client).where(
             or_(Client.is_insurer.is_(True), Client.kind == "company")).order_by(Client.name).limit(200)).all()
     return render_template("workshop/panels/work_order.html", doc=doc, info=info, editable=editable)

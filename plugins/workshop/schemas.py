@@ -165,6 +165,24 @@ def _planner_bay(bay_id):
     return db.session.execute(select(Bay).where(Bay.id == bay_id)).scalar_one_or_none()
 
 
+def _active_employee_check(value):
+    """An active employee of this shop (another shop's is simply not found under the tenant guard)."""
+    if value is None:
+        return
+    from core.tenancy import current_tenant
+
+    from .staff import Employee
+
+    if not current_tenant().has("workshop.staff"):
+        raise ValidationError(str(_l("No such employee.")))
+
+    active = db.session.execute(select(Employee.active).where(Employee.id == value)).scalar_one_or_none()
+    if active is None:
+        raise ValidationError(str(_l("No such employee.")))
+    if not active:
+        raise ValidationError(str(_l("This employee is no longer active.")))
+
+
 def _planner_bay_check(value):
     if value is not None and _planner_bay(value) is None:
         raise ValidationError(_l("Not found"))
@@ -176,6 +194,8 @@ class LaborLineSchema(_LineFields):
     rate = Money(allow_none=True, validate=_non_negative)
     fixed_price = Money(allow_none=True, validate=_non_negative)
     technician_id = fields.Integer(allow_none=True, validate=_user_check)
+    # The employee doing the job (with a login or not); fills technician_id when he has a login.
+    employee_id = fields.Integer(allow_none=True, validate=_active_employee_check)
     technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     bay = fields.String(allow_none=True, validate=validate.Length(max=60))
     bay_id = fields.Integer(allow_none=True, validate=_planner_bay_check)  # the planner's bay (its name -> bay)
@@ -190,6 +210,7 @@ class LaborLineSchema(_LineFields):
     comeback_of_order_id = fields.Integer(dump_only=True)
     comeback_of_line_id = fields.Integer(dump_only=True)
     comeback_technician_id = fields.Integer(dump_only=True)
+    comeback_employee_id = fields.Integer(dump_only=True)
 
     @post_load
     def _from_catalog(self, data, partial=None, **kwargs):

@@ -210,8 +210,8 @@ def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts:
     model = LINE_MODELS[kind]
     lines = order.labor_lines if kind == "labor" else order.part_lines
     values.setdefault("position", max((line.position for line in lines), default=0) + 1)
-    if kind == "labor" and values.get("technician_id") and not values.get("technician_name"):
-        values["technician_name"] = _user_name(values["technician_id"])
+    if kind == "labor":
+        assignee(values)
     line = model(decision="pending", **values)
     line.tenant_id = order.tenant_id
     lines.append(line)
@@ -225,7 +225,8 @@ def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts:
         if line.comeback_of_order_id:
             values = {**values, "comeback_of_order_id": line.comeback_of_order_id,
                       "comeback_of_line_id": line.comeback_of_line_id,
-                      "comeback_technician_id": line.comeback_technician_id}
+                      "comeback_technician_id": line.comeback_technician_id,
+                      "comeback_employee_id": line.comeback_employee_id}
     audit.record("create", line, user=user, changes={"work_order_id": [None, order.id],
                                                       **{k: [None, v] for k, v in values.items()}})
     if with_job_parts and kind == "labor" and values.get("job_id"):
@@ -241,15 +242,15 @@ def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts:
 def update_line(order: WorkOrder, kind: str, line, values: dict, user) -> Any:
     ensure_editable(order)
     _check_line_refs(order, kind, values)
-    if kind == "labor" and values.get("technician_id") and "technician_name" not in values:
-        values["technician_name"] = _user_name(values["technician_id"])
+    if kind == "labor":
+        assignee(values)
     before = {k: getattr(line, k) for k in values}
     for key, value in values.items():
         setattr(line, key, value)
     if kind == "labor" and {"job_id", "rework"} & set(values):
         from .comebacks import detect
 
-        links = ("comeback_of_order_id", "comeback_of_line_id", "comeback_technician_id")
+        links = ("comeback_of_order_id", "comeback_of_line_id", "comeback_technician_id", "comeback_employee_id")
         before.update({k: getattr(line, k) for k in links})
         detect(order, line)
         values = {**values, **{k: getattr(line, k) for k in links}}
@@ -275,6 +276,42 @@ def delete_line(order: WorkOrder, kind: str, line, user) -> None:
     recalculate(order)
     _touch(order)
     db.session.flush()
+
+
+def assignee(values: dict) -> None:
+    """Keep a job line's employee and user together: an employee with a login brings his user
+    (``technician_id``), a user brings his employee card (the active, newest one), either brings the
+    name; clearing one clears the other. Both given and not the same person: 422."""
+    from .staff import Employee
+
+    given_user = "technician_id" in values
+    if not ("employee_id" in values or given_user):
+        return
+    employee_id, user_id = values.get("employee_id"), values.get("technician_id")
+    if employee_id:
+        employee = db.session.get(Employee, employee_id)
+        if given_user and user_id and employee.user_id != user_id:
+            message = _("This employee is not that user.")
+            raise WorkshopError(message, fields={"employee_id": [message]})
+        values["technician_id"] = employee.user_id
+        values.setdefault("technician_name", employee.name)
+    elif user_id:
+        values["employee_id"] = db.session.scalar(select(Employee.id).where(
+            Employee.user_id == user_id).order_by(Employee.active.desc(), Employee.id.desc()).limit(1))
+        if not values.get("technician_name"):
+            employee_name = db.session.get(Employee, values["employee_id"]).name if values["employee_id"] else None
+            values["technician_name"] = employee_name or _user_name(user_id)
+    else:  # cleared
+        values["employee_id"] = values["technician_id"] = None
+        values.setdefault("technician_name", None)
+
+
+def assigned_to(user):
+    """The condition "this job line is ``user``'s": his user id on the line, or one of his employee cards."""
+    from .staff import Employee
+
+    return (LaborLine.technician_id == user.id) | LaborLine.employee_id.in_(
+        select(Employee.id).where(Employee.user_id == user.id))
 
 
 def _user_name(user_id: int) -> str | None:

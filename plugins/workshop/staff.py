@@ -299,16 +299,22 @@ def _ratio(a: Decimal, b: Decimal) -> str | None:
     return str((a / b).quantize(KOPECK, ROUND_HALF_UP)) if b else None
 
 
-def _who(entry: TimeEntry):
-    """The report key of an entry: the user's id, or ``("employee", id)`` for an employee without a login."""
-    return entry.technician_id if entry.technician_id is not None else ("employee", entry.employee_id)
+def person_key(technician_id: int | None, employee_id: int | None, by_id: dict):
+    """The report key of a job line or time entry: by the employee when there is one (his user's id when
+    he has a login, else ``("employee", id)``), else by the user; None for nobody."""
+    employee = by_id.get(employee_id) if employee_id is not None else None
+    if employee is not None:
+        return employee.user_id if employee.user_id is not None else ("employee", employee.id)
+    if technician_id is not None:
+        return technician_id
+    return ("employee", employee_id) if employee_id is not None else None
 
 
-def _sort_key(who):
+def sort_key(who):
     return (1, who[1]) if isinstance(who, tuple) else (0, who)
 
 
-def _clocked(since: datetime, until: datetime) -> dict[tuple, Decimal]:
+def _clocked(since: datetime, until: datetime, by_id: dict) -> dict[tuple, Decimal]:
     """Hours per (technician or ("employee", id), kind) inside ``[since, until)``; running clocks count
     up to now."""
     now = utcnow()
@@ -318,22 +324,25 @@ def _clocked(since: datetime, until: datetime) -> dict[tuple, Decimal]:
         start = max(_aware(entry.started_at), since)
         end = min(_aware(entry.ended_at) if entry.ended_at else now, until)
         if end > start:
-            key = (_who(entry), entry.kind or "job")
+            key = (person_key(entry.technician_id, entry.employee_id, by_id), entry.kind or "job")
             out[key] = out.get(key, Decimal(0)) + _hours(end - start)
     return out
 
 
-def _sold(since: datetime, until: datetime):
-    """Approved jobs of the work orders closed in the period: per technician, sold hours and amount."""
-    rows = db.session.execute(select(LaborLine.technician_id, LaborLine.hours, LaborLine.amount).join(
+def _sold(since: datetime, until: datetime, by_id: dict):
+    """Approved jobs of the work orders closed in the period: per employee (or user), sold hours and
+    amount; one query."""
+    rows = db.session.execute(select(LaborLine.technician_id, LaborLine.employee_id, LaborLine.hours,
+                                     LaborLine.amount).join(
         WorkOrder, WorkOrder.id == LaborLine.work_order_id).where(
         WorkOrder.state == "closed", WorkOrder.closed_at >= since, WorkOrder.closed_at < until,
-        LaborLine.decision == "approved", LaborLine.technician_id.is_not(None)))
-    hours: dict[int, Decimal] = {}
-    amount: dict[int, Decimal] = {}
-    for tech_id, h, a in rows:
-        hours[tech_id] = hours.get(tech_id, Decimal(0)) + Decimal(h or 0)
-        amount[tech_id] = amount.get(tech_id, Decimal(0)) + Decimal(a or 0)
+        LaborLine.decision == "approved", LaborLine.technician_id.is_not(None) | LaborLine.employee_id.is_not(None)))
+    hours: dict = {}
+    amount: dict = {}
+    for tech_id, employee_id, h, a in rows:
+        who = person_key(tech_id, employee_id, by_id)
+        hours[who] = hours.get(who, Decimal(0)) + Decimal(h or 0)
+        amount[who] = amount.get(who, Decimal(0)) + Decimal(a or 0)
     return hours, amount
 
 
@@ -346,11 +355,11 @@ def _name(user_id, employee: Employee | None) -> str | None:
     return (user.name or user.email) if user else None
 
 
-def _employees() -> dict:
-    """Employees by user; should a user have two employee cards, the active, newest one counts.
-    Employees without a login are under ``("employee", id)``."""
-    rows = db.session.scalars(select(Employee).order_by(Employee.active, Employee.id))
-    return {(e.user_id if e.user_id is not None else ("employee", e.id)): e for e in rows}
+def people() -> tuple[dict, dict]:
+    """Employees by report key and by id (one query). By key: by user (should a user have two employee
+    cards, the active, newest one counts); employees without a login under ``("employee", id)``."""
+    rows = list(db.session.scalars(select(Employee).order_by(Employee.active, Employee.id)))
+    return {(e.user_id if e.user_id is not None else ("employee", e.id)): e for e in rows}, {e.id: e for e in rows}
 
 
 def _ids(who, employee: Employee | None) -> dict:
@@ -361,11 +370,11 @@ def _ids(who, employee: Employee | None) -> dict:
 def productive_time(since: datetime, until: datetime) -> list[dict]:
     """Per technician: attended hours (shifts minus breaks), clocked job hours, sold hours and the
     three KPIs (two decimals; None when the divisor is zero)."""
-    clocked = _clocked(since, until)
-    sold, _amount = _sold(since, until)
-    employees = _employees()
+    employees, by_id = people()
+    clocked = _clocked(since, until, by_id)
+    sold, _amount = _sold(since, until, by_id)
     out = []
-    for tech_id in sorted({t for t, _k in clocked} | set(sold), key=_sort_key):
+    for tech_id in sorted({t for t, _k in clocked} | set(sold), key=sort_key):
         # The ratios come from the exact hours; only what is shown is rounded.
         attended = max(clocked.get((tech_id, "shift"), Decimal(0)) - clocked.get((tech_id, "break"), Decimal(0)),
                        Decimal(0))
@@ -384,13 +393,13 @@ def payroll(since: datetime, until: datetime) -> dict:
     """The payroll draft: per technician the piece-rate share of the sold labour (the approved jobs'
     amounts after discounts, orders closed in the period) and the hourly cost of the attended hours;
     every amount rounded half-up to the kopeck once, at the end."""
-    clocked = _clocked(since, until)
-    sold_hours, sold_amount = _sold(since, until)
-    employees = _employees()
+    employees, by_id = people()
+    clocked = _clocked(since, until, by_id)
+    sold_hours, sold_amount = _sold(since, until, by_id)
     items = []
     total = Decimal("0.00")
     tech_ids = {t for t, _k in clocked} | set(sold_amount) | {uid for uid, e in employees.items() if e.active}
-    for tech_id in sorted(tech_ids, key=_sort_key):
+    for tech_id in sorted(tech_ids, key=sort_key):
         employee = employees.get(tech_id)
         attended = max(clocked.get((tech_id, "shift"), Decimal(0)) - clocked.get((tech_id, "break"), Decimal(0)),
                        Decimal(0))

@@ -51,7 +51,7 @@ def my_jobs_page():
     rows = db.session.execute(
         select(LaborLine, WorkOrder.number, WorkOrder.state)
         .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
-        .where(LaborLine.technician_id == user.id, LaborLine.decision == "approved",
+        .where(services.assigned_to(user), LaborLine.decision == "approved",
                WorkOrder.state.in_(("approved", "in_progress", "waiting")))
         .order_by(WorkOrder.id, LaborLine.position)).all()
     running = {e.kind: e for e in db.session.scalars(select(TimeEntry).where(

@@ -24,7 +24,7 @@ _ = domain("workshop").gettext
 
 bp = Blueprint("workshop_ui", __name__, url_prefix="/workshop")
 
-LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "discount_percent",
+LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "employee_id", "discount_percent",
                           "bay", "rework"),
                "part": ("name", "code", "quantity", "unit", "price", "labor_line_id", "discount_percent")}
 
@@ -74,6 +74,20 @@ def add_line(order_id: int):
             apply_to_labor_line(order, values, set(raw))
         services.add_line(order, kind, values, current_user_obj(),
                           with_job_parts=_tenant_has("workshop.norms"))
+
+    return _run(order_id, action)
+
+
+@bp.post("/work-orders/<int:order_id>/labor-lines/<int:line_id>/assign")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def assign(order_id: int, line_id: int):
+    """The technician picker of a job line: an employee (with a login or not), or nobody."""
+    raw = {"employee_id": request.form.get("employee_id", "").strip() or None}
+
+    def action(order):
+        line = services.get_line(order, "labor", line_id)
+        values = {k: v for k, v in LaborLineSchema(only=("employee_id",)).load(raw).items()}
+        services.update_line(order, "labor", line, values, current_user_obj())
 
     return _run(order_id, action)
 

@@ -2,7 +2,7 @@
 
 Revision ID: workshop_0001
 Revises: 
-Create Date: 2026-11-25 04:44:35.873301
+Create Date: 2026-11-25 06:04:48.838785
 """
 from alembic import op
 import sqlalchemy as sa
@@ -244,6 +244,7 @@ def upgrade():
     sa.Column('rate', core.db.Money(), nullable=True),
     sa.Column('fixed_price', core.db.Money(), nullable=True),
     sa.Column('technician_id', sa.Integer(), nullable=True),
+    sa.Column('employee_id', sa.Integer(), nullable=True),
     sa.Column('technician_name', sa.String(length=200), nullable=True),
     sa.Column('bay', sa.String(length=60), nullable=True),
     sa.Column('bay_id', sa.Integer(), nullable=True),
@@ -254,6 +255,7 @@ def upgrade():
     sa.Column('comeback_of_order_id', sa.Integer(), nullable=True),
     sa.Column('comeback_of_line_id', sa.Integer(), nullable=True),
     sa.Column('comeback_technician_id', sa.Integer(), nullable=True),
+    sa.Column('comeback_employee_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
@@ -268,9 +270,11 @@ def upgrade():
     sa.Column('decision_channel', sa.String(length=20), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['comeback_employee_id'], ['workshop_employee.id'], name='fk_workshop_labor_line_cb_emp', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['comeback_of_line_id'], ['workshop_labor_line.id'], name='fk_workshop_labor_line_cb_line', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['comeback_of_order_id'], ['workshop_work_order.id'], name='fk_workshop_labor_line_cb_order', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['comeback_technician_id'], ['core_user.id'], name='fk_workshop_labor_line_cb_tech', ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['employee_id'], ['workshop_employee.id'], name=op.f('fk_workshop_labor_line_employee_id_workshop_employee'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['job_id'], ['workshop_job.id'], name=op.f('fk_workshop_labor_line_job_id_workshop_job'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['made_recommendation_id'], ['crm_recommendation.id'], name='fk_workshop_labor_line_made_rec', ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['recommendation_id'], ['crm_recommendation.id'], name=op.f('fk_workshop_labor_line_recommendation_id_crm_recommendation'), ondelete='SET NULL'),
@@ -280,6 +284,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workshop_labor_line'))
     )
     with op.batch_alter_table('workshop_labor_line', schema=None) as batch_op:
+        batch_op.create_index('ix_workshop_labor_line_employee', ['tenant_id', 'employee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_comeback_of_order_id'), ['tenant_id', 'comeback_of_order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_job_id'), ['tenant_id', 'job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_technician_id'), ['tenant_id', 'technician_id'], unique=False)
@@ -493,6 +498,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_technician_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_job_id'))
         batch_op.drop_index(batch_op.f('ix_workshop_labor_line_tenant_id_workshop_labor_line_comeback_of_order_id'))
+        batch_op.drop_index('ix_workshop_labor_line_employee')
 
     op.drop_table('workshop_labor_line')
     with op.batch_alter_table('workshop_estimate', schema=None) as batch_op:

@@ -36,6 +36,11 @@ catalog and clocked time.
   order and technician; report ``/reports/comebacks``.
 - Employees without a login: a foreman (``workshop.staff.manage``) runs their job clock and shifts
   (``employee_id`` in the clock, attendance and time-entry endpoints).
+- Job lines are assigned to an employee (``employee_id``: this shop's, active; with or without a
+  login) or a user (``technician_id``); either fills the other when the employee has a login
+  (:func:`plugins.workshop.services.assignee`). The work order page's technician picker lists the
+  active employees; productive time, payroll (sold hours, piece-rate pay) and comebacks count by
+  employee, so employees without a login are paid for their jobs.
 - The CRM: intake mileage goes into the car's odometer history, declined and deferred jobs become
   recommendations, recommendations carried out leave the list when the order closes, and closed
   orders are the car's service-book entries and last visits (the CRM's hooks); merged clients take

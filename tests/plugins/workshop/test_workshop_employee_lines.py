@@ -130,3 +130,23 @@ def test_the_work_order_page_picks_employees(make_shop, login):
     assert r.status_code == 302
     line = owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"][0]
     assert (line["employee_id"], line["technician_id"]) == (None, None)
+
+
+def test_an_employee_given_a_login_later_sees_his_jobs(make_shop, login):
+    owner = make_shop(tier="master")
+    tech = make_shop(role="technician", t=owner.tenant)
+    apprentice = owner.post(f"{API}/employees", {"name": "Сидоров Миша"})
+    client, car = owner.client_and_car()
+    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = owner.line(wo["id"], name="Замена свечей", hours="1", employee_id=apprentice["id"])["line"]
+    assert line["technician_id"] is None
+    _approve_all(owner, wo, [line])
+    owner.transition("work-orders", wo["id"], "approve")
+    assert tech.api.get(f"{API}/my-jobs").get_json()["items"] == []
+    r = owner.api.patch(f"{API}/employees/{apprentice['id']}", json={"user_id": tech.user.id})
+    assert r.status_code == 200, r.get_json()
+    assert [j["line_id"] for j in tech.api.get(f"{API}/my-jobs").get_json()["items"]] == [line["id"]]
+    ui = tech.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(ui, tech.user)
+    assert "Замена свечей" in ui.get("/workshop/my-jobs").get_data(as_text=True)

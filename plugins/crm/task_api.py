@@ -190,7 +190,13 @@ def tasks_page():
     others = [t for t in tasks.query(status="open", on=on) if t.assignee_id != current_user.id]
     users = _users()
     names = {u.id: u.name or u.email for u in users}
+    from .models import Client
+
+    client_ids = {t.client_id for t in mine + others if t.client_id}
+    clients = dict(db.session.execute(select(Client.id, Client.name).where(Client.id.in_(client_ids))).all()) \
+        if client_ids else {}
     return render_template("crm/tasks.html", mine=mine, others=others, users=users, names=names, today=on,
+                           clients=clients,
                            errors=errors, values=values, can_create=current_user.can("crm.task.create"),
                            can_update=current_user.can("crm.task.update"), _=_), status
 

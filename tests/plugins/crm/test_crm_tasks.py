@@ -1,10 +1,15 @@
 """CRM tasks (crm.advanced): create, list with filters, mark done through the API; field errors;
 the tier gate; tenant isolation; the audit trail; the Tasks page, its menu entry and the client card."""
 import re
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from test_browser import browser, live_url, shot, sign_in  # noqa: E402,F401  (shared fixtures and helpers)
 
 
 def csrf_of(html: str) -> str:
@@ -140,6 +145,8 @@ def test_tasks_page_menu_add_and_done(shop, app, login):
     html = page.get("/crm/tasks").get_data(as_text=True)
     assert 'href="/crm/tasks"' in html  # the menu entry on crm.advanced
     assert "Old follow-up" in html and "crm-task--overdue" in html and "Overdue" in html
+    shop.advisor_http.post("/api/v1/crm/tasks", json={"title": "Tyres", "client_id": shop.client_id})
+    assert f'<a href="/crm/clients/{shop.client_id}">Ivan Petrov</a>' in page.get("/crm/tasks").get_data(as_text=True)
 
     bad = page.post("/crm/tasks", data={"csrf_token": csrf_of(html), "title": "", "due_on": "nope"})
     assert bad.status_code == 422 and "Enter a date as YYYY-MM-DD." in bad.get_data(as_text=True)
@@ -168,3 +175,48 @@ def test_client_card_shows_open_tasks_and_adds_one(shop, app, login):
     assert "Remind about tyres" in html
     [task] = shop.http.get(f"/api/v1/crm/tasks?client_id={shop.client_id}").get_json()["results"]
     assert task["assignee_id"] == shop.owner.id
+
+
+@pytest.mark.browser
+@pytest.mark.backends("sqlite")
+def test_tasks_in_the_browser(browser, live_url, app, tenant, user):
+    """Headless Chromium: the menu entry, quick add on the Tasks page, the overdue highlight, mark done
+    from the client card. Screenshot: ``test-artifacts/crm-tasks.png``."""
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import Client
+
+    t = tenant(tier="profi")
+    owner = user(role="owner", tenant=t)
+    with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, t.id))):
+        c = Client(name="Ivan Petrov")
+        db.session.add(c)
+        db.session.commit()
+        client_id = c.id
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, owner)
+    page.click("a[href='/crm/tasks']")
+    page.wait_for_url(f"{live_url}/crm/tasks")
+    page.fill("#task-title", "Call back about the declined brake job")
+    page.fill("#task-due", (date.today() - timedelta(days=3)).isoformat())
+    page.click("button:has-text('Add task')")
+    page.wait_for_selector(".flash--success")
+    row = page.locator("table.crm-tasks-mine tr.crm-task--overdue", has_text="declined brake job")
+    assert row.count() == 1 and "Overdue" in row.inner_text()
+    shot(page, "crm-tasks")
+
+    page.goto(f"{live_url}/crm/clients/{client_id}")
+    page.fill(".crm-client-task-add input[name=title]", "Remind about tyres")
+    page.click(".crm-client-task-add button")
+    page.wait_for_selector(".flash--success")
+    section = page.locator(".crm-client-tasks")
+    assert "Remind about tyres" in section.inner_text()
+    section.locator("li", has_text="Remind about tyres").locator("button:has-text('Mark done')").click()
+    page.wait_for_selector(".flash--success")
+    assert "Remind about tyres" not in page.inner_text(".crm-client-tasks")
+    context.close()

@@ -15,6 +15,7 @@ from core.db import Money, TenantScoped, db
 from core.i18n import domain
 from core.models import utcnow
 
+_ = domain("crm").gettext  # messages raised at validation time (a lazy one would be split into letters)
 _l = domain("crm").lazy_gettext
 
 
@@ -37,7 +38,7 @@ MODELS = [ChannelSpend]
 
 
 def _raise_decimals():
-    raise ValidationError(_l("Enter an amount from 0 with at most two decimals."))
+    raise ValidationError(_("Enter an amount from 0 with at most two decimals."))
 
 
 class ChannelSpendSchema(Schema):

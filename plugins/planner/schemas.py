@@ -8,6 +8,7 @@ from core.i18n import domain
 
 from .models import BAY_TYPES, SOURCES, STATUSES
 
+_ = domain("planner").gettext  # messages raised at validation time (a lazy one would be split into letters)
 _l = domain("planner").lazy_gettext
 
 
@@ -28,7 +29,7 @@ class _TimeOrder:
     def _ordered(self, data, **kwargs):
         start, end = data.get(self.start_key), data.get(self.end_key)
         if start is not None and end is not None and start >= end:
-            raise ValidationError(_l("Must be later than the start."), self.end_key)
+            raise ValidationError(_("Must be later than the start."), self.end_key)
 
 
 class WorkingHoursSchema(_TimeOrder, Schema):
@@ -88,16 +89,16 @@ class BookingCreateSchema(BookingInSchema):
     @validates_schema(skip_on_field_errors=False)
     def _a_duration(self, data, **kwargs):
         if data.get("duration_minutes") is None and not data.get("planned_jobs"):
-            raise ValidationError(_l("Enter the duration or choose planned jobs from the catalog."),
+            raise ValidationError(_("Enter the duration or choose planned jobs from the catalog."),
                                   "duration_minutes")
 
     @validates_schema(skip_on_field_errors=False)
     def _a_bay(self, data, **kwargs):
         if data.get("bay_id") is None and not data.get("bay_ids"):
-            raise ValidationError(_l("Choose a bay."), "bay_id")
+            raise ValidationError(_("Choose a bay."), "bay_id")
 
     @validates_schema(skip_on_field_errors=False)
     def _a_client(self, data, **kwargs):
         # A client from the directory (client_id) brings the name along; otherwise it is typed in.
         if not (data.get("client_name") or "").strip() and data.get("client_id") is None:
-            raise ValidationError(_l("Enter the client's name."), "client_name")
+            raise ValidationError(_("Enter the client's name."), "client_name")

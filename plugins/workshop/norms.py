@@ -24,6 +24,7 @@ from .models import Job, LaborLine, TimeEntry, WorkOrder
 from .schemas import Exact, _check_exists, _client_check
 from .types import Percent, Quantity
 
+_ = domain("workshop").gettext  # messages raised at validation time (a lazy one would be split into letters)
 _l = domain("workshop").lazy_gettext
 
 UNDER_QUOTE_FACTOR = Decimal("1.2")  # the actual average may exceed the norm by 20% before we flag it
@@ -71,7 +72,7 @@ MODELS = [JobNorm, LaborRate, ContractRate]
 
 def _non_negative(value):
     if value is not None and value < 0:
-        raise ValidationError(_l("Must not be negative."))
+        raise ValidationError(_("Must not be negative."))
 
 
 class JobNormSchema(Schema):
@@ -98,7 +99,7 @@ class ContractRateSchema(Schema):
     @validates_schema
     def _something(self, data, partial=None, **kwargs):
         if not partial and data.get("rate") is None and data.get("discount_percent") is None:
-            raise ValidationError(_l("Give a rate, a discount or both."), "rate")
+            raise ValidationError(_("Give a rate, a discount or both."), "rate")
 
 
 # --- lookups ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from core.models import User
 
 from .models import DECISION_CHANNELS, DECISIONS, FUEL_LEVELS, PAYER_KINDS, Job, ServiceOrder
 
+_ = domain("workshop").gettext  # messages raised at validation time (a lazy one would be split into letters)
 _l = domain("workshop").lazy_gettext
 
 MAX_ODOMETER = 9_999_999
@@ -35,17 +36,17 @@ class Exact(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, (bool, float)) or not isinstance(value, (str, int, Decimal)):
-            raise ValidationError(_l("Enter a number."))
+            raise ValidationError(_("Enter a number."))
         try:
             number = Decimal(value.strip().replace(",", ".") if isinstance(value, str) else value)
         except (InvalidOperation, ValueError):
-            raise ValidationError(_l("Enter a number.")) from None
+            raise ValidationError(_("Enter a number.")) from None
         if not number.is_finite():
-            raise ValidationError(_l("Enter a number."))
+            raise ValidationError(_("Enter a number."))
         if number != number.quantize(self.quantum):
-            raise ValidationError(_l("At most %(places)s decimal places.", places=self.places))
+            raise ValidationError(_("At most %(places)s decimal places.", places=self.places))
         if abs(number) >= Decimal("1e9"):
-            raise ValidationError(_l("The number is too large."))
+            raise ValidationError(_("The number is too large."))
         return number.quantize(self.quantum)
 
 
@@ -65,19 +66,19 @@ def _client_check(value):
     from plugins.crm.models import Client
 
     if not _exists(Client, value):
-        raise ValidationError(_l("No such client."))
+        raise ValidationError(_("No such client."))
 
 
 def _vehicle_check(value):
     from plugins.crm.models import Vehicle
 
     if not _exists(Vehicle, value):
-        raise ValidationError(_l("No such vehicle."))
+        raise ValidationError(_("No such vehicle."))
 
 
 def _user_check(value):
     if value is not None and db.session.execute(select(User.id).where(User.id == value)).first() is None:
-        raise ValidationError(_l("No such user."))
+        raise ValidationError(_("No such user."))
 
 
 _non_negative = validate.Range(min=0, error=_l("Must not be negative."))
@@ -87,7 +88,7 @@ _percent = validate.Range(min=0, max=100, error=_l("Enter a percentage from 0 to
 def _open_service_order(so_id: int) -> ServiceOrder:
     so = db.session.get(ServiceOrder, so_id)
     if so.state not in ("draft", "accepted"):
-        raise ValidationError({"service_order_id": [_l("This service order is closed or cancelled.")]})
+        raise ValidationError({"service_order_id": [_("This service order is closed or cancelled.")]})
     return so
 
 
@@ -129,7 +130,7 @@ class ShareSchema(Schema):
     @validates_schema
     def _one_of(self, data, **kwargs):
         if (data.get("percent") is None) == (data.get("amount") is None):
-            raise ValidationError(_l("Give either a percentage or an amount."), "percent")
+            raise ValidationError(_("Give either a percentage or an amount."), "percent")
 
 
 class _LineFields(Schema):
@@ -151,7 +152,7 @@ class _LineFields(Schema):
     @validates_schema
     def _one_discount(self, data, **kwargs):
         if data.get("discount_percent") and data.get("discount_amount"):
-            raise ValidationError(_l("Give the discount either as a percentage or as an amount."), "discount_amount")
+            raise ValidationError(_("Give the discount either as a percentage or as an amount."), "discount_amount")
 
 
 def _planner_bay(bay_id):
@@ -174,18 +175,18 @@ def _active_employee_check(value):
     from .staff import Employee
 
     if not current_tenant().has("workshop.staff"):
-        raise ValidationError(str(_l("No such employee.")))
+        raise ValidationError(_("No such employee."))
 
     active = db.session.execute(select(Employee.active).where(Employee.id == value)).scalar_one_or_none()
     if active is None:
-        raise ValidationError(str(_l("No such employee.")))
+        raise ValidationError(_("No such employee."))
     if not active:
-        raise ValidationError(str(_l("This employee is no longer active.")))
+        raise ValidationError(_("This employee is no longer active."))
 
 
 def _planner_bay_check(value):
     if value is not None and _planner_bay(value) is None:
-        raise ValidationError(_l("Not found"))
+        raise ValidationError(_("Not found"))
 
 
 class LaborLineSchema(_LineFields):
@@ -253,11 +254,11 @@ class PayerSchema(Schema):
 
         kind, cp = data.get("kind"), data.get("counterparty_id")
         if kind in ("insurer", "fleet") and not cp:
-            raise ValidationError(_l("Choose the company that pays."), "counterparty_id")
+            raise ValidationError(_("Choose the company that pays."), "counterparty_id")
         if kind == "insurer" and cp and not db.session.get(Client, cp).is_insurer:
-            raise ValidationError(_l("This counterparty is not marked as an insurer."), "counterparty_id")
+            raise ValidationError(_("This counterparty is not marked as an insurer."), "counterparty_id")
         if kind != "insurer" and data.get("excess"):
-            raise ValidationError(_l("Only an insurer has an excess."), "excess")
+            raise ValidationError(_("Only an insurer has an excess."), "excess")
 
 
 class WorkOrderSchema(_DocumentFields):
@@ -359,14 +360,14 @@ class JobSchema(Schema):
     @validates("name")
     def _name(self, value, **kwargs):
         if not value.strip():
-            raise ValidationError(_l("Enter a name (up to 300 characters)."))
+            raise ValidationError(_("Enter a name (up to 300 characters)."))
 
     def _dump_parts(self, job):
         return list(job.parts or [])
 
     def _load_parts(self, value):
         if not isinstance(value, list):
-            raise ValidationError(_l("Send a list of parts."))
+            raise ValidationError(_("Send a list of parts."))
         parts = JobPartSchema(many=True).load(value)
         return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in p.items() if v is not None} for p in parts]
 
@@ -408,7 +409,7 @@ class EstimateSchema(_DocumentFields):
 
     def _load_items(self, value):
         if not isinstance(value, list):
-            raise ValidationError(_l("Send a list of lines."))
+            raise ValidationError(_("Send a list of lines."))
         items = EstimateItemSchema(many=True).load(value)
         # Stored as JSON: decimals as exact strings.
         return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in item.items() if v is not None}
@@ -452,7 +453,7 @@ class DiagnosticActSchema(_DocumentFields):
 
     def _load_findings(self, value):
         if not isinstance(value, list):
-            raise ValidationError(_l("Send a list of findings."))
+            raise ValidationError(_("Send a list of findings."))
         found = FindingSchema(many=True).load(value)
         return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in f.items() if v is not None} for f in found]
 

@@ -101,7 +101,7 @@ class EmployeeSchema(Schema):
 
 def _employee_check(value):
     if value is not None and db.session.execute(select(Employee.id).where(Employee.id == value)).first() is None:
-        raise ValidationError(_l("No such employee."))
+        raise ValidationError(_("No such employee."))
 
 
 class TimeEntrySchema(Schema):
@@ -118,15 +118,15 @@ class TimeEntrySchema(Schema):
     @validates_schema
     def _consistent(self, data, **kwargs):
         if not data.get("technician_id") and not data.get("employee_id"):
-            raise ValidationError(_l("Choose the technician or the employee."), "technician_id")
+            raise ValidationError(_("Choose the technician or the employee."), "technician_id")
         if data.get("technician_id") and data.get("employee_id"):
-            raise ValidationError(_l("Choose either the technician or the employee, not both."), "employee_id")
+            raise ValidationError(_("Choose either the technician or the employee, not both."), "employee_id")
         if data.get("kind") == "job" and not data.get("labor_line_id"):
-            raise ValidationError(_l("Choose the job."), "labor_line_id")
+            raise ValidationError(_("Choose the job."), "labor_line_id")
         if data.get("kind") in ATTENDANCE_KINDS and data.get("labor_line_id"):
-            raise ValidationError(_l("Shifts and breaks belong to no job."), "labor_line_id")
+            raise ValidationError(_("Shifts and breaks belong to no job."), "labor_line_id")
         if data.get("ended_at") and data.get("started_at") and data["ended_at"] <= data["started_at"]:
-            raise ValidationError(_l("The end must be after the start."), "ended_at")
+            raise ValidationError(_("The end must be after the start."), "ended_at")
 
 
 class CommentSchema(Schema):

@@ -109,3 +109,14 @@ def test_technicians_clock_their_jobs_and_the_owner_sees_productivity(make_shop)
     assert tech.api.get(f"{API}/reports/productivity?from={today}&to={today}").status_code == 403
     specialist = make_shop()
     assert specialist.api.get(f"{API}/reports/productivity?from={today}&to={today}").status_code == 404
+
+
+def test_a_wrong_reference_is_a_readable_field_error(shop):
+    # Messages raised by validators are whole sentences, not a list of letters.
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    r = shop.api.post(f"{API}/work-orders/{wo['id']}/labor-lines",
+                      json={"name": "Замена лампы", "fixed_price": "300.00", "technician_id": 987654})
+    assert r.status_code == 422
+    assert r.get_json()["fields"]["technician_id"] == ["No such user."]
+    assert shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"] == []

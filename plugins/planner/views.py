@@ -455,13 +455,14 @@ def _weekday_names() -> list[str]:
     return [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 
 
-def _settings_page(errors: dict | None = None, status: int = 200):
+def _settings_page(errors: dict | None = None, status: int = 200, hours_form: dict | None = None):
     tenant = service.tenant_row()
-    hours = {wd: None for wd in range(7)}
+    hours: dict[int, list[tuple[str, str]]] = {wd: [] for wd in range(7)}  # every span (split shifts)
     for row in db.session.scalars(select(WorkingHours).where(WorkingHours.bay_id.is_(None))
                                   .order_by(WorkingHours.weekday, WorkingHours.opens)):
-        if hours[row.weekday] is None:
-            hours[row.weekday] = row
+        hours[row.weekday].append((f"{row.opens:%H:%M}", f"{row.closes:%H:%M}"))
+    if hours_form is not None:  # a refused save shows what was typed, not the stored hours
+        hours = hours_form
     days_off = list(db.session.scalars(select(DayOff).where(DayOff.day >= _today() - timedelta(days=30))
                                        .order_by(DayOff.day)))
     bays = list(db.session.scalars(select(Bay).order_by(Bay.position, Bay.id)))
@@ -487,11 +488,15 @@ def settings_save():
                                      "online_hours_text", "online_duration_minutes", "online_days_ahead",
                                      "online_skill")
             if form.get(k) is not None}
-    data["online_enabled"] = form.get("online_enabled") == "on"
-    data["online_services"] = [line.strip() for line in form.get("online_services", "").splitlines() if line.strip()]
+    # Only what the page shows: without planner.online_booking the page has no online fields, and an
+    # absent checkbox or list must not switch the page off or wipe the services (kept for an upgrade).
+    if g.tenant.has("planner.online_booking"):
+        data["online_enabled"] = form.get("online_enabled") == "on"
+        data["online_services"] = [line.strip() for line in form.get("online_services", "").splitlines()
+                                   if line.strip()]
     before = load_settings(tenant)
     try:
-        after = save_settings(tenant, PlannerSettingsSchema().load(data))
+        after = save_settings(tenant, PlannerSettingsSchema().load(data, partial=True))  # no defaults for fields not on the page
     except ValidationError as err:
         db.session.rollback()
         errors = translate_errors(err.messages)
@@ -507,32 +512,48 @@ def settings_save():
 @bp.post("/settings/hours")
 @ui_view("planner.settings.manage")
 def hours_save():
-    """The shop's hours per weekday (one span a day here; split shifts and per-bay hours through the
-    working-hours list). An empty weekday is closed."""
-    errors = {}
-    spans = {}
+    """The shop's hours per weekday: every span of the day (a split shift is two spans; an empty pair
+    of times removes a span, an empty day is closed). Per-bay hours are kept as they are (the
+    working-hours list)."""
+    errors: dict = {}
+    spans: dict[int, list[tuple[time, time]]] = {}
+    typed: dict[int, list[tuple[str, str]]] = {}
     for wd in range(7):
-        opens, closes = request.form.get(f"opens_{wd}", "").strip(), request.form.get(f"closes_{wd}", "").strip()
-        if not opens and not closes:
-            continue
-        try:
-            o, c = time.fromisoformat(opens), time.fromisoformat(closes)
-        except ValueError:
-            errors[f"hours_{wd}"] = [_("Enter both times as HH:MM.")]
-            continue
-        if o >= c:
-            errors[f"hours_{wd}"] = [_("Closing must be later than opening.")]
-            continue
-        spans[wd] = (o, c)
+        opens_list, closes_list = request.form.getlist(f"opens_{wd}"), request.form.getlist(f"closes_{wd}")
+        day_spans = []
+        for opens, closes in zip(opens_list, closes_list):
+            opens, closes = opens.strip(), closes.strip()
+            if not opens and not closes:
+                continue
+            typed.setdefault(wd, []).append((opens, closes))
+            try:
+                o, c = time.fromisoformat(opens), time.fromisoformat(closes)
+            except ValueError:
+                errors[f"hours_{wd}"] = [_("Enter both times as HH:MM.")]
+                continue
+            if o >= c:
+                errors[f"hours_{wd}"] = [_("Closing must be later than opening.")]
+                continue
+            day_spans.append((o, c))
+        day_spans.sort()
+        if any(later[0] < earlier[1] for earlier, later in zip(day_spans, day_spans[1:])):
+            errors.setdefault(f"hours_{wd}", []).append(_("The spans of a day must not overlap."))
+        if day_spans:
+            spans[wd] = day_spans
     if errors:
-        return _settings_page(errors, 422)
-    before = {r.weekday: f"{r.opens:%H:%M}-{r.closes:%H:%M}" for r in
-              db.session.scalars(select(WorkingHours).where(WorkingHours.bay_id.is_(None)))}
+        return _settings_page(errors, 422, hours_form={wd: typed.get(wd, []) for wd in range(7)})
+    fmt = lambda pairs: ", ".join(f"{o:%H:%M}-{c:%H:%M}" for o, c in pairs)  # noqa: E731
+    before_rows: dict[int, list] = {}
+    for r in db.session.scalars(select(WorkingHours).where(WorkingHours.bay_id.is_(None))
+                                .order_by(WorkingHours.weekday, WorkingHours.opens)):
+        before_rows.setdefault(r.weekday, []).append((r.opens, r.closes))
+    before = {wd: fmt(pairs) for wd, pairs in before_rows.items()}
     db.session.execute(delete(WorkingHours).where(WorkingHours.bay_id.is_(None))
                        .execution_options(synchronize_session=False))
-    for wd, (o, c) in spans.items():
-        db.session.add(WorkingHours(weekday=wd, opens=o, closes=c))
-    after = {wd: f"{o:%H:%M}-{c:%H:%M}" for wd, (o, c) in spans.items()}
+    for wd, day_spans in spans.items():
+        for o, c in day_spans:
+            db.session.add(WorkingHours(weekday=wd, opens=o, closes=c))
+    after = {wd: fmt(pairs) for wd, pairs in spans.items()}
     audit.record("update", None, object_type="planner_working_hours", changes=audit.diff(before, after))
     db.session.commit()
     flash(_("Working hours saved."), "success")

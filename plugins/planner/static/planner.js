@@ -277,6 +277,15 @@
     jobsBox.addEventListener("change", recompute);
   }
 
+  // Working hours: "Remove" clears a span's times (an empty pair is not saved) and hides it.
+  document.addEventListener("click", function (ev) {
+    var remove = ev.target.closest && ev.target.closest("[data-span-remove]");
+    if (!remove) { return; }
+    var span = remove.closest("[data-span]");
+    Array.prototype.forEach.call(span.querySelectorAll("input"), function (input) { input.value = ""; });
+    span.hidden = true;
+  });
+
   var printButton = document.querySelector("[data-print]");
   if (printButton) { printButton.addEventListener("click", function () { window.print(); }); }
 })();

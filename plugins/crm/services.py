@@ -211,11 +211,33 @@ def _snapshot(client: Client) -> dict:
     return ClientSchema().dump(client)
 
 
+def _client_history_models() -> list:
+    """CRM tables whose rows belong to a client and simply follow it to the merge target (no unique key
+    that involves the client). Tables with such a key are handled one by one in :func:`merge_clients`."""
+    from .messages import Message
+    from .reviews import ReviewRequest
+    from .tasks import Task
+
+    return [Message, ReviewRequest, Task]
+
+
+# Every crm_* foreign key to crm_client and how a merge treats it (a test checks the list is complete).
+MERGE_HANDLED = {
+    "crm_client_phone": "copied onto the target (the source's rows go with the source)",
+    "crm_client_email": "copied onto the target (the source's rows go with the source)",
+    "crm_search_key": "rebuilt for the target from its name and phones",
+    "crm_vehicle": "moved", "crm_vehicle_owner": "moved", "crm_vehicle_driver": "moved, duplicates dropped",
+    "crm_message": "moved", "crm_review": "moved", "crm_task": "moved",
+    "crm_unsubscribe": "moved, duplicates dropped",
+}
+
+
 def merge_clients(target: Client, source: Client, user=None) -> dict:
     """Move everything of ``source`` onto ``target`` and delete ``source``; one audited transaction.
 
     Vehicles, drivers, owner history, phones and e-mails (missing ones added to the target), notes,
-    company details the target lacks. Other plugins move their rows in ``crm_clients_merged``.
+    company details the target lacks, messages, review requests, tasks, indexed visits and mailing
+    opt-outs (see :data:`MERGE_HANDLED`); the audit row lists how many rows of each table moved. Other plugins move their rows in ``crm_clients_merged``.
     """
     if target.id == source.id:
         raise CrmError(_l("A client cannot be merged into itself."), field="source_id")
@@ -230,6 +252,25 @@ def merge_clients(target: Client, source: Client, user=None) -> dict:
 
     move(Vehicle)
     move(Ownership)
+    # The client's history (messages, review answers, tasks) follows the client; without this the
+    # ON DELETE CASCADE of these tables would silently delete it with the source.
+    for model in _client_history_models():
+        move(model)
+    # An opt-out survives the merge: the merged client must not get mailings on a channel either of
+    # the two unsubscribed from. One row per (client, channel): the target's own row wins a clash.
+    from .mailings import Unsubscribe
+
+    target_channels = set(db.session.scalars(select(Unsubscribe.channel).where(Unsubscribe.client_id == target.id)))
+    dropped = moved[Unsubscribe.__tablename__] = 0
+    for row in db.session.scalars(select(Unsubscribe).where(Unsubscribe.client_id == source.id)):
+        if row.channel in target_channels:
+            db.session.delete(row)
+            dropped += 1
+        else:
+            row.client_id = target.id
+            moved[Unsubscribe.__tablename__] += 1
+    if dropped:
+        moved[f"{Unsubscribe.__tablename__}.duplicates_dropped"] = dropped
     # A driver row that would clash with one the target already has is simply dropped.
     target_drives = set(db.session.scalars(select(VehicleDriver.vehicle_id).where(VehicleDriver.client_id == target.id)))
     for driver in db.session.scalars(select(VehicleDriver).where(VehicleDriver.client_id == source.id)):

@@ -297,17 +297,12 @@ def clock(user, order_id: int, line_id: int, action: str):
 @bp.get("/reports/productivity")
 @requires("workshop.report.productivity")
 def productivity_report(user):
-    """Clocked vs sold hours per technician between ``from`` and ``to`` (dates, ``to`` included)."""
-    from datetime import datetime, time, timedelta, timezone
+    """Clocked vs sold hours per technician between ``from`` and ``to`` (the shop's days, ``to`` included)."""
+    from .staff_api import period
 
     if not g.tenant.has("workshop.staff"):
         raise not_found()
-    try:
-        since = datetime.combine(datetime.fromisoformat(request.args["from"]).date(), time(), timezone.utc)
-        until = datetime.combine(datetime.fromisoformat(request.args["to"]).date() + timedelta(days=1), time(),
-                                 timezone.utc)
-    except (KeyError, ValueError):
-        raise validation_error({"from": [_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD.")]}) from None
+    since, until = period()
     return jsonify(items=services.productivity(since, until))
 
 

@@ -160,12 +160,13 @@ def report(since: datetime, until: datetime) -> dict:
 def run_report(**params) -> dict:
     """The report registry's entry (``workshop.comebacks``): ``from`` and ``to`` as YYYY-MM-DD (``to``
     included)."""
-    from datetime import date, time
+    from datetime import date
+
+    from .periods import bounds
 
     start = date.fromisoformat(str(params["from"]))
     end = date.fromisoformat(str(params["to"]))
-    return report(datetime.combine(start, time(), timezone.utc),
-                  datetime.combine(end + timedelta(days=1), time(), timezone.utc))
+    return report(*bounds(start, end))  # the shop's days, not UTC days
 
 
 def _share(count: int, jobs: int) -> str | None:

@@ -6,7 +6,7 @@ permission, 404 for another tenant's ids, 422 with per-field messages. One reque
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
@@ -34,16 +34,18 @@ def requires(feature: str, permission: str):
 
 
 def period() -> tuple[datetime, datetime]:
-    """``from``/``to`` dates (``to`` included) as a UTC half-open interval."""
+    """``from``/``to`` dates (``to`` included): the shop's days (its time zone), as a half-open UTC
+    interval (:func:`plugins.workshop.periods.bounds`)."""
+    from .periods import bounds
+
     try:
-        since = datetime.combine(datetime.fromisoformat(request.args["from"]).date(), time(), timezone.utc)
-        until = datetime.combine(datetime.fromisoformat(request.args["to"]).date() + timedelta(days=1), time(),
-                                 timezone.utc)
+        start = datetime.fromisoformat(request.args["from"]).date()
+        end = datetime.fromisoformat(request.args["to"]).date()
     except (KeyError, ValueError):
         raise validation_error({"from": [_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD.")]}) from None
-    if until <= since:
+    if end < start:
         raise validation_error({"to": [_("The end of the period must not be before its start.")]})
-    return since, until
+    return bounds(start, end)
 
 
 # --- attendance -------------------------------------------------------------------------------------

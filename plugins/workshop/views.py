@@ -6,6 +6,9 @@ with small forms that post here; each handler runs the same service as the API, 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, request
 from marshmallow import ValidationError
 
@@ -21,6 +24,7 @@ from .documents import FEATURE
 from .schemas import DecisionsSchema, LaborLineSchema, PartLineSchema
 
 _ = domain("workshop").gettext
+_l = domain("workshop").lazy_gettext
 
 bp = Blueprint("workshop_ui", __name__, url_prefix="/workshop")
 
@@ -254,17 +258,209 @@ def comebacks_page():
 
 
 def report_period():
-    """The report pages' ``from``/``to`` (this month so far by default; a bad date is flashed) as
-    ``(start, end, since, until)``: dates, and the UTC datetimes bounding them (``until`` exclusive)."""
-    from datetime import date, datetime, time, timedelta, timezone
+    """The report pages' ``from``/``to`` (the shop's month so far by default; a bad date is flashed) as
+    ``(start, end, since, until)``: the shop's days, and the UTC datetimes bounding them in the shop's
+    time zone (``until`` exclusive)."""
+    from datetime import date
 
-    today = date.today()
+    from .periods import bounds, this_month
+
+    first, today = this_month()
     try:
-        start = date.fromisoformat(request.args.get("from") or today.replace(day=1).isoformat())
+        start = date.fromisoformat(request.args.get("from") or first.isoformat())
         end = date.fromisoformat(request.args.get("to") or today.isoformat())
     except ValueError:
         flash(_("Give the period as from=YYYY-MM-DD&to=YYYY-MM-DD."), "error")
-        start, end = today.replace(day=1), today
-    since = datetime.combine(start, time(), timezone.utc)
-    until = datetime.combine(end + timedelta(days=1), time(), timezone.utc)
+        start, end = first, today
+    since, until = bounds(start, end)
     return start, end, since, until
+
+
+# --- list editors: a catalog job's usual parts, an estimate's lines, a diagnostic act's findings -------
+# These lists are JSON on their row; the generic form leaves them out ({"form": False}) and the page
+# edits them one line at a time: add a line (validated alone, then the whole list by the same schema
+# as the API) or remove one.
+
+
+@dataclass(frozen=True)
+class ListInput:
+    name: str
+    label: Any
+    choices: tuple = ()
+    number: bool = False
+    required: bool = False
+
+
+@dataclass
+class ListEditor:
+    resource: str
+    attribute: str
+    permission: str
+    add_title: Any
+    inputs: tuple
+    item_schema: Any
+    schema: Any
+    model: Any
+
+
+def _list_editor(resource: str) -> ListEditor:
+    from sqlalchemy import select
+
+    from .models import DiagnosticAct, Estimate, Job
+    from .schemas import (FINDING_STATUSES, DiagnosticActSchema, EstimateItemSchema, EstimateSchema,
+                          FindingSchema, JobPartSchema, JobSchema)
+
+    part = (ListInput("code", _l("Code")), ListInput("quantity", _l("Qty"), number=True),
+            ListInput("unit", _l("Unit")), ListInput("price", _l("Price"), number=True))
+    if resource == "jobs":
+        return ListEditor("jobs", "parts", "workshop.job.update", _l("Add a part"),
+                          (ListInput("name", _l("Part"), required=True), *part), JobPartSchema, JobSchema, Job)
+    if resource == "estimates":
+        jobs = tuple((str(j.id), j.name) for j in db.session.scalars(
+            select(Job).where(Job.active.is_(True)).order_by(Job.name).limit(200)))
+        return ListEditor("estimates", "items", "workshop.estimate.update", _l("Add a line"), (
+            ListInput("kind", _l("Line"), choices=(("labor", _l("Job")), ("part", _l("Part")))),
+            ListInput("job_id", _l("From the catalog"), choices=(("", ""), *jobs)),
+            ListInput("name", _l("Name")), ListInput("hours", _l("Hours"), number=True),
+            ListInput("rate", _l("Rate"), number=True), ListInput("fixed_price", _l("Fixed price"), number=True),
+            *part, ListInput("discount_percent", _l("Discount, %"), number=True)),
+            EstimateItemSchema, EstimateSchema, Estimate)
+    titles = {"ok": _l("OK"), "attention": _l("Needs attention"), "urgent": _l("Urgent")}
+    return ListEditor("diagnostic-acts", "findings", "workshop.diagnostic_act.update", _l("Add a finding"), (
+        ListInput("item", _l("What was checked"), required=True),
+        ListInput("status", _l("Condition"), choices=tuple((s, titles[s]) for s in FINDING_STATUSES)),
+        ListInput("note", _l("Note")), ListInput("job", _l("Job it calls for")),
+        ListInput("hours", _l("Hours"), number=True), ListInput("price", _l("Price"), number=True)),
+        FindingSchema, DiagnosticActSchema, DiagnosticAct)
+
+
+def list_editor_panel(resource: str, obj, user) -> str:
+    """The table of ``obj``'s list with its add and remove forms (with the permission, while editable)."""
+    from flask import render_template
+
+    editor = _list_editor(resource)
+    editable = bool(user is not None and user.can(editor.permission))
+    if hasattr(obj, "state"):
+        from core.documents import get_document_type
+
+        state = get_document_type(obj).workflow.states.get(obj.state)
+        editable = editable and not (state and state.immutable)
+    rows = list(getattr(obj, editor.attribute) or [])
+    shown = [i for i in editor.inputs if i.name != "job_id"]
+    amounts = None
+    if resource == "estimates":
+        amounts = [item["amount"] for item in services.estimate_items(rows)]
+    cells = [[dict(i.choices).get(row.get(i.name), row.get(i.name)) or "" for i in shown] for row in rows]
+    return render_template("workshop/panels/list_editor.html", editor=editor, shown=shown, cells=cells,
+                           amounts=amounts, editable=editable, obj=obj,
+                           base=f"/workshop/{resource}/{obj.id}/{editor.attribute}")
+
+
+def _edit_list(resource: str, obj_id: int, change):
+    from sqlalchemy import select
+
+    from core import audit
+    from core.documents import update_document
+
+    editor = _list_editor(resource)
+    page = f"/workshop/{resource}/{obj_id}"
+    obj = db.session.execute(select(editor.model).where(editor.model.id == obj_id).with_for_update()).scalar_one_or_none()
+    if obj is None:
+        abort(404)
+    labels = {i.name: i.label for i in editor.inputs}
+    try:
+        rows = change(list(getattr(obj, editor.attribute) or []), editor)
+        data = editor.schema().load({editor.attribute: rows}, partial=True)
+        version = request.form.get("version", type=int)
+        if hasattr(obj, "state"):  # a document: the engine checks the state, the version, writes the audit
+            update_document(obj, current_user_obj(), expected_version=version, commit=False, **data)
+        else:
+            if version is not None and version != obj.version:
+                flash(_("Someone else changed this record in the meantime; reload and try again."), "error")
+                return redirect(page)
+            before = list(getattr(obj, editor.attribute) or [])
+            setattr(obj, editor.attribute, data[editor.attribute])
+            audit.record("update", obj, user=current_user_obj(),
+                         changes={editor.attribute: [before, data[editor.attribute]]})
+        events.commit()
+        flash(_("Saved."), "success")
+    except ValidationError as err:
+        db.session.rollback()
+        messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+        for name, errors in translate_errors(messages).items():
+            flat = errors if isinstance(errors, list) else [str(errors)]
+            flash(f"{labels.get(name, name)}: {'; '.join(str(e) for e in flat)}", "error")
+    except DocumentError as exc:
+        db.session.rollback()
+        flash("; ".join(exc.messages), "error")
+    return redirect(page)
+
+
+def _add_row(rows: list, editor: ListEditor) -> list:
+    """The posted line, validated alone first (its errors by field), added at the end."""
+    raw = {i.name: request.form[i.name].strip() for i in editor.inputs if request.form.get(i.name, "").strip()}
+    if editor.resource == "estimates":
+        from .models import Job
+
+        if raw.get("job_id"):
+            job = db.session.get(Job, int(raw["job_id"])) if raw["job_id"].isdigit() else None
+            if job is not None:  # a catalog job brings its name, hours and price
+                raw.setdefault("name", job.name)
+                if job.fixed_price is not None:
+                    raw.setdefault("fixed_price", str(job.fixed_price))
+                else:
+                    raw.setdefault("hours", str(job.standard_hours))
+    editor.item_schema().load(raw)
+    return [*rows, raw]
+
+
+def _remove_row(index: int):
+    def change(rows: list, editor: ListEditor) -> list:
+        if not 0 <= index < len(rows):
+            abort(404)
+        return rows[:index] + rows[index + 1:]
+    return change
+
+
+@bp.post("/jobs/<int:obj_id>/parts")
+@permission_required("workshop.job.update", feature=FEATURE)
+def add_job_part(obj_id: int):
+    return _edit_list("jobs", obj_id, _add_row)
+
+
+@bp.post("/jobs/<int:obj_id>/parts/<int:index>/remove")
+@permission_required("workshop.job.update", feature=FEATURE)
+def remove_job_part(obj_id: int, index: int):
+    return _edit_list("jobs", obj_id, _remove_row(index))
+
+
+@bp.post("/estimates/<int:obj_id>/items")
+@permission_required("workshop.estimate.update", feature=FEATURE)
+def add_estimate_item(obj_id: int):
+    return _edit_list("estimates", obj_id, _add_row)
+
+
+@bp.post("/estimates/<int:obj_id>/items/<int:index>/remove")
+@permission_required("workshop.estimate.update", feature=FEATURE)
+def remove_estimate_item(obj_id: int, index: int):
+    return _edit_list("estimates", obj_id, _remove_row(index))
+
+
+@bp.post("/diagnostic-acts/<int:obj_id>/findings")
+@permission_required("workshop.diagnostic_act.update", feature=FEATURE)
+def add_finding(obj_id: int):
+    return _edit_list("diagnostic-acts", obj_id, _add_row)
+
+
+@bp.post("/diagnostic-acts/<int:obj_id>/findings/<int:index>/remove")
+@permission_required("workshop.diagnostic_act.update", feature=FEATURE)
+def remove_finding(obj_id: int, index: int):
+    return _edit_list("diagnostic-acts", obj_id, _remove_row(index))
+
+
+@bp.app_template_global("ws_job_parts_panel")
+def job_parts_panel(job) -> str:
+    """The job catalog page's "usual parts" editor (``workshop/jobs_detail.html``)."""
+    from flask_login import current_user
+
+    return list_editor_panel("jobs", job, current_user)

@@ -5,7 +5,9 @@ import re
 from datetime import date, timedelta
 
 API = "/api/v1/workshop"
-PERIOD = f"from={(date.today() - timedelta(days=2)).isoformat()}&to={date.today().isoformat()}"
+# The reports count the shop's days (Moscow): up to tomorrow (server date), so an order closed late in
+# the UTC evening (already tomorrow in Moscow) is inside.
+PERIOD = f"from={(date.today() - timedelta(days=2)).isoformat()}&to={(date.today() + timedelta(days=1)).isoformat()}"
 
 
 def _approve_all(owner, wo, lines):

@@ -6,7 +6,9 @@ from core.models import utcnow
 
 API = "/api/v1/workshop"
 
-PERIOD = f"from={(date.today() - timedelta(days=2)).isoformat()}&to={date.today().isoformat()}"
+# The reports count the shop's days (Moscow): up to tomorrow (server date), so an order closed late in
+# the UTC evening (already tomorrow in Moscow) is inside.
+PERIOD = f"from={(date.today() - timedelta(days=2)).isoformat()}&to={(date.today() + timedelta(days=1)).isoformat()}"
 
 
 def _closed_order(owner, tech, lines):

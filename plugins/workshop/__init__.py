@@ -262,6 +262,14 @@ def document_panels(document, ctx):
         return panels
     if isinstance(document, ServiceOrder):
         return [Panel("workshop.photos", _l("Photos"), photos_panel(document, ctx.user), order=100)]
+    from .models import DiagnosticAct, Estimate
+    from .views import list_editor_panel
+
+    if isinstance(document, Estimate):
+        return [Panel("workshop.items", _l("Lines"), list_editor_panel("estimates", document, ctx.user), order=100)]
+    if isinstance(document, DiagnosticAct):
+        return [Panel("workshop.findings", _l("Findings"), list_editor_panel("diagnostic-acts", document, ctx.user),
+                      order=100)]
     return []
 
 

@@ -352,7 +352,7 @@ class JobSchema(Schema):
     category = fields.String(allow_none=True, validate=validate.Length(max=80))
     standard_hours = Exact(places=3, load_default=Decimal("0"), validate=_non_negative)
     fixed_price = Money(allow_none=True, validate=_non_negative)
-    parts = fields.Method("_dump_parts", "_load_parts")
+    parts = fields.Method("_dump_parts", "_load_parts", metadata={"form": False})  # edited on the job's page
     active = fields.Boolean(load_default=True)
     notes = fields.String(allow_none=True)
     created_at = fields.DateTime(dump_only=True)
@@ -396,7 +396,7 @@ class EstimateSchema(_DocumentFields):
     odometer = fields.Integer(allow_none=True, validate=validate.Range(
         min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
     complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    items = fields.Method("_dump_items", "_load_items")
+    items = fields.Method("_dump_items", "_load_items", metadata={"form": False})  # the lines panel
     total = Money(dump_only=True)
     valid_until = fields.Date(allow_none=True)
     work_order_id = fields.Integer(dump_only=True)
@@ -444,7 +444,7 @@ class DiagnosticActSchema(_DocumentFields):
     odometer = fields.Integer(allow_none=True, validate=validate.Range(
         min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
     technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
-    findings = fields.Method("_dump_findings", "_load_findings")
+    findings = fields.Method("_dump_findings", "_load_findings", metadata={"form": False})  # the findings panel
     conclusion = fields.String(allow_none=True, validate=validate.Length(max=5000))
     work_order_id = fields.Integer(dump_only=True)
 

@@ -1,0 +1,109 @@
+"""The job catalog, estimates and diagnostic acts are built entirely on their pages: the generic form
+leaves their lists out, and a line editor on the page adds and removes parts, lines and findings."""
+import re
+
+import pytest
+
+API = "/api/v1/workshop"
+
+
+@pytest.fixture
+def ui(shop, login):
+    client = shop.app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, shop.user)
+    return client
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _post(ui, url, **data):
+    token = _token(ui.get("/workshop/work-orders/new").get_data(as_text=True))
+    return ui.post(url, data={"csrf_token": token, **data})
+
+
+def test_a_job_with_its_parts_is_made_in_the_ui(shop, ui):
+    form = ui.get("/workshop/jobs/new").get_data(as_text=True)
+    assert 'name="parts"' not in form  # no text box the loader would refuse
+    r = _post(ui, "/workshop/jobs/new", name="Замена масла ДВС", standard_hours="0.5", active="on")
+    assert r.status_code == 302, r.get_data(as_text=True)
+    job_url = r.headers["Location"]
+    job_id = int(job_url.rstrip("/").rsplit("/", 1)[1])
+    page = ui.get(job_url).get_data(as_text=True)
+    assert "Usual parts" in page and "Add a part" in page
+    assert _post(ui, f"/workshop/jobs/{job_id}/parts", name="Масло 5W-30", quantity="4.5", unit="л",
+                 price="850.00").status_code == 302
+    assert _post(ui, f"/workshop/jobs/{job_id}/parts", name="Фильтр", price="450").status_code == 302
+    assert _post(ui, f"/workshop/jobs/{job_id}/parts", name="Лишнее", price="1").status_code == 302
+    _post(ui, f"/workshop/jobs/{job_id}/parts", name="Плохое", price="-5")  # refused, by field
+    page = ui.get(job_url).get_data(as_text=True)
+    assert "Price: Must not be negative." in page and "Плохое" not in page
+    assert _post(ui, f"/workshop/jobs/{job_id}/parts/2/remove").status_code == 302
+    parts = shop.api.get(f"{API}/jobs/{job_id}").get_json()["parts"]
+    assert [(p["name"], p["quantity"], p["price"]) for p in parts] == [
+        ("Масло 5W-30", "4.500", "850.00"), ("Фильтр", "1.000", "450.00")]
+    # Editing the job's other fields keeps its parts.
+    r = _post(ui, f"/workshop/jobs/{job_id}/edit", name="Замена масла", standard_hours="0.6", active="on",
+              version=str(shop.api.get(f"{API}/jobs/{job_id}").get_json()["version"]))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    job = shop.api.get(f"{API}/jobs/{job_id}").get_json()
+    assert job["name"] == "Замена масла" and [p["name"] for p in job["parts"]] == ["Масло 5W-30", "Фильтр"]
+
+
+def test_an_estimate_is_made_and_filled_in_the_ui(shop, ui):
+    client, car = shop.client_and_car()
+    job = shop.post(f"{API}/jobs", {"name": "Диагностика подвески", "standard_hours": "0.5"})
+    r = _post(ui, "/workshop/estimates/new", client_id=str(client["id"]), vehicle_id=str(car["id"]))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    est_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    assert _post(ui, f"/workshop/estimates/{est_id}/items", kind="labor", name="Замена стоек", hours="1.5",
+                 rate="2000").status_code == 302
+    assert _post(ui, f"/workshop/estimates/{est_id}/items", kind="labor", job_id=str(job["id"]),
+                 rate="2000").status_code == 302  # the catalog job brings its name and hours
+    assert _post(ui, f"/workshop/estimates/{est_id}/items", kind="part", name="Стойка", quantity="2",
+                 price="1200.50").status_code == 302
+    est = shop.api.get(f"{API}/estimates/{est_id}").get_json()
+    assert [(i["name"], i["amount"]) for i in est["items"]] == [
+        ("Замена стоек", "3000.00"), ("Диагностика подвески", "1000.00"), ("Стойка", "2401.00")]
+    assert est["total"] == "6401.00"
+    assert _post(ui, f"/workshop/estimates/{est_id}/items/0/remove", version=str(est["version"])).status_code == 302
+    est = shop.api.get(f"{API}/estimates/{est_id}").get_json()
+    assert est["total"] == "3401.00" and len(est["items"]) == 2
+    # A stale page (an older version) is refused; the list is unchanged.
+    _post(ui, f"/workshop/estimates/{est_id}/items/0/remove", version=str(est["version"] - 1))
+    assert len(shop.api.get(f"{API}/estimates/{est_id}").get_json()["items"]) == 2
+    page = ui.get(f"/workshop/estimates/{est_id}").get_data(as_text=True)
+    assert "Стойка" in page and "3401.00" in page
+    # Editing the estimate's own fields keeps its lines.
+    est = shop.api.get(f"{API}/estimates/{est_id}").get_json()
+    r = _post(ui, f"/workshop/estimates/{est_id}/edit", client_id=str(client["id"]), vehicle_id=str(car["id"]),
+              complaint="Стук", version=str(est["version"]))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert len(shop.api.get(f"{API}/estimates/{est_id}").get_json()["items"]) == 2
+
+
+def test_a_diagnostic_act_with_findings_is_made_in_the_ui(shop, ui):
+    client, car = shop.client_and_car()
+    r = _post(ui, "/workshop/diagnostic-acts/new", client_id=str(client["id"]), vehicle_id=str(car["id"]))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    act_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    assert _post(ui, f"/workshop/diagnostic-acts/{act_id}/findings", item="Шаровые опоры",
+                 status="ok").status_code == 302
+    assert _post(ui, f"/workshop/diagnostic-acts/{act_id}/findings", item="Стойки стабилизатора", status="urgent",
+                 job="Замена стоек", hours="0.8").status_code == 302
+    _post(ui, f"/workshop/diagnostic-acts/{act_id}/findings", item="", status="urgent")  # refused
+    act = shop.api.get(f"{API}/diagnostic-acts/{act_id}").get_json()
+    assert [(f["item"], f["status"]) for f in act["findings"]] == [
+        ("Шаровые опоры", "ok"), ("Стойки стабилизатора", "urgent")]
+    page = ui.get(f"/workshop/diagnostic-acts/{act_id}").get_data(as_text=True)
+    assert "Urgent" in page and "Add a finding" in page
+    shop.transition("diagnostic-acts", act_id, "complete")
+    wo = shop.post(f"{API}/diagnostic-acts/{act_id}/work-order", {"rate": "1000.00"})
+    assert [(line["name"], line["amount"]) for line in wo["labor_lines"]] == [("Замена стоек", "800.00")]
+    # Converted: immutable, no editor left.
+    page = ui.get(f"/workshop/diagnostic-acts/{act_id}").get_data(as_text=True)
+    assert "Add a finding" not in page
+    _post(ui, f"/workshop/diagnostic-acts/{act_id}/findings", item="Поздно", status="ok")
+    assert len(shop.api.get(f"{API}/diagnostic-acts/{act_id}").get_json()["findings"]) == 2

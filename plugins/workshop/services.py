@@ -650,6 +650,19 @@ def estimate_items(items: list[dict]) -> list[dict]:
     return out
 
 
+def price_labor_line(order: WorkOrder, values: dict, given: set[str]) -> dict:
+    """With ``workshop.norms``: the same norm and rate lookup as a line added by hand (the car's norm
+    unless hours were given, the client's contract or the category's or the shop's rate unless a rate
+    or a fixed price was given). Without it the line keeps what it was given."""
+    from core.tenancy import current_tenant
+
+    if current_tenant().has("workshop.norms"):
+        from .norms import apply_to_labor_line
+
+        apply_to_labor_line(order, values, given)
+    return values
+
+
 def _new_order(user, **fields) -> WorkOrder:
     from core.documents import create_document
 
@@ -668,10 +681,12 @@ def convert_estimate(estimate, user) -> WorkOrder:
         if item.get("kind", "labor") == "labor":
             values = {"name": item["name"], "job_id": item.get("job_id"), "hours": item["hours"] or Decimal(0),
                       "rate": item["rate"], "fixed_price": item["fixed_price"]}
+            price_labor_line(order, values, {k for k in ("hours", "rate", "discount_percent") if item[k] is not None})
         else:
             values = {"name": item["name"], "code": item.get("code"), "unit": item.get("unit"),
                       "quantity": item["quantity"] or Decimal(1), "price": item["price"] or Decimal(0)}
-        values["discount_percent"] = item["discount_percent"]
+        if item["discount_percent"] is not None or "discount_percent" not in values:
+            values["discount_percent"] = item["discount_percent"]
         add_line(order, item.get("kind", "labor"), values, user)
     estimate.work_order_id = order.id  # written with the transition's versioned UPDATE
     transition(estimate, "convert", user, comment=order.number, commit=False)
@@ -689,8 +704,10 @@ def convert_diagnostic_act(act, user, rate: Decimal | None) -> WorkOrder:
                        service_order_id=act.service_order_id, complaint=act.conclusion)
     for finding in act.findings or []:
         if finding.get("status") in ("attention", "urgent") and finding.get("job"):
-            add_line(order, "labor", {"name": finding["job"], "hours": _dec(finding.get("hours")) or Decimal(0),
-                                      "rate": rate, "fixed_price": _dec(finding.get("price"))}, user)
+            values = {"name": finding["job"], "hours": _dec(finding.get("hours")) or Decimal(0),
+                      "rate": rate, "fixed_price": _dec(finding.get("price"))}
+            add_line(order, "labor", price_labor_line(order, values, {"hours"} | ({"rate"} if rate is not None else set())),
+                     user)
     act.work_order_id = order.id
     transition(act, "convert", user, comment=order.number, commit=False)
     return order

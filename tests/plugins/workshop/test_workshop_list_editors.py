@@ -107,3 +107,34 @@ def test_a_diagnostic_act_with_findings_is_made_in_the_ui(shop, ui):
     assert "Add a finding" not in page
     _post(ui, f"/workshop/diagnostic-acts/{act_id}/findings", item="Поздно", status="ok")
     assert len(shop.api.get(f"{API}/diagnostic-acts/{act_id}").get_json()["findings"]) == 2
+
+
+def test_made_work_orders_price_their_jobs_at_the_shops_rates(make_shop, login):
+    """"Make a work order" from a diagnostic act or an estimate prices jobs given without a rate as a
+    line added by hand would be: the client's contract rate, else the category's, else the shop's."""
+    shop = make_shop(tier="master")
+    ui = shop.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(ui, shop.user)
+    shop.post(f"{API}/labor-rates", {"rate": "2500.00"})
+    shop.post(f"{API}/labor-rates", {"category": "Кузовные", "rate": "3000.00"})
+    client, car = shop.client_and_car()
+    act = shop.post(f"{API}/diagnostic-acts", {"client_id": client["id"], "vehicle_id": car["id"], "findings": [
+        {"item": "Стойки", "status": "urgent", "job": "Замена стоек", "hours": "0.8"},
+        {"item": "Диски", "status": "attention", "job": "Правка диска", "price": "1500.00"}]})
+    shop.transition("diagnostic-acts", act["id"], "complete")
+    r = _post(ui, f"/workshop/diagnostic-acts/{act['id']}/make-work-order")
+    assert r.status_code == 302 and "/work-orders/" in r.headers["Location"]
+    wo = shop.api.get(f"{API}/work-orders/{r.headers['Location'].rsplit('/', 1)[1]}").get_json()
+    assert [(line["name"], line["rate"], line["amount"]) for line in wo["labor_lines"]] == [
+        ("Замена стоек", "2500.00", "2000.00"), ("Правка диска", None, "1500.00")]
+
+    body_job = shop.post(f"{API}/jobs", {"name": "Покраска крыла", "category": "Кузовные", "standard_hours": "3"})
+    other, other_car = shop.client_and_car("ООО Контракт")
+    shop.post(f"{API}/contract-rates", {"client_id": other["id"], "rate": "2000.00"})
+    for who, car_id, expected in ((client, car["id"], "9000.00"), (other, other_car["id"], "6000.00")):
+        est = shop.post(f"{API}/estimates", {"client_id": who["id"], "vehicle_id": car_id, "items": [
+            {"name": "Покраска крыла", "job_id": body_job["id"]},
+            {"name": "Мойка", "hours": "1", "rate": "700.00"}]})
+        wo = shop.post(f"{API}/estimates/{est['id']}/work-order")
+        assert [line["amount"] for line in wo["labor_lines"]] == [expected, "700.00"]

@@ -56,6 +56,8 @@ class Tenant(db.Model):
     vat_rate: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     requisites: Mapped[dict] = mapped_column(JSON, default=dict)
     plugin_settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The shop's logo in the core file store (core.branding); None: no logo.
+    logo_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     tier: Mapped[Tier] = relationship(lazy="joined")

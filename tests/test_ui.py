@@ -184,10 +184,72 @@ def test_plugin_settings_form_comes_from_the_manifest_schema(app, client, user, 
     assert r.status_code == 302
     with app.app_context():
         t = db.session.execute(select(Tenant).where(Tenant.slug == u.tenant.slug)).scalar_one()
-        assert t.plugin_settings["ui_notes"] == {"reminder_days": 3, "signature": "Ivan", "loud": True}
+        assert t.plugin_settings["ui_notes"] == {"reminder_days": 3, "signature": "Ivan", "loud": True, "tags": [],
+                                                 "on_dashboard": False}
     assert any(c.get("ui_notes.reminder_days") == [None, 3] for a, c in audit_rows(app, u.tenant.slug, "core_tenant"))
     # a plugin the tenant does not have has no settings to post
     assert client.post("/settings/plugins/crm_nope", data={"csrf_token": token}).status_code == 404
+
+
+def test_plugin_settings_form_keeps_what_it_does_not_show(app, client, user, login, tenant):
+    """A list edited elsewhere and a setting of a feature the shop lacks survive a save of the form."""
+    u = signed_in(app, client, user, login, tenant, tier="free")
+    with app.app_context():
+        t = db.session.execute(select(Tenant).where(Tenant.slug == u.tenant.slug)).scalar_one()
+        t.plugin_settings = {"ui_notes": {"reminder_days": 2, "signature": "", "loud": False,
+                                          "tags": ["tyres", "oil"], "on_dashboard": True}}
+        db.session.commit()
+    page = html(client.get("/settings"))
+    assert "Loud reminders" in page and "Show on the dashboard" not in page  # Free has no dashboard
+    token = csrf_of(client, "/settings")
+    r = client.post("/settings/plugins/ui_notes", data={"csrf_token": token, "reminder_days": "5", "signature": "P"})
+    assert r.status_code == 302
+    with app.app_context():
+        t = db.session.execute(select(Tenant).where(Tenant.slug == u.tenant.slug)).scalar_one()
+        assert t.plugin_settings["ui_notes"] == {"reminder_days": 5, "signature": "P", "loud": False,
+                                                 "tags": ["tyres", "oil"], "on_dashboard": True}
+
+
+def _png(size=(1200, 300), color=(200, 30, 30)) -> bytes:
+    import io as _io
+
+    from PIL import Image
+
+    out = _io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_shop_logo_upload_is_checked_scaled_audited_and_removable(app, client, user, login, tenant):
+    import io as _io
+
+    from PIL import Image
+
+    u = signed_in(app, client, user, login, tenant)
+    token = csrf_of(client, "/settings")
+    assert client.get("/settings/logo.png").status_code == 404  # no logo yet
+    r = client.post("/settings/logo", data={"csrf_token": token, "logo": (_io.BytesIO(b"<svg onload=alert(1)>"), "x.svg")},
+                    content_type="multipart/form-data", follow_redirects=True)
+    assert "Upload the logo as a PNG, JPEG, WebP or GIF picture." in html(r)
+    with app.app_context():
+        assert db.session.execute(select(Tenant).where(Tenant.slug == u.tenant.slug)).scalar_one().logo_key is None
+
+    r = client.post("/settings/logo", data={"csrf_token": token, "logo": (_io.BytesIO(_png()), "logo.png")},
+                    content_type="multipart/form-data", follow_redirects=True)
+    assert "The logo is saved." in html(r) and "/settings/logo.png" in html(r)
+    stored = client.get("/settings/logo.png")
+    assert stored.status_code == 200 and stored.mimetype == "image/png"
+    assert Image.open(_io.BytesIO(stored.data)).size == (600, 150)  # scaled to fit 600 x 200, proportions kept
+    assert any(c.get("logo") == [False, True] for a, c in audit_rows(app, u.tenant.slug, "core_tenant"))
+
+    # another shop sees its own (absent) logo, never this one
+    other_client = login(app.test_client(), user(role="owner", tenant=shop(app, tenant)))
+    assert other_client.get("/settings/logo.png").status_code == 404
+
+    r = client.post("/settings/logo", data={"csrf_token": token, "remove": "1"}, follow_redirects=True)
+    assert "The logo is removed." in html(r)
+    assert client.get("/settings/logo.png").status_code == 404
+    assert any(c.get("logo") == [True, False] for a, c in audit_rows(app, u.tenant.slug, "core_tenant"))
 
 
 # --- generic entity pages ---------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit, events
+from ..branding import logo_data_uri
+from ..i18n import shop_language
 from ..db import GarageSession, db
 from ..models import Tenant, utcnow
 from ..tenancy import current_tenant, current_tenant_id
@@ -547,16 +549,19 @@ def render_print(doc, template: str = "default", **context: Any) -> str:
         raise DocumentTypeUnavailable(_("No print form %(name)s.", name=template))
     tenant = db.session.get(Tenant, doc.tenant_id)
     values = dict(doc=doc, doc_type=dt, state=dt.workflow.states.get(doc.state), tenant=tenant,
-                  requisites=tenant.requisites or {}, **context)
+                  requisites=tenant.requisites or {}, logo=logo_data_uri(tenant), **context)
 
     def builtin(**extra: Any) -> str:
         return _print_env().get_template(path).render(**values, **extra)
 
-    if dt.print_renderer is not None:
-        html = dt.print_renderer(doc, template, values, builtin)
-        if html is not None:
-            return html
-    return builtin()
+    # A document is printed for the shop's client, in the shop's language, whoever presses "print"
+    # (an English-speaking owner of a Russian shop prints a Russian work order).
+    with shop_language():
+        if dt.print_renderer is not None:
+            html = dt.print_renderer(doc, template, values, builtin)
+            if html is not None:
+                return html
+        return builtin()
 
 
 __all__ = [

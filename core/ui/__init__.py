@@ -34,6 +34,9 @@ def init_app(app: Flask) -> None:
     from flask_babel import get_locale
 
     app.add_template_global(get_locale)  # <html lang="{{ get_locale() }}">
+    from ..branding import logo_data_uri
+
+    app.add_template_global(logo_data_uri, "shop_logo")  # {% set logo = shop_logo(tenant) %} on public pages
     formatting.init_app(app)
     _plugin_templates(app)
 

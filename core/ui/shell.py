@@ -276,9 +276,24 @@ def _plugin_forms() -> list[dict]:
             values = schema.load(stored) if stored else {}
         except ValidationError:
             values = stored
-        out.append({"slug": slug, "title": manifest.title, "fields": schema_fields(schema), "values": values,
+        out.append({"slug": slug, "title": manifest.title, "fields": _settings_fields(schema), "values": values,
                     "errors": {}})
     return out
+
+
+def _settings_fields(schema) -> list:
+    """The controls of a plugin's settings form: a field marked ``metadata={"feature": "..."}`` is shown
+    only to a tenant that has that feature (a Free shop sees no setting of an advanced planner)."""
+    by_key = {(f.data_key or name): f for name, f in schema.fields.items()}
+    return [ff for ff in schema_fields(schema) if g.tenant.has(by_key[ff.name].metadata.get("feature"))]
+
+
+def _kept_settings(schema, stored: dict, shown: list) -> dict:
+    """The stored values of the fields the form does not show (lists edited on the plugin's own pages,
+    fields of features the tenant lacks): a save of the form must keep them, not reset them to defaults."""
+    shown_keys = {ff.name for ff in shown}
+    keys = {(f.data_key or name) for name, f in schema.fields.items() if not f.dump_only}
+    return {k: v for k, v in stored.items() if k in keys and k not in shown_keys}
 
 
 def _require_settings_permission():
@@ -319,7 +334,44 @@ def settings():
             return redirect(url_for("ui.settings"))
         flash(_("Please correct the marked fields."), "error")
     return render_template("core/settings.html", main_fields=main_fields, requisite_fields=requisite_fields,
-                           values=values, errors=errors, plugin_forms=_plugin_forms()), (422 if errors else 200)
+                           values=values, errors=errors, plugin_forms=_plugin_forms(),
+                           has_logo=bool(t.logo_key)), (422 if errors else 200)
+
+
+@bp.post("/settings/logo")
+def settings_logo():
+    """Upload (or with ``remove``) the shop's logo for prints and public pages; audited."""
+    from ..branding import LogoError, set_logo
+    from ..storage import storage
+
+    _require_settings_permission()
+    t = tenant_row()
+    had = bool(t.logo_key)
+    try:
+        if request.form.get("remove"):
+            old = set_logo(t, None)
+        else:
+            upload = request.files.get("logo")
+            old = set_logo(t, upload.read() if upload else b"")
+    except LogoError as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for("ui.settings") + "#s-logo", code=303)
+    audit.record("update", t, changes={"logo": [had, bool(t.logo_key)]}, object_type="core_tenant")
+    db.session.commit()
+    if old:
+        storage().delete(old)  # only after the commit: a rollback keeps the old file with its row
+    flash(_("The logo is saved.") if t.logo_key else _("The logo is removed."), "success")
+    return redirect(url_for("ui.settings") + "#s-logo", code=303)
+
+
+@bp.get("/settings/logo.png")
+def settings_logo_image():
+    from ..branding import logo_png
+
+    png = logo_png(tenant_row())
+    if png is None:
+        abort(404)
+    return current_app.response_class(png, mimetype="image/png", headers={"Cache-Control": "private, no-cache"})
 
 
 @bp.post("/settings/plugins/<slug>")
@@ -331,8 +383,9 @@ def plugin_settings(slug: str):
         abort(404)
     manifest = host().plugins[slug].manifest
     schema = manifest.settings_schema()
+    kept = _kept_settings(schema, (tenant_row().plugin_settings or {}).get(slug) or {}, form["fields"])
     try:
-        loaded = schema.load(form_to_payload(request.form, form["fields"]))
+        loaded = schema.load({**kept, **form_to_payload(request.form, form["fields"])})
     except ValidationError as exc:
         form["errors"] = errors_for(exc.messages)
         form["values"] = request.form
@@ -341,7 +394,7 @@ def plugin_settings(slug: str):
         return render_template("core/settings.html", main_fields=schema_fields(TenantSettingsSchema),
                                requisite_fields=schema_fields(RequisitesSchema),
                                values={**_tenant_snapshot(t), **(t.requisites or {})}, errors={},
-                               plugin_forms=list(forms.values())), 422
+                               plugin_forms=list(forms.values()), has_logo=bool(t.logo_key)), 422
     t = tenant_row()
     stored = dict(t.plugin_settings or {})
     before = stored.get(slug) or {}

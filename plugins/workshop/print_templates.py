@@ -22,6 +22,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit
+from core.branding import logo_data_uri
 from core.db import TenantScoped, db
 from core.i18n import domain
 from core.models import Tenant, utcnow
@@ -153,7 +154,7 @@ def sample_document(dt):
 def _context(dt, doc) -> dict:
     tenant = db.session.get(Tenant, doc.tenant_id)
     return dict(doc=doc, doc_type=dt, state=dt.workflow.states.get(doc.state), tenant=tenant,
-                requisites=tenant.requisites or {})
+                requisites=tenant.requisites or {}, logo=logo_data_uri(tenant))
 
 
 def render_body(body: str, context: dict) -> str:

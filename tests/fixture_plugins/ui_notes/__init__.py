@@ -21,6 +21,11 @@ class NotesSettings(Schema):
                                    metadata={"label": "Remind days before due"})
     signature = fields.String(load_default="", validate=validate.Length(max=40), metadata={"label": "Signature"})
     loud = fields.Boolean(load_default=False, metadata={"label": "Loud reminders"})
+    # Edited elsewhere (a list has no flat control): the settings form must keep it when it saves.
+    tags = fields.List(fields.String(), load_default=list, metadata={"label": "Tags"})
+    # Only for shops with the dashboard (a core feature a Free tier lacks).
+    on_dashboard = fields.Boolean(load_default=False, metadata={"label": "Show on the dashboard",
+                                                                "feature": "core.dashboard"})
 
 
 manifest = Manifest(

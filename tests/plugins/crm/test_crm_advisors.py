@@ -1,7 +1,8 @@
 """Service advisor statistics (crm.basic): per advisor and period, bookings, closed work orders,
 conversion, average labour and parts per order, from the optional keys of the ``crm_visits`` hook;
 calls are reported as not available (no telephony source)."""
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 import pytest
@@ -100,7 +101,7 @@ def test_advisor_statistics_from_the_workshop_and_the_planner(app, tenant, user,
         {"line_id": labour["id"], "decision": "approved"}, {"line_id": part["id"], "kind": "part", "decision": "approved"}]})
     for name in ("approve", "start", "finish", "close"):
         post(f"/api/v1/workshop/work-orders/{wo['id']}/transitions/{name}")
-    today = date.today().isoformat()
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date().isoformat()  # the test shop's day, not the server's
     data = http.get(f"/api/v1/crm/reports/advisors?from={today}&to={today}").get_json()
     [row] = [r for r in data["rows"] if r["advisor_id"] == owner.id]
     assert (row["closed_orders"], row["avg_labour"], row["avg_parts"]) == (1, "1000.00", "450.50")

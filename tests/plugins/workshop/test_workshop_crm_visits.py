@@ -1,5 +1,6 @@
 """Closed work orders are the visits the CRM's client-activity and channel reports count."""
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 API = "/api/v1/workshop"
@@ -23,7 +24,8 @@ def test_closed_work_orders_feed_the_client_activity_report(make_shop):
     open_order = shop.work_order(client_id=other["id"], vehicle_id=other_car["id"])  # not closed: no visit
     assert open_order["state"] == "draft"
 
-    month = date.today().strftime("%Y-%m")
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()  # the test shop's day (reports are in shop time)
+    month = today.strftime("%Y-%m")
     r = shop.api.get(f"/api/v1/crm/reports/client-activity?from={month}&to={month}&gap=6")
     assert r.status_code == 200, r.get_json()
     report = r.get_json()
@@ -31,7 +33,7 @@ def test_closed_work_orders_feed_the_client_activity_report(make_shop):
     [row] = report["rows"]
     assert (row["served"], row["new"]) == (1, 1)
 
-    channels = shop.api.get(f"/api/v1/crm/reports/channels?from={date.today().replace(day=1)}"
-                            f"&to={date.today()}").get_json()
+    channels = shop.api.get(f"/api/v1/crm/reports/channels?from={today.replace(day=1)}"
+                            f"&to={today}").get_json()
     assert sum(c["visits"] for c in channels["rows"]) == 1
     assert sum(Decimal(c["revenue"]) for c in channels["rows"]) == Decimal("1500.00")

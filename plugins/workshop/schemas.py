@@ -92,6 +92,35 @@ def _open_service_order(so_id: int) -> ServiceOrder:
     return so
 
 
+# Fields several documents share, with their labels (the generic forms show them to ru/zh users).
+
+
+def _client_field(**kwargs) -> fields.Integer:
+    return fields.Integer(validate=_client_check, metadata={"label": _l("Client")}, **kwargs)
+
+
+def _vehicle_field(**kwargs) -> fields.Integer:
+    return fields.Integer(validate=_vehicle_check, metadata={"label": _l("Car")}, **kwargs)
+
+
+def _odometer_field() -> fields.Integer:
+    return fields.Integer(allow_none=True, validate=validate.Range(
+        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")), metadata={"label": _l("Mileage, km")})
+
+
+def _long_text(label) -> fields.String:
+    return fields.String(allow_none=True, validate=validate.Length(max=5000), metadata={"label": label, "multiline": True})
+
+
+def _advisor_field() -> fields.Integer:
+    return fields.Integer(allow_none=True, validate=_user_check, metadata={"label": _l("Service advisor")})
+
+
+def _service_order_field() -> fields.Integer:
+    return fields.Integer(allow_none=True, validate=_check_exists(ServiceOrder, _l("No such service order.")),
+                          metadata={"label": _l("Service order")})
+
+
 class _DocumentFields(Schema):
     id = fields.Integer(dump_only=True)
     number = fields.String(dump_only=True)
@@ -104,19 +133,19 @@ class _DocumentFields(Schema):
 
 
 class ServiceOrderSchema(_DocumentFields):
-    client_id = fields.Integer(required=True, validate=_client_check)
-    vehicle_id = fields.Integer(required=True, validate=_vehicle_check)
-    booking_id = fields.Integer(allow_none=True)
-    advisor_id = fields.Integer(allow_none=True, validate=_user_check)
-    odometer = fields.Integer(allow_none=True, validate=validate.Range(
-        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
+    client_id = _client_field(required=True)
+    vehicle_id = _vehicle_field(required=True)
+    booking_id = fields.Integer(allow_none=True, metadata={"label": _l("Booking")})
+    advisor_id = _advisor_field()
+    odometer = _odometer_field()
     fuel_level = fields.Integer(allow_none=True, validate=validate.OneOf(
-        FUEL_LEVELS, error=_l("Choose one of 0, 25, 50, 75, 100 (percent of the tank).")))
-    complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    condition_notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    planned_jobs = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    received_at = fields.DateTime(allow_none=True)
-    promised_at = fields.DateTime(allow_none=True)
+        FUEL_LEVELS, error=_l("Choose one of 0, 25, 50, 75, 100 (percent of the tank).")), metadata={
+        "label": _l("Fuel level"), "choices": {0: _l("Empty"), 25: "1/4", 50: "1/2", 75: "3/4", 100: _l("Full")}})
+    complaint = _long_text(_l("Complaint"))
+    condition_notes = _long_text(_l("Condition of the car (damage, missing items)"))
+    planned_jobs = _long_text(_l("Planned jobs"))
+    received_at = fields.DateTime(allow_none=True, metadata={"label": _l("Received at")})
+    promised_at = fields.DateTime(allow_none=True, metadata={"label": _l("Promised for")})
 
 
 class ShareSchema(Schema):
@@ -262,15 +291,14 @@ class PayerSchema(Schema):
 
 
 class WorkOrderSchema(_DocumentFields):
-    service_order_id = fields.Integer(allow_none=True, validate=_check_exists(ServiceOrder, _l("No such service order.")))
-    client_id = fields.Integer(validate=_client_check)
-    vehicle_id = fields.Integer(validate=_vehicle_check)
-    advisor_id = fields.Integer(allow_none=True, validate=_user_check)
-    odometer = fields.Integer(allow_none=True, validate=validate.Range(
-        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
-    complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    promised_at = fields.DateTime(allow_none=True)
+    service_order_id = _service_order_field()
+    client_id = _client_field()
+    vehicle_id = _vehicle_field()
+    advisor_id = _advisor_field()
+    odometer = _odometer_field()
+    complaint = _long_text(_l("Complaint"))
+    notes = _long_text(_l("Notes"))
+    promised_at = fields.DateTime(allow_none=True, metadata={"label": _l("Promised for")})
     vat_mode = fields.String(dump_only=True)
     vat_rate = Exact(places=2, dump_only=True)
     total = Money(dump_only=True)
@@ -347,14 +375,16 @@ class JobPartSchema(Schema):
 class JobSchema(Schema):
     id = fields.Integer(dump_only=True)
     version = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=300, error=_l("Enter a name (up to 300 characters).")))
-    code = fields.String(allow_none=True, validate=validate.Length(max=40))
-    category = fields.String(allow_none=True, validate=validate.Length(max=80))
-    standard_hours = Exact(places=3, load_default=Decimal("0"), validate=_non_negative)
-    fixed_price = Money(allow_none=True, validate=_non_negative)
+    name = fields.String(required=True, validate=validate.Length(
+        min=1, max=300, error=_l("Enter a name (up to 300 characters).")), metadata={"label": _l("Job")})
+    code = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={"label": _l("Code")})
+    category = fields.String(allow_none=True, validate=validate.Length(max=80), metadata={"label": _l("Category")})
+    standard_hours = Exact(places=3, load_default=Decimal("0"), validate=_non_negative,
+                           metadata={"label": _l("Standard hours")})
+    fixed_price = Money(allow_none=True, validate=_non_negative, metadata={"label": _l("Fixed price")})
     parts = fields.Method("_dump_parts", "_load_parts", metadata={"form": False})  # edited on the job's page
-    active = fields.Boolean(load_default=True)
-    notes = fields.String(allow_none=True)
+    active = fields.Boolean(load_default=True, metadata={"label": _l("Active")})
+    notes = fields.String(allow_none=True, metadata={"label": _l("Notes"), "multiline": True})
     created_at = fields.DateTime(dump_only=True)
 
     @validates("name")
@@ -391,14 +421,13 @@ class EstimateItemSchema(Schema):
 
 
 class EstimateSchema(_DocumentFields):
-    client_id = fields.Integer(required=True, validate=_client_check)
-    vehicle_id = fields.Integer(required=True, validate=_vehicle_check)
-    odometer = fields.Integer(allow_none=True, validate=validate.Range(
-        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
-    complaint = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    client_id = _client_field(required=True)
+    vehicle_id = _vehicle_field(required=True)
+    odometer = _odometer_field()
+    complaint = _long_text(_l("Complaint"))
     items = fields.Method("_dump_items", "_load_items", metadata={"form": False})  # the lines panel
     total = Money(dump_only=True)
-    valid_until = fields.Date(allow_none=True)
+    valid_until = fields.Date(allow_none=True, metadata={"label": _l("Valid until")})
     work_order_id = fields.Integer(dump_only=True)
 
     def _dump_items(self, estimate):
@@ -438,14 +467,13 @@ class FindingSchema(Schema):
 
 
 class DiagnosticActSchema(_DocumentFields):
-    client_id = fields.Integer(validate=_client_check)
-    vehicle_id = fields.Integer(validate=_vehicle_check)
-    service_order_id = fields.Integer(allow_none=True, validate=_check_exists(ServiceOrder, _l("No such service order.")))
-    odometer = fields.Integer(allow_none=True, validate=validate.Range(
-        min=0, max=MAX_ODOMETER, error=_l("Enter the mileage in whole kilometres.")))
-    technician_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    client_id = _client_field()
+    vehicle_id = _vehicle_field()
+    service_order_id = _service_order_field()
+    odometer = _odometer_field()
+    technician_name = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"label": _l("Technician")})
     findings = fields.Method("_dump_findings", "_load_findings", metadata={"form": False})  # the findings panel
-    conclusion = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    conclusion = _long_text(_l("Conclusion"))
     work_order_id = fields.Integer(dump_only=True)
 
     def _dump_findings(self, act):

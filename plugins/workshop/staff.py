@@ -87,15 +87,17 @@ MODELS = [Employee, JobComment, PartRequest]
 
 class EmployeeSchema(Schema):
     id = fields.Integer(dump_only=True)
-    user_id = fields.Integer(allow_none=True, validate=_user_check)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200, error=_l("Enter a name (up to 200 characters).")))
-    position = fields.String(allow_none=True, validate=validate.Length(max=120))
+    user_id = fields.Integer(allow_none=True, validate=_user_check, metadata={"label": _l("User (login)")})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200, error=_l("Enter a name (up to 200 characters).")),
+                         metadata={"label": _l("Name")})
+    position = fields.String(allow_none=True, validate=validate.Length(max=120), metadata={"label": _l("Position")})
     skills = fields.List(fields.String(validate=validate.Length(min=1, max=80)), load_default=list)
     hourly_cost = MoneyField(load_default=Decimal("0"), validate=validate.Range(
-        min=Decimal(0), error=_l("Must not be negative.")))
+        min=Decimal(0), error=_l("Must not be negative.")), metadata={"label": _l("Hourly cost")})
     piece_rate_percent = Exact(places=2, load_default=Decimal("0"), validate=validate.Range(
-        min=Decimal(0), max=Decimal(100), error=_l("Enter a percentage from 0 to 100.")))
-    active = fields.Boolean(load_default=True)
+        min=Decimal(0), max=Decimal(100), error=_l("Enter a percentage from 0 to 100.")),
+        metadata={"label": _l("Piece rate (percent of sold labour)")})
+    active = fields.Boolean(load_default=True, metadata={"label": _l("Active")})
     created_at = fields.DateTime(dump_only=True)
 
 

@@ -138,3 +138,20 @@ def test_made_work_orders_price_their_jobs_at_the_shops_rates(make_shop, login):
             {"name": "Мойка", "hours": "1", "rate": "700.00"}]})
         wo = shop.post(f"{API}/estimates/{est['id']}/work-order")
         assert [line["amount"] for line in wo["labor_lines"]] == [expected, "700.00"]
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("ru", ("Уровень топлива", "Пробег, км", "Планируемые работы", "Пустой", "Клиент", "Автомобиль")),
+    ("zh", ("燃油量", "里程（公里）", "计划作业", "满", "客户", "车辆"))])
+def test_the_workshop_forms_speak_the_users_language(shop, login, lang, expected):
+    ui = shop.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    login(ui, shop.user)
+    page = ui.get("/workshop/service-orders/new").get_data(as_text=True)
+    for text in expected:
+        assert text in page, text
+    for english in ("Client id", "Fuel level", "Condition notes", "Planned jobs"):
+        assert english not in page, english
+    assert re.search(r'<textarea[^>]*name="complaint"', page) and re.search(r'<textarea[^>]*name="condition_notes"', page)
+    job_form = ui.get("/workshop/jobs/new").get_data(as_text=True)
+    assert "Standard hours" not in job_form and "Fixed price" not in job_form

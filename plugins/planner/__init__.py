@@ -17,6 +17,7 @@ from core.registry import EntityType, MenuItem, Permission
 
 from . import hookspecs  # noqa: F401 - the host adds the planner's own hookspecs from this attribute
 from .settings import PlannerSettingsSchema
+from .workshop_bridge import workshop_funnel_bookings  # noqa: F401 - the workshop's funnel hook
 
 _l = domain("planner").lazy_gettext
 

@@ -54,6 +54,7 @@ per payer (net, VAT, total, the insurer's excess) and the lines carry ``item_id`
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl
 from core.registry import Action, EntityType, MenuItem, Panel, Permission
+from . import hookspecs  # noqa: F401 - the host adds the workshop's own hookspecs from this attribute
 from .planner_bridge import planner_booking_convert, planner_job_catalog  # noqa: F401 - the planner's hooks
 from .settings import WorkshopSettingsSchema
 
@@ -197,13 +198,14 @@ def register_entities():
 @hookimpl
 def register_blueprints():
     from .api import bp as api_bp
+    from .funnel_views import bp as funnel_ui_bp
     from .photo_views import api_bp as photos_api_bp, ui_bp as photos_ui_bp
     from .print_template_views import bp as print_templates_bp
     from .staff_api import bp as staff_api_bp
     from .staff_views import bp as staff_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp, photos_api_bp, photos_ui_bp]
+    return [api_bp, ui_bp, funnel_ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp, photos_api_bp, photos_ui_bp]
 
 
 @hookimpl
@@ -217,6 +219,8 @@ def menu_items(ctx):
                  feature=FEATURE, permission="workshop.estimate.read", section="workshop", icon="calculator"),
         MenuItem("workshop.diagnostic_acts", _l("Diagnostic acts"), "/workshop/diagnostic-acts", order=214,
                  feature=FEATURE, permission="workshop.diagnostic_act.read", section="workshop", icon="search"),
+        MenuItem("workshop.funnel", _l("Sales funnel"), "/workshop/funnel", order=216,
+                 feature=FEATURE, permission="workshop.work_order.read", section="workshop", icon="filter"),
         MenuItem("workshop.jobs", _l("Job catalog"), "/workshop/jobs", order=220,
                  feature=FEATURE, permission="workshop.job.read", section="workshop", icon="list"),
         MenuItem("workshop.my_jobs", _l("My jobs"), "/workshop/my-jobs", order=230,

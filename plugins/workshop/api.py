@@ -336,15 +336,30 @@ def my_jobs(user):
 @bp.get("/funnel")
 @requires("workshop.work_order.read")
 def funnel(user):
-    """Counts for the sales funnel: service orders and work orders per state, and job lines per
-    client decision (recommended -> approved -> done)."""
+    """The sales funnel of a period (``from``/``to``, the shop's days; default: this month so far):
+    ``stages`` bookings (when the planner or another plugin answers ``workshop_funnel_bookings``) ->
+    service orders -> work orders -> closed, with counts, amounts (order totals) and the conversion
+    from each stage to the next (:mod:`plugins.workshop.funnel`). Also, all-time: service orders and
+    work orders per state, and job lines per client decision (recommended -> approved -> done)."""
+    from .funnel import funnel as funnel_of
+    from .periods import bounds, this_month
+    from .staff_api import period
+
+    if request.args.get("from") or request.args.get("to"):
+        since, until = period()
+        start, end = request.args["from"], request.args["to"]
+    else:
+        first, today = this_month()
+        since, until = bounds(first, today)
+        start, end = first.isoformat(), today.isoformat()
     so = dict(db.session.execute(select(ServiceOrder.state, func.count()).group_by(ServiceOrder.state)).all())
     wo = dict(db.session.execute(select(WorkOrder.state, func.count()).group_by(WorkOrder.state)).all())
     decisions = dict(db.session.execute(select(LaborLine.decision, func.count()).group_by(LaborLine.decision)).all())
     done = db.session.scalar(select(func.count()).select_from(LaborLine).join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
                              .where(WorkOrder.state == "closed", LaborLine.decision == "approved")) or 0
     parts = db.session.scalar(select(func.count()).select_from(PartLine)) or 0
-    return jsonify(service_orders=so, work_orders=wo, job_decisions=decisions, jobs_done=done, part_lines=parts)
+    return jsonify(period={"from": start, "to": end}, **funnel_of(since, until),
+                   service_orders=so, work_orders=wo, job_decisions=decisions, jobs_done=done, part_lines=parts)
 
 
 @bp.record_once

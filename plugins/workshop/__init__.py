@@ -307,6 +307,8 @@ def before_transition(document, transition, actor):
     from . import services
     from .models import ServiceOrder, WorkOrder
 
+    if isinstance(document, WorkOrder) and transition.name in services.CLOCK_STOPPING:
+        services.stop_job_clocks(document, actor, transition.name)
     if isinstance(document, WorkOrder) and transition.name == "close":
         services.on_work_order_closing(document, actor)
     elif isinstance(document, ServiceOrder) and transition.name == "accept":

@@ -515,18 +515,23 @@ def on_work_order_closing(order: WorkOrder, actor) -> None:
 
 def close_service_order_after(order: WorkOrder) -> None:
     """After the close: the service order the car came in with is done too (when nothing else of it
-    is still open)."""
+    is still open). One still in draft (made from a booking in one click, the car never formally
+    received) is received first, then closed."""
     from core.documents import transition
 
     if not order.service_order_id:
         return
     so = db.session.get(ServiceOrder, order.service_order_id)
-    if so is None or so.state != "accepted":
+    if so is None or so.state not in ("draft", "accepted"):
         return
     still_open = db.session.execute(select(WorkOrder.id).where(
         WorkOrder.service_order_id == so.id, WorkOrder.id != order.id,
         WorkOrder.state.notin_(("closed", "cancelled", "void")))).first()
     if still_open is None:
+        if so.state == "draft":
+            # The close has just put this mileage into the car's history: do not add it twice.
+            so.intake_mileage_recorded = so.odometer is not None and so.odometer == order.odometer
+            transition(so, "accept", None, comment=order.number, commit=False)
         transition(so, "close", None, comment=order.number, commit=False)
 
 
@@ -536,7 +541,7 @@ def on_service_order_accepting(so: ServiceOrder, actor) -> None:
     from plugins.crm.services import add_reading
 
     received_at = so.received_at or utcnow()
-    if so.odometer is not None:
+    if so.odometer is not None and not getattr(so, "intake_mileage_recorded", False):
         vehicle = db.session.get(Vehicle, so.vehicle_id)
         add_reading(vehicle, so.odometer, tenant_now(received_at).date(), source="intake", user=actor)
     so.received_at = received_at  # last, unflushed: the engine's versioned UPDATE writes it
@@ -756,6 +761,24 @@ def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None, subject
     audit.record("clock_start", entry, user=user, changes={"labor_line_id": [None, line.id], "started_at": [None, at],
                                                             **{k: [None, v] for k, v in subject.columns().items() if v}})
     return entry
+
+
+CLOCK_STOPPING = ("finish", "close", "cancel", "void")  # the order's work is over: no clock may run on
+
+
+def stop_job_clocks(order: WorkOrder, actor, reason: str) -> list:
+    """Inside a transition of ``order`` out of work: stop every job clock still running on it (anyone's,
+    employees without a login too), each recorded, so a forgotten clock does not inflate job time."""
+    from .models import TimeEntry
+
+    at = utcnow()
+    running = db.session.scalars(select(TimeEntry).where(
+        TimeEntry.work_order_id == order.id, TimeEntry.kind == "job", TimeEntry.ended_at.is_(None))
+        .with_for_update()).all()
+    for entry in running:
+        entry.ended_at = at
+        audit.record("clock_stop", entry, user=actor, changes={"ended_at": [None, at], "by_transition": [None, reason]})
+    return running
 
 
 def productivity(since, until) -> list[dict]:

@@ -91,8 +91,8 @@ def my_job_action(order_id: int, line_id: int):
         order = services.lock_order(order_id)
         line = services.get_line(order, "labor", line_id)
         if what == "start":
-            if order.state in ("approved", "waiting"):
-                transition(order, "start", user, commit=False)
+            if order.state in ("approved", "waiting"):  # a waiting order goes back to work by "resume"
+                transition(order, "start" if order.state == "approved" else "resume", user, commit=False)
             services.clock(order, line, "start", user)
         elif what == "pause":
             services.clock(order, line, "stop", user)

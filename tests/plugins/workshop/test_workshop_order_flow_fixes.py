@@ -1,0 +1,86 @@
+"""The order's flow as shops live it: a technician restarts a job of a waiting order from his phone,
+the order's job clocks stop when its work is over, the service order follows its work order."""
+import re
+
+from sqlalchemy import select
+
+API = "/api/v1/workshop"
+
+
+def _approved_job(owner, **line):
+    client, car = owner.client_and_car()
+    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
+    made = owner.line(wo["id"], name="Замена ремня ГРМ", hours="3", rate="2000.00", **line)["line"]
+    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": made["id"], "decision": "approved"}]})
+    owner.transition("work-orders", wo["id"], "approve")
+    return wo, made
+
+
+def _running(shop, order_id):
+    from plugins.workshop.models import TimeEntry
+
+    with shop.ctx() as session:
+        return session.scalars(select(TimeEntry.id).where(TimeEntry.work_order_id == order_id,
+                                                          TimeEntry.ended_at.is_(None))).all()
+
+
+def test_a_technician_restarts_a_job_of_a_waiting_order_from_his_phone(make_shop, login):
+    owner = make_shop(tier="master")
+    tech = make_shop(role="technician", t=owner.tenant)
+    wo, line = _approved_job(owner, technician_id=tech.user.id)
+    owner.transition("work-orders", wo["id"], "start")
+    owner.transition("work-orders", wo["id"], "wait")  # the parts are late
+    ui = tech.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(ui, tech.user)
+    page = ui.get("/workshop/my-jobs").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = ui.post(f"/workshop/my-jobs/{wo['id']}/{line['id']}", data={"csrf_token": token, "do": "start"})
+    assert r.status_code == 302
+    assert owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["state"] == "in_progress"
+    assert len(_running(owner, wo["id"])) == 1
+
+
+def test_the_orders_job_clocks_stop_when_its_work_is_over(make_shop):
+    owner = make_shop(tier="master")
+    apprentice = owner.post(f"{API}/employees", {"name": "Сидоров Миша"})
+    results = {}
+    for ending in (("finish",), ("wait", "cancel"), ("void",)):
+        wo, line = _approved_job(owner)
+        owner.transition("work-orders", wo["id"], "start")
+        clock = f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}/clock"
+        owner.post(f"{clock}/start", {"employee_id": apprentice["id"]})  # no login: nobody would stop it
+        owner.post(f"{clock}/start")  # and the owner's own
+        assert len(_running(owner, wo["id"])) == 2
+        for name in ending:
+            if name == "void":
+                assert owner.api.delete(f"{API}/work-orders/{wo['id']}", json={"reason": "Ошибка"}).status_code == 200
+            else:
+                owner.transition("work-orders", wo["id"], name)
+        results[ending] = len(_running(owner, wo["id"]))
+    assert results == {("finish",): 0, ("wait", "cancel"): 0, ("void",): 0}
+    from core.audit import AuditLog
+
+    with owner.ctx() as session:  # each stop recorded, with the transition that made it
+        stops = session.scalars(select(AuditLog.changes).where(AuditLog.action == "clock_stop")).all()
+    assert sorted(c["by_transition"][1] for c in stops) == ["cancel", "cancel", "finish", "finish", "void", "void"]
+
+
+def test_a_draft_service_order_closes_with_its_work_order(shop):
+    client, car = shop.client_and_car()
+    so = shop.post(f"{API}/service-orders", {"client_id": client["id"], "vehicle_id": car["id"], "odometer": 45100})
+    assert so["state"] == "draft"  # made in one click from a booking: the car was never "received"
+    wo = shop.work_order(service_order_id=so["id"])
+    line = shop.line(wo["id"], name="Замена колодок", fixed_price="1500.00")["line"]
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    for name in ("approve", "start", "finish", "close"):
+        shop.transition("work-orders", wo["id"], name)
+    so = shop.api.get(f"{API}/service-orders/{so['id']}").get_json()
+    assert so["state"] == "closed" and so["received_at"]
+    from plugins.crm.models import OdometerReading
+
+    with shop.ctx() as session:  # the mileage is in the car's history once
+        values = session.scalars(select(OdometerReading.value).where(OdometerReading.vehicle_id == car["id"])).all()
+    assert values == [45100]

@@ -7,6 +7,7 @@ with small forms that post here; each handler runs the same service as the API, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, request
@@ -31,6 +32,9 @@ bp = Blueprint("workshop_ui", __name__, url_prefix="/workshop")
 LINE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "job_id", "technician_id", "employee_id", "discount_percent",
                           "bay", "rework"),
                "part": ("name", "code", "quantity", "unit", "price", "labor_line_id", "discount_percent")}
+# What a line's edit form changes (the technician and decisions have their own forms).
+EDITABLE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "discount_percent", "bay"),
+                   "part": ("name", "code", "quantity", "unit", "price", "discount_percent")}
 
 
 def _page(order_id: int):
@@ -222,23 +226,71 @@ def add_payer(order_id: int):
     return _run(order_id, action)
 
 
+def _posted_line() -> tuple[str, int]:
+    """The line a form names: ``line=labor:12`` / ``line=part:5`` (the share picker lists both kinds),
+    or ``kind`` and ``line_id``."""
+    kind, _sep, line_id = request.form.get("line", "").partition(":")
+    if not line_id:
+        kind, line_id = request.form.get("kind", "labor"), request.form.get("line_id", "")
+    return ("part" if kind == "part" else "labor"), (int(line_id) if line_id.isdigit() else 0)
+
+
 @bp.post("/work-orders/<int:order_id>/shares")
 @permission_required("workshop.work_order.update", feature=FEATURE)
 def share_line(order_id: int):
-    """Charge a percentage of one line to a payer; the rest stays with the client."""
+    """Charge a share of one line (a percentage or an amount) to a payer; the rest stays with the client."""
     from .schemas import ShareSchema
 
-    kind = "part" if request.form.get("kind") == "part" else "labor"
+    kind, line_id = _posted_line()
     payer = request.form.get("payer_id", type=int)
-    raw_percent = request.form.get("percent", "").strip() or "100"
+    by_amount = request.form.get("share_by") == "amount"
+    value = request.form.get("value", request.form.get("percent", "")).strip() or ("" if by_amount else "100")
 
     def action(order):
-        share = ShareSchema().load({"payer_id": payer, "percent": raw_percent})
+        share = ShareSchema().load({"payer_id": payer, ("amount" if by_amount else "percent"): value})
         shares = [share]
-        if share["percent"] < 100:
+        if by_amount:
+            shares.append({"payer_id": None, "percent": Decimal(100)})  # what the amount leaves: the client's
+        elif share["percent"] < 100:
             shares.append({"payer_id": None, "percent": 100 - share["percent"]})
-        line = services.get_line(order, kind, request.form.get("line_id", type=int) or 0)
+        line = services.get_line(order, kind, line_id)
         services.set_shares(order, kind, line, shares, current_user_obj())
+
+    return _run(order_id, action)
+
+
+@bp.post("/work-orders/<int:order_id>/shares/clear")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def clear_shares(order_id: int):
+    """Remove a line's payer shares: the whole line is the client's (the order's default payer's) again."""
+    kind, line_id = _posted_line()
+
+    def action(order):
+        services.set_shares(order, kind, services.get_line(order, kind, line_id), [], current_user_obj())
+
+    return _run(order_id, action)
+
+
+@bp.post("/work-orders/<int:order_id>/lines/<any(labor, part):kind>/<int:line_id>")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def edit_line(order_id: int, kind: str, line_id: int):
+    """The line's edit form: the posted fields only; an emptied optional field is cleared."""
+    schema = PartLineSchema(partial=True) if kind == "part" else LaborLineSchema(partial=True)
+    editable = EDITABLE_FIELDS[kind]
+    raw = {k: (request.form[k].strip() or None) for k in editable if k in request.form}
+
+    def action(order):
+        line = services.get_line(order, kind, line_id)
+        services.update_line(order, kind, line, schema.load(raw), current_user_obj())
+
+    return _run(order_id, action)
+
+
+@bp.post("/work-orders/<int:order_id>/lines/<any(labor, part):kind>/<int:line_id>/delete")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def delete_line(order_id: int, kind: str, line_id: int):
+    def action(order):
+        services.delete_line(order, kind, services.get_line(order, kind, line_id), current_user_obj())
 
     return _run(order_id, action)
 

@@ -1,0 +1,89 @@
+"""The work order page edits what an advisor edits every day: discounts on new lines, a line's fields,
+deleting a line, charging a job or a part (by percent or amount) to a payer and giving it back."""
+import re
+
+import pytest
+
+API = "/api/v1/workshop"
+
+
+@pytest.fixture
+def page(shop, login):
+    ui = shop.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(ui, shop.user)
+
+    class Page:
+        def __init__(self):
+            client, car = shop.client_and_car()
+            self.order = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+            self.url = f"/workshop/work-orders/{self.order['id']}"
+
+        def html(self):
+            return ui.get(self.url).get_data(as_text=True)
+
+        def post(self, path, **data):
+            token = re.search(r'name="csrf_token" value="([^"]+)"', self.html()).group(1)
+            r = ui.post(self.url + path, data={"csrf_token": token, **data})
+            assert r.status_code == 302
+            return ui.get(self.url).get_data(as_text=True)  # with the flashed messages
+
+        def api(self):
+            return shop.api.get(f"{API}/work-orders/{self.order['id']}").get_json()
+
+    return Page()
+
+
+def test_lines_get_discounts_and_are_edited_and_deleted_on_the_page(page):
+    page.post("/lines", kind="labor", name="Замена масла", hours="1", rate="2000", discount_percent="10")
+    page.post("/lines", kind="part", name="Масло", quantity="4", price="800", discount_percent="5")
+    wo = page.api()
+    labor, part = wo["labor_lines"][0], wo["part_lines"][0]
+    assert (labor["amount"], part["amount"]) == ("1800.00", "3040.00")
+    html = page.html()
+    assert f'/lines/labor/{labor["id"]}' in html and f'/lines/part/{part["id"]}/delete' in html
+    page.post(f"/lines/labor/{labor['id']}", name="Замена масла ДВС", hours="1.5", rate="2000", fixed_price="",
+              discount_percent="")
+    page.post(f"/lines/part/{part['id']}", name="Масло 5W-30", quantity="4.5", price="800", discount_percent="5")
+    refused = page.post(f"/lines/part/{part['id']}", name="Масло 5W-30", quantity="0", price="800")
+    assert "The quantity must be above 0." in refused
+    wo = page.api()
+    assert [(x["name"], x["amount"]) for x in wo["labor_lines"] + wo["part_lines"]] == [
+        ("Замена масла ДВС", "3000.00"), ("Масло 5W-30", "3420.00")]
+    page.post(f"/lines/labor/{labor['id']}/delete")
+    wo = page.api()
+    assert wo["labor_lines"] == [] and wo["total"] == "3420.00"
+
+
+def test_a_part_is_charged_to_a_payer_by_amount_and_given_back(shop, page):
+    insurer = shop.insurer()
+    page.post("/lines", kind="labor", name="Покраска", fixed_price="10000")
+    page.post("/lines", kind="part", name="Бампер", quantity="1", price="20000")
+    page.post("/payers", kind="insurer", counterparty_id=str(insurer["id"]))
+    wo = page.api()
+    part, labor = wo["part_lines"][0], wo["labor_lines"][0]
+    assert f'value="part:{part["id"]}"' in page.html()  # parts are in the picker too
+    page.post("/shares", line=f"part:{part['id']}", payer_id=str(wo["payers"][0]["id"]), share_by="amount",
+              value="15000")
+    page.post("/shares", line=f"labor:{labor['id']}", payer_id=str(wo["payers"][0]["id"]), share_by="percent",
+              value="60")
+    payers = {p["kind"]: p["total"] for p in page.api()["totals"]["payers"]}
+    assert payers == {"client": "9000.00", "insurer": "21000.00"}  # 5000 + 4000 / 15000 + 6000
+    too_much = page.post("/shares", line=f"part:{part['id']}", payer_id=str(wo["payers"][0]["id"]),
+                         share_by="amount", value="25000")
+    assert "do not fit its amount" in too_much
+    page.post("/shares/clear", line=f"part:{part['id']}")
+    payers = {p["kind"]: p["total"] for p in page.api()["totals"]["payers"]}
+    assert payers == {"client": "24000.00", "insurer": "6000.00"}
+
+
+def test_a_closed_order_has_no_edit_forms(shop, page):
+    page.post("/lines", kind="labor", name="Мойка", fixed_price="500")
+    line = page.api()["labor_lines"][0]
+    shop.post(f"{API}/work-orders/{page.order['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    for name in ("approve", "start", "finish", "close"):
+        shop.transition("work-orders", page.order["id"], name)
+    assert f"/lines/labor/{line['id']}" not in page.html()
+    page.post(f"/lines/labor/{line['id']}/delete")
+    assert len(page.api()["labor_lines"]) == 1

@@ -199,13 +199,15 @@ def register_entities():
 def register_blueprints():
     from .api import bp as api_bp
     from .funnel_views import bp as funnel_ui_bp
+    from .norms_views import bp as norms_ui_bp
     from .photo_views import api_bp as photos_api_bp, ui_bp as photos_ui_bp
     from .print_template_views import bp as print_templates_bp
     from .staff_api import bp as staff_api_bp
     from .staff_views import bp as staff_ui_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, funnel_ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp, photos_api_bp, photos_ui_bp]
+    return [api_bp, ui_bp, funnel_ui_bp, norms_ui_bp, staff_api_bp, staff_ui_bp, print_templates_bp, photos_api_bp,
+            photos_ui_bp]
 
 
 @hookimpl

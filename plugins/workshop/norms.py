@@ -160,35 +160,43 @@ def _hours(delta: timedelta) -> Decimal:
 
 def history(job_id: int, make: str | None, model: str | None) -> tuple[Decimal | None, int, list[dict]]:
     """The shop's own average clocked hours per job line of ``job_id`` on closed work orders of cars of
-    that make (and model), how many lines it averages, and the same per technician."""
-    from core.models import User
+    that make (and model), how many lines it averages, and the same per person who clocked: by employee
+    card (with or without a login; named), else by user."""
     from plugins.crm.models import Vehicle
 
+    from .staff import _name, people, person_key
+
     # Make and model are compared in Python: SQLite's lower() leaves Cyrillic ("ВАЗ") as it is.
-    query = (select(TimeEntry.labor_line_id, TimeEntry.technician_id, TimeEntry.started_at, TimeEntry.ended_at,
-                    Vehicle.make, Vehicle.model)
+    query = (select(TimeEntry.labor_line_id, TimeEntry.technician_id, TimeEntry.employee_id, TimeEntry.started_at,
+                    TimeEntry.ended_at, Vehicle.make, Vehicle.model)
              .join(LaborLine, LaborLine.id == TimeEntry.labor_line_id)
              .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
              .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
              .where(LaborLine.job_id == job_id, TimeEntry.kind == "job", TimeEntry.ended_at.is_not(None),
                     WorkOrder.state == "closed"))
+    employees, by_id = people()
     per_line: dict[int, Decimal] = {}
-    per_tech: dict[int, dict[int, Decimal]] = {}
-    for line_id, tech_id, started, ended, car_make, car_model in db.session.execute(query):
+    per_person: dict = {}
+    for line_id, tech_id, employee_id, started, ended, car_make, car_model in db.session.execute(query):
         if (make and not _same(car_make, make)) or (model and not _same(car_model, model)):
             continue
         hours = _hours(ended - started)
         per_line[line_id] = per_line.get(line_id, Decimal(0)) + hours
-        lines = per_tech.setdefault(tech_id, {})
-        lines[line_id] = lines.get(line_id, Decimal(0)) + hours
+        who = person_key(tech_id, employee_id, by_id)
+        if who is not None:
+            lines = per_person.setdefault(who, {})
+            lines[line_id] = lines.get(line_id, Decimal(0)) + hours
     if not per_line:
         return None, 0, []
-    by_tech = []
-    for tech_id, lines in sorted(per_tech.items()):
-        user = db.session.get(User, tech_id)
-        by_tech.append({"technician_id": tech_id, "name": (user.name or user.email) if user else None,
-                        "average_hours": str(_average(lines)), "samples": len(lines)})
-    return _average(per_line), len(per_line), by_tech
+    by_person = []
+    for who, lines in per_person.items():
+        employee = employees.get(who)
+        by_person.append({"technician_id": None if isinstance(who, tuple) else who,
+                          "employee_id": employee.id if employee else None, "name": _name(who, employee),
+                          "average_hours": str(_average(lines)), "samples": len(lines)})
+    by_person.sort(key=lambda row: ((row["name"] or "").casefold(), row["employee_id"] or 0,
+                                    row["technician_id"] or 0))
+    return _average(per_line), len(per_line), by_person
 
 
 def _average(per_line: dict[int, Decimal]) -> Decimal:
@@ -244,3 +252,112 @@ def under_quoted(min_samples: int = 1) -> list[dict]:
                         "suggested_hours": str(average)})
     out.sort(key=lambda r: (-Decimal(r["overrun_percent"]), r["job_id"]))
     return out
+
+
+# --- the norm beside the history, for the pages ----------------------------------------------------------
+
+
+def _closed_job_hours(job_ids: list[int]) -> dict[tuple, dict[int, Decimal]]:
+    """Clocked hours per (job, make, model) and job line on closed work orders, make and model folded
+    case-insensitively (one query)."""
+    from plugins.crm.models import Vehicle
+
+    groups: dict[tuple, dict[int, Decimal]] = {}
+    if not job_ids:
+        return groups
+    rows = db.session.execute(
+        select(LaborLine.job_id, Vehicle.make, Vehicle.model, TimeEntry.labor_line_id, TimeEntry.started_at,
+               TimeEntry.ended_at)
+        .join(LaborLine, LaborLine.id == TimeEntry.labor_line_id)
+        .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+        .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
+        .where(LaborLine.job_id.in_(job_ids), TimeEntry.kind == "job", TimeEntry.ended_at.is_not(None),
+               WorkOrder.state == "closed"))
+    for job_id, make, model, line_id, started, ended in rows:
+        key = (job_id, (make or "").strip().casefold(), (model or "").strip().casefold())
+        per_line = groups.setdefault(key, {})
+        per_line[line_id] = per_line.get(line_id, Decimal(0)) + _hours(ended - started)
+    return groups
+
+
+def catalog_hints(jobs: list[Job], make: str | None, model: str | None) -> dict[int, dict]:
+    """For the "add a job" picker of a work order: per catalog job, the norm for this car (make/model
+    norm, else the make's, else the catalog's) and the shop's average clocked hours on this make and
+    model, in two queries whatever the number of jobs."""
+    ids = [job.id for job in jobs]
+    norms_by_job: dict[int, list[JobNorm]] = {}
+    if ids:
+        for row in db.session.scalars(select(JobNorm).where(JobNorm.job_id.in_(ids)).order_by(JobNorm.id)):
+            norms_by_job.setdefault(row.job_id, []).append(row)
+    history_groups = _closed_job_hours(ids)
+    car = ((make or "").strip().casefold(), (model or "").strip().casefold())
+    out = {}
+    for job in jobs:
+        hours, source = job.standard_hours or Decimal(0), "catalog"
+        rows = norms_by_job.get(job.id, [])
+        if make:  # the same precedence as norm_for(), without a query per job
+            for_model = next((r for r in rows if model and r.model and _same(r.make, make)
+                              and _same(r.model, model)), None)
+            for_make = next((r for r in rows if not r.model and _same(r.make, make)), None)
+            if for_model is not None:
+                hours, source = for_model.hours, "model"
+            elif for_make is not None:
+                hours, source = for_make.hours, "make"
+        per_line = history_groups.get((job.id, *car)) if make else None
+        out[job.id] = {"norm_hours": hours, "norm_source": source,
+                       "average_hours": _average(per_line) if per_line else None,
+                       "samples": len(per_line) if per_line else 0}
+    return out
+
+
+def job_overview(job: Job) -> dict:
+    """The job catalog page's block: the catalog norm beside the shop's average on every car; each
+    make/model norm beside the average on those cars; the cars the shop did the job on without a norm
+    of their own; the average per employee (names, also those without a login)."""
+    average, samples, by_person = history(job.id, None, None)
+    groups = _closed_job_hours([job.id])
+    rows, seen = [], set()
+    job_norms = list(db.session.scalars(select(JobNorm).where(JobNorm.job_id == job.id).order_by(JobNorm.id)))
+    job_norms.sort(key=lambda n: (n.make.casefold(), (n.model or "").casefold()))
+    with_own_norm = {(n.make.strip().casefold(), n.model.strip().casefold()) for n in job_norms if n.model}
+    for norm in job_norms:
+        # A make's norm is beside the cars of that make that have no model norm of their own.
+        per_line: dict[int, Decimal] = {}
+        for (_j, make, model), lines in groups.items():
+            if make != norm.make.strip().casefold():
+                continue
+            if (norm.model and model == norm.model.strip().casefold()) or (
+                    not norm.model and (make, model) not in with_own_norm):
+                per_line.update(lines)
+                seen.add((make, model))
+        rows.append(_overview_row(norm.make, norm.model, norm.hours, "model" if norm.model else "make", per_line))
+    names = {}
+    for vehicle_make, vehicle_model in _car_names(job.id):
+        names.setdefault(((vehicle_make or "").strip().casefold(), (vehicle_model or "").strip().casefold()),
+                         (vehicle_make, vehicle_model))
+    for (_j, make, model), lines in sorted(groups.items()):
+        if (make, model) in seen:
+            continue
+        shown_make, shown_model = names.get((make, model), (make, model))
+        hours, source = norm_for(job, shown_make, shown_model)
+        rows.append(_overview_row(shown_make, shown_model, hours, source, lines))
+    return {"standard_hours": job.standard_hours, "average_hours": average, "samples": samples,
+            "under_quoted": average is not None and (job.standard_hours or 0) > 0
+            and average > job.standard_hours * UNDER_QUOTE_FACTOR,
+            "rows": rows, "by_employee": by_person}
+
+
+def _overview_row(make, model, hours, source, per_line: dict[int, Decimal]) -> dict:
+    average = _average(per_line) if per_line else None
+    return {"make": make, "model": model, "norm_hours": hours, "norm_source": source, "average_hours": average,
+            "samples": len(per_line), "under_quoted": average is not None and hours > 0
+            and average > hours * UNDER_QUOTE_FACTOR}
+
+
+def _car_names(job_id: int):
+    """The makes and models as written on the cars the job was done on (for display)."""
+    from plugins.crm.models import Vehicle
+
+    return db.session.execute(select(Vehicle.make, Vehicle.model).join(WorkOrder, WorkOrder.vehicle_id == Vehicle.id)
+                              .join(LaborLine, LaborLine.work_order_id == WorkOrder.id)
+                              .where(LaborLine.job_id == job_id).distinct()).all()

@@ -103,6 +103,9 @@ def work_order_panel(doc, user=None) -> str:
         from plugins.crm.models import Client
 
         info["jobs"] = db.session.scalars(select(Job).where(Job.active.is_(True)).order_by(Job.name).limit(200)).all()
+        from .norms_views import job_hints
+
+        info["job_hints"] = job_hints(doc)  # the norm for this car and the shop's average, per job
 
         info["employees"] = _employee_choices()
         info["companies"] = db.session.scalars(select(Client).where(

@@ -260,11 +260,14 @@ def document_panels(document, ctx):
         due = due_panel(document, ctx.user)
         if due is not None:
             panels.append(Panel("workshop.due", _l("Due for this car"), due, order=110))
-        from .staff_views import clock_for_panel
+        from .staff_views import clock_for_panel, job_notes_panel
 
         clocks = clock_for_panel(document, ctx.user)
         if clocks is not None:
             panels.append(Panel("workshop.clock_for", _l("Job time of employees"), clocks, order=115))
+        notes = job_notes_panel(document, ctx.user)
+        if notes is not None:
+            panels.append(Panel("workshop.job_notes", _l("From the technicians"), notes, order=105))
         return panels
     if isinstance(document, ServiceOrder):
         return [Panel("workshop.photos", _l("Photos"), photos_panel(document, ctx.user), order=100)]

@@ -269,6 +269,29 @@ def request_parts(order: WorkOrder, line: LaborLine, values: dict, user) -> Part
     return req
 
 
+PART_REQUEST_STATES = ("open", "done", "rejected")
+
+
+def answer_part_request(req: PartRequest, state: str, user, add_line: bool = False, line_fields: dict | None = None):
+    """The advisor answers a technician's request: ``state`` done / rejected / open again; granted
+    with ``add_line``, the part goes onto the order, linked to the job (``line_fields``: price, code,
+    unit). Returns the new part line or None. The caller commits."""
+    from . import services
+    from .schemas import PartLineSchema
+
+    if state not in PART_REQUEST_STATES:
+        raise ValidationError({"state": [_("Choose open, done or rejected.")]})
+    line = None
+    if state == "done" and add_line:
+        order = services.lock_order(req.work_order_id)
+        raw = {"name": req.name, "quantity": str(req.quantity), "labor_line_id": req.labor_line_id,
+               **(line_fields or {})}
+        line = services.add_line(order, "part", PartLineSchema().load(raw), user)
+    before, req.state = req.state, state
+    audit.record("update", req, user=user, changes={"state": [before, state]})
+    return line
+
+
 def dump_comment(c: JobComment) -> dict:
     return {"id": c.id, "labor_line_id": c.labor_line_id, "author_id": c.author_id, "text": c.text,
             "created_at": _aware(c.created_at).isoformat()}

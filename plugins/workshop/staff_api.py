@@ -152,27 +152,14 @@ def part_requests(user):
 @bp.patch("/part-requests/<int:request_id>")
 @requires(STAFF_FEATURE, "workshop.work_order.update")
 def answer_part_request(user, request_id: int):
-    from core import audit
-
     req = db.session.execute(select(staff.PartRequest).where(staff.PartRequest.id == request_id)
                              .with_for_update()).scalar_one_or_none()
     if req is None:
         raise not_found()
     body = json_body()
-    state = body.get("state")
-    if state not in ("open", "done", "rejected"):
-        raise validation_error({"state": [_("Choose open, done or rejected.")]})
-    line = None
-    if state == "done" and body.get("add_line"):
-        # The advisor grants the request: the part goes onto the order, linked to the job.
-        from .schemas import PartLineSchema
-
-        order = services.lock_order(req.work_order_id)
-        raw = {"name": req.name, "quantity": str(req.quantity), "labor_line_id": req.labor_line_id}
-        raw.update({k: body[k] for k in ("price", "code", "unit") if k in body})
-        line = services.add_line(order, "part", _load(PartLineSchema(), raw), user)
-    before, req.state = req.state, state
-    audit.record("update", req, user=user, changes={"state": [before, state]})
+    # The advisor grants the request (the part onto the order, linked to the job) or rejects it.
+    line = staff.answer_part_request(req, body.get("state"), user, add_line=bool(body.get("add_line")),
+                                     line_fields={k: body[k] for k in ("price", "code", "unit") if k in body})
     events.commit()
     out = staff.dump_part_request(req)
     if line is not None:

@@ -64,8 +64,27 @@ def my_jobs_page():
     if line_ids:  # one query for the photos of every listed job
         for photo in db.session.scalars(select(Photo).where(Photo.labor_line_id.in_(line_ids)).order_by(Photo.id)):
             photos.setdefault(photo.labor_line_id, []).append(photo)
+    comments: dict[int, list] = {}
+    if line_ids:  # the job's comments, everyone's (the advisor's notes too), one query
+        for comment in db.session.scalars(select(staff.JobComment).where(staff.JobComment.labor_line_id.in_(line_ids))
+                                          .order_by(staff.JobComment.id)):
+            comments.setdefault(comment.labor_line_id, []).append(comment)
     return render_template("workshop/staff/my_jobs.html", rows=rows, running=running, job_running=job_running,
-                           can_finish=user.can("workshop.work_order.finish"), photos=photos, _=_)
+                           can_finish=user.can("workshop.work_order.finish"), photos=photos, _=_,
+                           cars=_cars({line.work_order_id for line, _n, _s in rows}), comments=comments,
+                           people=_people([c.author_id for cs in comments.values() for c in cs]))
+
+
+def _cars(order_ids) -> dict[int, str]:
+    """``{work order id: "Kia Rio, A123BC77"}``: which car the technician walks to."""
+    from plugins.crm.models import Vehicle
+
+    if not order_ids:
+        return {}
+    rows = db.session.execute(select(WorkOrder.id, Vehicle.make, Vehicle.model, Vehicle.plate)
+                              .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id).where(WorkOrder.id.in_(order_ids)))
+    return {order_id: ", ".join(x for x in (" ".join(y for y in (make, model) if y), plate) if x)
+            for order_id, make, model, plate in rows}
 
 
 @bp.post("/my-jobs/attendance")
@@ -167,3 +186,52 @@ def clock_for(order_id: int, line_id: int):
 
     _run(action)
     return redirect(f"/workshop/work-orders/{order_id}")
+
+
+# --- what the technicians said: comments and part requests on the work order page ---------------------
+
+
+def job_notes_panel(order, user) -> str | None:
+    """The technicians' comments and part requests of ``order`` (``workshop.staff``), for the advisor;
+    open part requests can be granted (added as a part line), marked done or rejected."""
+    from flask import g
+
+    if user is None or not g.tenant.has(FEATURE):
+        return None
+    comments = list(db.session.scalars(select(staff.JobComment).where(staff.JobComment.work_order_id == order.id)
+                                       .order_by(staff.JobComment.id)))
+    requests = list(db.session.scalars(select(staff.PartRequest).where(staff.PartRequest.work_order_id == order.id)
+                                       .order_by(staff.PartRequest.id)))
+    if not comments and not requests:
+        return None
+    from core.documents import get_document_type
+
+    state = get_document_type(order).workflow.states.get(order.state)
+    return render_template("workshop/panels/job_notes.html", doc=order, comments=comments, requests=requests,
+                           jobs={line.id: line.name for line in order.labor_lines}, people=_people(
+                               [c.author_id for c in comments] + [r.requested_by_id for r in requests]),
+                           can_answer=user.can("workshop.work_order.update"),
+                           editable=not (state and state.immutable))
+
+
+def _people(user_ids) -> dict:
+    from core.models import User
+
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+@bp.post("/part-requests/<int:request_id>")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def answer_part_request(request_id: int):
+    """The advisor's answer on the work order page: grant (optionally as a part line with a price), reject."""
+    req = db.session.execute(select(staff.PartRequest).where(staff.PartRequest.id == request_id)
+                             .with_for_update()).scalar_one_or_none()
+    if req is None:
+        abort(404)
+    fields = {k: request.form[k].strip() for k in ("price", "code", "unit") if request.form.get(k, "").strip()}
+    _run(lambda: staff.answer_part_request(req, request.form.get("state", ""), current_user_obj(),
+                                           add_line=request.form.get("add_line") == "1", line_fields=fields))
+    return redirect(f"/workshop/work-orders/{req.work_order_id}")

@@ -84,3 +84,37 @@ def test_a_draft_service_order_closes_with_its_work_order(shop):
     with shop.ctx() as session:  # the mileage is in the car's history once
         values = session.scalars(select(OdometerReading.value).where(OdometerReading.vehicle_id == car["id"])).all()
     assert values == [45100]
+
+
+def test_advisors_see_the_technicians_comments_and_grant_part_requests(make_shop, login):
+    owner = make_shop(tier="master")
+    tech = make_shop(role="technician", t=owner.tenant)
+    wo, line = _approved_job(owner, technician_id=tech.user.id)
+    owner.transition("work-orders", wo["id"], "start")
+    base = f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}"
+    tech.post(f"{base}/comments", {"text": "Помпа течёт, нужна замена"})
+    tech.post(f"{base}/part-requests", {"name": "Помпа", "quantity": "1"})
+    tech.post(f"{base}/part-requests", {"name": "Антифриз", "quantity": "5"})
+    ui = owner.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(ui, owner.user)
+    page = ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    assert "From the technicians" in page and "Помпа течёт, нужна замена" in page and "Антифриз" in page
+    requests = owner.api.get(f"{API}/part-requests?work_order_id={wo['id']}").get_json()["items"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = ui.post(f"/workshop/part-requests/{requests[0]['id']}",
+                data={"csrf_token": token, "state": "done", "add_line": "1", "price": "4500.00"})
+    assert r.status_code == 302
+    ui.post(f"/workshop/part-requests/{requests[1]['id']}", data={"csrf_token": token, "state": "rejected"})
+    states = [r["state"] for r in owner.api.get(f"{API}/part-requests?work_order_id={wo['id']}").get_json()["items"]]
+    assert states == ["done", "rejected"]
+    parts = owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["part_lines"]
+    assert [(p["name"], p["amount"], p["labor_line_id"]) for p in parts] == [("Помпа", "4500.00", line["id"])]
+
+    # The technician's phone page shows the car and the job's comments.
+    tech_ui = tech.app.test_client()
+    tech_ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(tech_ui, tech.user)
+    mine = tech_ui.get("/workshop/my-jobs").get_data(as_text=True)
+    car = owner.api.get(f"/api/v1/crm/vehicles/{wo['vehicle_id']}").get_json()
+    assert f"Kia Rio, {car['plate']}" in mine and "Помпа течёт, нужна замена" in mine

@@ -265,6 +265,11 @@ def document_panels(document, ctx):
         clocks = clock_for_panel(document, ctx.user)
         if clocks is not None:
             panels.append(Panel("workshop.clock_for", _l("Job time of employees"), clocks, order=115))
+        from .views import recommendations_panel
+
+        recs = recommendations_panel(document, ctx.user)
+        if recs is not None:
+            panels.append(Panel("workshop.recommendations", _l("Recommended for this car"), recs, order=108))
         notes = job_notes_panel(document, ctx.user)
         if notes is not None:
             panels.append(Panel("workshop.job_notes", _l("From the technicians"), notes, order=105))

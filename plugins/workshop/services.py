@@ -187,7 +187,7 @@ def _client_name(client_id: int | None) -> str | None:
 # --- lines ------------------------------------------------------------------------------------------
 
 
-def _check_line_refs(order: WorkOrder, kind: str, values: dict) -> None:
+def check_line_refs(order: WorkOrder, kind: str, values: dict) -> None:
     from plugins.crm.models import Recommendation
 
     if kind == "labor" and values.get("recommendation_id"):
@@ -204,7 +204,7 @@ def _check_line_refs(order: WorkOrder, kind: str, values: dict) -> None:
 def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts: bool = False) -> Any:
     """Add a line; ``with_job_parts``: a job from the catalog also brings its usual parts (linked to it)."""
     ensure_editable(order)
-    _check_line_refs(order, kind, values)
+    check_line_refs(order, kind, values)
     if not values.get("name"):
         raise WorkshopError(_("Enter a name."), fields={"name": [_("Missing data for required field.")]})
     model = LINE_MODELS[kind]
@@ -241,7 +241,7 @@ def add_line(order: WorkOrder, kind: str, values: dict, user, *, with_job_parts:
 
 def update_line(order: WorkOrder, kind: str, line, values: dict, user) -> Any:
     ensure_editable(order)
-    _check_line_refs(order, kind, values)
+    check_line_refs(order, kind, values)
     if kind == "labor":
         assignee(values)
     before = {k: getattr(line, k) for k in values}

@@ -516,3 +516,53 @@ def job_parts_panel(job) -> str:
     from flask_login import current_user
 
     return list_editor_panel("jobs", job, current_user)
+
+
+# --- the car's open CRM recommendations, offered on the work order ----------------------------------
+
+
+def recommendations_panel(order, user) -> str | None:
+    """The car's open (or once declined) recommendations not yet on this order, each with a one-click
+    "add as a job line" (the line carries the recommendation: closing the order marks it done)."""
+    from flask import render_template
+
+    from plugins.crm.services import open_recommendations
+
+    taken = {line.recommendation_id for line in order.labor_lines} | {
+        line.made_recommendation_id for line in order.labor_lines}
+    recs = [r for r in open_recommendations(order.vehicle_id) if r.id not in taken]
+    if not recs:
+        return None
+    from core.documents import get_document_type
+
+    state = get_document_type(order).workflow.states.get(order.state)
+    editable = bool(user is not None and user.can("workshop.work_order.update") and not (state and state.immutable))
+    urgency = {"low": _l("low"), "normal": _l("normal"), "high": _l("high"), "critical": _l("critical")}
+    return render_template("workshop/panels/recommendations.html", doc=order, recs=recs, editable=editable,
+                           urgency=urgency)
+
+
+@bp.post("/work-orders/<int:order_id>/recommendations/<int:rec_id>")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def add_recommendation(order_id: int, rec_id: int):
+    """"Add as a job line": the recommended job (the catalog's, when its name matches) priced as usual."""
+    from sqlalchemy import func, select
+
+    from .models import Job
+
+    def action(order):
+        if any(line.recommendation_id == rec_id for line in order.labor_lines):
+            raise services.WorkshopError(_("This recommendation is already on the order."), 409)
+        values = {"recommendation_id": rec_id}
+        services.check_line_refs(order, "labor", values)  # the car's recommendation, or 422; brings the name
+        # By name, case-insensitively in Python: SQLite's lower() leaves Cyrillic as it is.
+        wanted = values["name"].strip().casefold()
+        job_id = next((job_id for job_id, name in db.session.execute(
+            select(Job.id, Job.name).where(Job.active.is_(True), func.length(Job.name) == len(values["name"].strip()))
+            .order_by(Job.id)) if name.strip().casefold() == wanted), None)
+        values = LaborLineSchema().load({"recommendation_id": rec_id, "name": values["name"], **(
+            {"job_id": job_id} if job_id else {})})
+        services.price_labor_line(order, values, set())
+        services.add_line(order, "labor", values, current_user_obj(), with_job_parts=_tenant_has("workshop.norms"))
+
+    return _run(order_id, action)

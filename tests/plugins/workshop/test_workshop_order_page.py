@@ -87,3 +87,42 @@ def test_a_closed_order_has_no_edit_forms(shop, page):
     assert f"/lines/labor/{line['id']}" not in page.html()
     page.post(f"/lines/labor/{line['id']}/delete")
     assert len(page.api()["labor_lines"]) == 1
+
+
+def test_the_cars_recommendations_are_offered_and_added_in_one_click(make_shop, login):
+    shop = make_shop(tier="master")
+    shop.post(f"{API}/labor-rates", {"rate": "2000.00"})
+    shop.post(f"{API}/jobs", {"name": "Замена ремня ГРМ", "standard_hours": "3"})
+    client, car = shop.client_and_car()
+    first = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    belt = shop.line(first["id"], name="Замена ремня ГРМ", hours="3")["line"]
+    shop.post(f"{API}/work-orders/{first['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": belt["id"], "decision": "declined"}]})
+    ui = shop.app.test_client()
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(ui, shop.user)
+    # Not offered back on the order that made it.
+    assert "Recommended for this car" not in ui.get(f"/workshop/work-orders/{first['id']}").get_data(as_text=True)
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    html = ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    assert "Recommended for this car" in html and "Замена ремня ГРМ" in html
+    rec_id = int(re.search(rf'/workshop/work-orders/{wo["id"]}/recommendations/(\d+)', html).group(1))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert ui.post(f"/workshop/work-orders/{wo['id']}/recommendations/{rec_id}",
+                   data={"csrf_token": token}).status_code == 302
+    line = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"][0]
+    # The catalog job of the same name, priced at the shop's rate; the line carries the recommendation.
+    assert (line["name"], line["recommendation_id"], line["amount"]) == ("Замена ремня ГРМ", rec_id, "6000.00")
+    assert line["job_id"] is not None
+    html = ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+    assert "Recommended for this car" not in html  # on the order now
+    # Another shop's recommendation cannot be added.
+    other = make_shop(tier="master")
+    oc, ocar = other.client_and_car()
+    owo = other.work_order(client_id=oc["id"], vehicle_id=ocar["id"])
+    other_ui = other.app.test_client()
+    login(other_ui, other.user)
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      other_ui.get(f"/workshop/work-orders/{owo['id']}").get_data(as_text=True)).group(1)
+    other_ui.post(f"/workshop/work-orders/{owo['id']}/recommendations/{rec_id}", data={"csrf_token": token})
+    assert other.api.get(f"{API}/work-orders/{owo['id']}").get_json()["labor_lines"] == []

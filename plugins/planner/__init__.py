@@ -112,6 +112,8 @@ def menu_items(ctx):
                  permission="planner.bay.read", section="admin"),
         MenuItem("planner.settings", _l("Planner settings"), "/planner/settings", order=820,
                  feature="planner.basic", permission="planner.settings.manage", section="admin"),
+        MenuItem("planner.skills", _l("Technicians' skills"), "/planner/skills", order=825,
+                 feature="planner.advanced", permission="planner.staffing.manage", section="admin"),
     ]
 
 

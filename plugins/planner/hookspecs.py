@@ -33,3 +33,11 @@ def planner_job_catalog(query, vehicle_id):
     ``name`` (str), ``standard_hours`` (Decimal), ``bay_type`` (one of the planner's bay types or None).
     ``query`` is the text typed (match code or name; empty: the first jobs of the catalog), at most 50
     answers; ``vehicle_id`` is the CRM car of the booking or None (use its make/model norms when known)."""
+
+
+@hookspec(firstresult=True)
+def planner_client_by_phone(phone):
+    """The client directory's client with this phone number, for a booking made on the public online
+    page (``phone`` as the visitor typed it): return ``{"client_id": int}`` or None (no such client, or
+    no directory in the tenant's plan). Only a lookup: never create a client here (the page asks no
+    consent to messages). The first answer wins; the booking is then linked to that client."""

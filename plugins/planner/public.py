@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.api.errors import translate_errors
 from core.db import db
@@ -26,7 +26,7 @@ from core.i18n import domain
 from core.web import tenant_from_url
 
 from . import service
-from .models import RELEASED_STATUSES, Bay, Booking
+from .models import RELEASED_STATUSES, Bay, Booking, BookingBay
 from .service import PlannerError
 from .settings import load_settings
 
@@ -162,6 +162,7 @@ def _book(data: dict) -> Booking:
     if offered is None:
         raise PlannerError(_("This time is no longer free. Please choose another one."), 409)
     reason = data["reason"].strip()
+    client_ref = _directory_client(data["phone"])
     for bay_id in offered.bay_ids:
         # save_booking raises before it adds anything, so the next bay can be tried in the same
         # transaction (the lock on the refused bay is simply held until commit).
@@ -169,7 +170,7 @@ def _book(data: dict) -> Booking:
             return service.save_booking({
                 "bay_id": bay_id, "start": start, "duration_minutes": settings["online_duration_minutes"],
                 "client_name": data["name"], "client_phone": data["phone"], "vehicle": data["vehicle"],
-                "reason": reason, "status": "requested", "source": "online",
+                "reason": reason, "status": "requested", "source": "online", **client_ref,
             }, actor=ONLINE_ACTOR)
         except PlannerError as exc:
             if exc.status != 409:
@@ -177,7 +178,35 @@ def _book(data: dict) -> Booking:
     raise PlannerError(_("This time is no longer free. Please choose another one."), 409)
 
 
+def _directory_client(phone: str) -> dict:
+    """``{"client_id": id}`` of the directory's client with this phone (``planner_client_by_phone``,
+    answered by the CRM), else {}. A known client's booking is linked, so the CRM's "booking
+    confirmed" message reaches them when reception confirms it. An unknown phone stays free text: the
+    page never creates directory clients (it asks no consent to messages, and bots would fill the
+    directory); reception links the booking to a client when confirming it."""
+    if not g.tenant.has("crm.clients"):
+        return {}
+    answer = service.tenant_hooks().planner_client_by_phone(phone=phone)
+    client_id = (answer or {}).get("client_id")
+    return {"client_id": int(client_id)} if client_id else {}
+
+
 # --- calendar feed per bay ----------------------------------------------------------------------------
+
+def on_bays(bay_ids: list[int]):
+    """SQL condition: the booking holds one of ``bay_ids`` (its first bay or a further bay)."""
+    return or_(Booking.bay_id.in_(bay_ids),
+               Booking.id.in_(select(BookingBay.booking_id).where(BookingBay.bay_id.in_(bay_ids))))
+
+
+def bay_bookings(bay_ids: list[int], start: datetime, end: datetime) -> list[Booking]:
+    """Live bookings on ``bay_ids`` between start and end, filtered in SQL (a feed of a 20-bay shop
+    reads its own bay's rows only, not every bay's)."""
+    return list(db.session.scalars(
+        select(Booking).where(on_bays(bay_ids), *service.overlapping(start, end),
+                              Booking.status.not_in(RELEASED_STATUSES))
+        .order_by(Booking.start_at, Booking.id)))
+
 
 @bp.get("/ics/<station>/<int:bay_id>/<token>.ics")
 @tenant_from_url("station")
@@ -199,9 +228,7 @@ def bay_calendar(station: str, bay_id: int, token: str):
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"{tenant.name}: {bay.name}")
     cal.add("x-wr-timezone", tenant.timezone)
-    for booking in service.bookings_between(now - timedelta(days=30), now + timedelta(days=90)):
-        if bay.id not in booking.bay_ids or booking.status in RELEASED_STATUSES:
-            continue
+    for booking in bay_bookings([bay.id], now - timedelta(days=30), now + timedelta(days=90)):
         event = Event()
         event.add("uid", f"planner-booking-{booking.id}@{tenant.slug}")
         event.add("dtstamp", now)

@@ -12,10 +12,18 @@ _ = domain("planner").gettext  # messages raised at validation time (a lazy one 
 _l = domain("planner").lazy_gettext
 
 
+# Labels of the generic forms' and lists' choices (the stored values stay English keys).
+BAY_TYPE_LABELS = {"lift": _l("Lift"), "alignment": _l("Alignment"), "diagnostics": _l("Diagnostics"),
+                   "body": _l("Body"), "other": _l("Other")}
+WEEKDAY_LABELS = {0: _l("Monday"), 1: _l("Tuesday"), 2: _l("Wednesday"), 3: _l("Thursday"), 4: _l("Friday"),
+                  5: _l("Saturday"), 6: _l("Sunday")}
+
+
 class BaySchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120), metadata={"title": _l("Name")})
-    type = fields.String(load_default="lift", validate=validate.OneOf(BAY_TYPES), metadata={"title": _l("Type")})
+    type = fields.String(load_default="lift", validate=validate.OneOf(BAY_TYPES),
+                         metadata={"title": _l("Type"), "choices": BAY_TYPE_LABELS})
     active = fields.Boolean(load_default=True, metadata={"title": _l("Active")})
     position = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000),
                               metadata={"title": _l("Order")})
@@ -34,8 +42,8 @@ class _TimeOrder:
 
 class WorkingHoursSchema(_TimeOrder, Schema):
     id = fields.Integer(dump_only=True)
-    weekday = fields.Integer(required=True, validate=validate.Range(min=0, max=6),
-                             metadata={"title": _l("Weekday (0 = Monday)")})
+    weekday = fields.Integer(required=True, validate=validate.OneOf(list(WEEKDAY_LABELS)),
+                             metadata={"title": _l("Weekday"), "choices": WEEKDAY_LABELS})
     opens = fields.Time(required=True, metadata={"title": _l("Opens")})
     closes = fields.Time(required=True, metadata={"title": _l("Closes")})
     bay_id = fields.Integer(allow_none=True, load_default=None, metadata={"title": _l("Bay (empty: whole shop)")})
@@ -45,8 +53,8 @@ class BreakSchema(_TimeOrder, Schema):
     start_key = "starts"
     end_key = "ends"
     id = fields.Integer(dump_only=True)
-    weekday = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=6),
-                             metadata={"title": _l("Weekday (empty: every day)")})
+    weekday = fields.Integer(allow_none=True, load_default=None, validate=validate.OneOf(list(WEEKDAY_LABELS)),
+                             metadata={"title": _l("Weekday (empty: every day)"), "choices": WEEKDAY_LABELS})
     starts = fields.Time(required=True, metadata={"title": _l("Starts")})
     ends = fields.Time(required=True, metadata={"title": _l("Ends")})
     title = fields.String(load_default="", validate=validate.Length(max=120), metadata={"title": _l("Title")})

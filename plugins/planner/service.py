@@ -269,7 +269,7 @@ def _snapshot(b: Booking) -> dict:
             "source": b.source}
 
 
-def _check_crm_refs(data: dict) -> dict:
+def _check_crm_refs(data: dict, owner_id: int | None = None) -> dict:
     """client_id / vehicle_id point at the CRM's clients and vehicles; only with ``crm.clients`` and
     only ids of this tenant. The CRM is optional: its models come from the core's entity registry
     (never imported), and the ORM's tenant guard scopes the lookups (a plain SELECT, never the identity
@@ -297,6 +297,11 @@ def _check_crm_refs(data: dict) -> dict:
             phones = list(getattr(row, "phones", None) or [])
             found["client_phone"] = phones[0] if phones else ""
         else:
+            # The booking's client (``owner_id``: the one chosen now, else the booking's) must own the
+            # car; a car without an owner in the directory can go with any client.
+            car_owner = getattr(row, "client_id", None)
+            if owner_id is not None and car_owner is not None and car_owner != owner_id:
+                raise PlannerError(_("This car belongs to another client."), field_name=key)
             found["vehicle"] = " ".join(str(getattr(row, c)) for c in ("make", "model", "plate")
                                         if getattr(row, c, None))
     return found
@@ -317,7 +322,9 @@ def _resolve_bays(data: dict, current: list[int] | None) -> list[int]:
         ids = list(current or [])
     if not ids:
         raise PlannerError(_("Choose a bay."), field_name="bay_id")
-    if len(ids) > 1 and not current_tenant().has(ADVANCED):
+    # After a downgrade a multi-bay booking stays editable (reason, time...): only a different set of
+    # bays needs planner.advanced.
+    if len(ids) > 1 and not current_tenant().has(ADVANCED) and set(ids) != set(current or ()):
         raise PlannerError(_("Booking several bays at once is not in your plan."), field_name="bay_ids")
     return ids
 
@@ -347,7 +354,11 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
         raise PlannerError(_("The duration must be between 1 and %(max)s minutes.", max=MAX_DURATION_MINUTES),
                            field_name="duration_minutes")
     end = start + timedelta(minutes=duration)
-    from_directory = _check_crm_refs(data)
+    refs = dict(data)
+    if not creating and data.get("client_id") is not None and "vehicle_id" not in data and booking.vehicle_id:
+        refs["vehicle_id"] = booking.vehicle_id  # a new client: the car already booked must be theirs
+    from_directory = _check_crm_refs(refs, data["client_id"] if "client_id" in data
+                                     else (None if creating else booking.client_id))
     if "advisor_id" in data:
         _check_advisor(data.get("advisor_id"))
 
@@ -399,6 +410,9 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     db.session.flush()
     if creating:
         audit.record("create", booking, changes={k: [None, v] for k, v in _snapshot(booking).items()}, user=actor)
+        # Made confirmed (the staff's forms) or requested (the online page): the same news as a status
+        # button, e.g. the CRM's "booking confirmed" message to the client.
+        emit_status(booking)
     else:
         changes = audit.diff(before, _snapshot(booking))
         if changes:
@@ -419,11 +433,16 @@ def apply_transition(booking: Booking, action: str, *, actor=None, _converting: 
     booking.status = target
     db.session.flush()
     audit.record("transition", booking, changes={"status": [before, target]}, user=actor)
-    # Other plugins react after commit (e.g. the CRM sends "booking confirmed" to the client).
-    events.emit(f"planner.booking.{target}", booking_id=booking.id, client_id=booking.client_id,
-                vehicle_id=booking.vehicle_id, client_name=booking.client_name, client_phone=booking.client_phone,
-                start_at=f"{booking.start_at.astimezone(tenant_zone()):%Y-%m-%d %H:%M}")
+    emit_status(booking)
     return booking
+
+
+def emit_status(booking: Booking) -> None:
+    """``planner.booking.<status>`` for other plugins, after commit (e.g. the CRM sends "booking
+    confirmed" to the client)."""
+    events.emit(f"planner.booking.{booking.status}", booking_id=booking.id, client_id=booking.client_id,
+                vehicle_id=booking.vehicle_id, client_name=booking.client_name, client_phone=booking.client_phone,
+                start_at=f"{booking.start_at.astimezone(tenant_zone()):%Y-%m-%d %H:%M}", source=booking.source)
 
 
 # --- other plugins: converting into a service order, parts, the job catalog ------------------------------

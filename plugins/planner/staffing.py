@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from core import audit
 from core.db import db
@@ -18,7 +18,7 @@ from core.models import User
 from core.tenancy import current_tenant
 
 from .models import RELEASED_STATUSES, Bay, BayAssignment, Booking, TechnicianFeed, TechnicianSkill, _new_ics_token
-from .service import PlannerError, bookings_between, day_range_utc, tenant_zone
+from .service import PlannerError, day_range_utc, overlapping, tenant_zone
 
 _ = domain("planner").gettext
 
@@ -209,14 +209,26 @@ def technician_bookings(user_id: int, start: datetime, end: datetime) -> list[Bo
         .where(BayAssignment.user_id == user_id, BayAssignment.day >= first, BayAssignment.day <= last))}
     if not days:
         return []
-    out = []
-    for booking in bookings_between(start, end):
-        if booking.status in RELEASED_STATUSES:
-            continue
-        local_day = booking.start_at.astimezone(tz).date()
-        if any((local_day, bay_id) in days for bay_id in booking.bay_ids):
-            out.append(booking)
-    return out
+    from .public import on_bays
+
+    # In SQL: per bay, the runs of consecutive assigned days as one start_at range each (a technician
+    # on the same bay all week is one condition), so only their own bookings are read.
+    runs: list = []
+    for bay_id in sorted({b for _d, b in days}):
+        assigned = sorted(d for d, b in days if b == bay_id)
+        run_start = prev = assigned[0]
+        for day in assigned[1:] + [None]:
+            if day is not None and day == prev + timedelta(days=1):
+                prev = day
+                continue
+            lo, _e = day_range_utc(run_start, tz)
+            _s, hi = day_range_utc(prev, tz)
+            runs.append(and_(on_bays([bay_id]), Booking.start_at >= lo, Booking.start_at < hi))
+            if day is not None:
+                run_start = prev = day
+    q = (select(Booking).where(or_(*runs), *overlapping(start, end), Booking.status.not_in(RELEASED_STATUSES))
+         .order_by(Booking.start_at, Booking.id))
+    return list(db.session.scalars(q))
 
 
 def feed_window() -> tuple[datetime, datetime]:

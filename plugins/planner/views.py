@@ -76,7 +76,8 @@ def _ctx() -> dict:
             "can_create": current_user.can("planner.booking.create"),
             "can_update": current_user.can("planner.booking.update"),
             "can_convert": current_user.can("planner.booking.update") and service.can_convert(),
-            "status_label": service.status_label, "bay_type_label": service.bay_type_label}
+            "status_label": service.status_label, "bay_type_label": service.bay_type_label,
+            "source_label": source_label, "sources": SOURCE_CHOICES}
 
 
 # --- the day grid -------------------------------------------------------------------------------------
@@ -137,10 +138,7 @@ def day_page():
     bays = service.active_bays()
     start, end = service.day_range_utc(day, tz)
     bookings = service.bookings_between(start, end)
-    shown = {b.id for b in bays}
-    missing = {i for bk in bookings for i in bk.bay_ids if i not in shown}
-    if missing:  # a bay out of service still shows on the days it has bookings
-        bays += list(db.session.scalars(select(Bay).where(Bay.id.in_(missing)).order_by(Bay.position, Bay.id)))
+    bays = _with_bays_of(bays, bookings)
     schedule = service.Schedule.load(tz, (day, day))
     view = service.day_view(day, with_load=True) if g.tenant.has(ADVANCED) else None
     assignments = staffing.day_assignments(day)
@@ -152,6 +150,16 @@ def day_page():
         load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz,
         technicians=assigned_names, assigned={a["bay_id"]: a["user_id"] for a in assignments},
         staff=_staff() if current_user.can("planner.staffing.manage") else [], **_ctx())
+
+
+def _with_bays_of(bays: list[Bay], bookings: list[Booking]) -> list[Bay]:
+    """``bays`` plus the bays out of service that hold some of ``bookings``: such a bay still shows
+    (in the day and the week alike) while it has bookings."""
+    shown = {b.id for b in bays}
+    missing = {i for bk in bookings for i in bk.bay_ids if i not in shown}
+    if missing:
+        bays = bays + list(db.session.scalars(select(Bay).where(Bay.id.in_(missing)).order_by(Bay.position, Bay.id)))
+    return bays
 
 
 def _staff() -> list[tuple[int, str]]:
@@ -195,7 +203,7 @@ def week_page():
     start, _e = service.day_range_utc(days[0], tz)
     _s, end = service.day_range_utc(days[-1], tz)
     bookings = service.bookings_between(start, end)
-    bays = service.active_bays()
+    bays = _with_bays_of(service.active_bays(), bookings)
     by_day: dict[date, dict[int, list[Booking]]] = {d: {b.id: [] for b in bays} for d in days}
     for bk in bookings:
         local_day = bk.start_at.astimezone(tz).date()
@@ -242,15 +250,75 @@ def my_calendar_rotate():
     return redirect(url_for("planner_ui.my_calendar"))
 
 
+# --- technicians' skills (planner.advanced) --------------------------------------------------------------
+
+def _skills_page(errors: dict | None = None, typed: dict | None = None, status: int = 200):
+    source = staffing.skills_source()
+    known = staffing.technician_skills() if source == "workshop" else {}
+    people = []
+    for user_id, name in _staff():
+        if typed is not None and user_id in typed:
+            skills = typed[user_id]
+        elif source == "workshop":
+            skills = ", ".join(sorted(known.get(user_id, ())))
+        else:
+            skills = ", ".join(staffing.user_skills(user_id))
+        people.append({"id": user_id, "name": name, "skills": skills})
+    return render_template("planner/skills.html", people=people, source=source, errors=errors or {},
+                           day=_today(), **_ctx()), status
+
+
+@bp.get("/skills")
+@ui_view("planner.staffing.manage", feature=ADVANCED)
+def skills_page():
+    """Technicians' skills for slots by skill (earliest fit, the online page's skill). Shops with the
+    workshop's employee cards keep skills there: this page then only shows them."""
+    return _skills_page()
+
+
+@bp.post("/skills")
+@ui_view("planner.staffing.manage", feature=ADVANCED)
+def skills_save():
+    if staffing.skills_source() != "planner":
+        abort(409)
+    typed = {user_id: request.form.get(f"skills-{user_id}", "") for user_id, _name in _staff()
+             if request.form.get(f"skills-{user_id}") is not None}
+    errors = {}
+    for user_id, text in typed.items():
+        try:
+            with db.session.begin_nested():  # one person's bad line does not stop the others' check
+                staffing.set_user_skills(user_id, [p for p in (x.strip() for x in text.split(",")) if p],
+                                         actor=current_user)
+        except PlannerError as exc:
+            errors[user_id] = [exc.message]
+    if errors:
+        db.session.rollback()
+        return _skills_page(errors, typed, 422)
+    db.session.commit()
+    flash(_("Skills saved."), "success")
+    return redirect(url_for("planner_ui.skills_page"))
+
+
 # --- booking forms ------------------------------------------------------------------------------------
 
 FORM_FIELDS = ("bay_id", "start", "duration_minutes", "client_name", "client_phone", "vehicle", "reason",
-               "status", "version", "client_id", "vehicle_id", "advisor_id")
+               "status", "version", "client_id", "vehicle_id", "advisor_id", "source")
+# Emptied on the form means "none": the directory client or car unlinked, no advisor.
+CLEARABLE_REFS = ("client_id", "vehicle_id", "advisor_id")
+SOURCE_CHOICES = ("phone", "walk_in", "online")
+
+
+def source_label(source: str) -> str:
+    labels = {"phone": _("Phone"), "walk_in": _("Walk-in"), "online": _("Online")}
+    return labels.get(source, source)
 
 
 def _form_data(partial: bool) -> tuple[dict, dict]:
     raw = {k: request.form.get(k, "").strip() for k in FORM_FIELDS if request.form.get(k) is not None}
-    raw = {k: v for k, v in raw.items() if v != "" or k in ("client_phone", "vehicle", "reason")}
+    raw = {k: (None if v == "" and k in CLEARABLE_REFS else v) for k, v in raw.items()
+           if v != "" or k in ("client_phone", "vehicle", "reason") + CLEARABLE_REFS}
+    if "source" not in raw and request.form.get("then") == "convert":
+        raw["source"] = "walk_in"  # "Save and open a service order": the car is here already
     if "planned_jobs" in request.form:
         raw["planned_jobs"] = [line.strip() for line in request.form["planned_jobs"].splitlines() if line.strip()]
     bay_ids = request.form.getlist("bay_ids")  # the multi-select of planner.advanced: the exact set
@@ -326,7 +394,7 @@ def new_booking():
     if request.method == "GET":
         values = {"bay_id": request.args.get("bay_id", type=int), "start": request.args.get("start", ""),
                   "duration_minutes": request.args.get("duration", type=int) or 60, "status": "confirmed",
-                  "advisor_id": current_user.id, **_prefill()}
+                  "advisor_id": current_user.id, "source": "phone", **_prefill()}
         return _render_form("planner/booking_form.html", booking=None, values=values, errors={})
     data, errors = _form_data(partial=False)
     if not errors:

@@ -277,6 +277,25 @@
     jobsBox.addEventListener("change", recompute);
   }
 
+  // A booking linked to a directory client: "Unlink" empties the ids (the typed name and car stay).
+  document.addEventListener("click", function (ev) {
+    var unlink = ev.target.closest && ev.target.closest("[data-crm-unlink]");
+    if (!unlink) { return; }
+    var form = unlink.closest("form");
+    ["#bk-client_id", "#bk-vehicle_id"].forEach(function (sel) { var el = form.querySelector(sel); if (el) { el.value = ""; } });
+    unlink.closest("[data-crm-linked]").hidden = true;
+  });
+
+  // "Save and open a service order" is for a car already here: walk-in, unless a source was chosen.
+  var sourceSelect = document.getElementById("bk-source");
+  if (sourceSelect) {
+    sourceSelect.addEventListener("change", function () { sourceSelect.dataset.chosen = "1"; });
+    document.addEventListener("click", function (ev) {
+      var convert = ev.target.closest && ev.target.closest("button[name=then][value=convert]");
+      if (convert && !sourceSelect.dataset.chosen) { sourceSelect.value = "walk_in"; }
+    });
+  }
+
   // Working hours: "Remove" clears a span's times (an empty pair is not saved) and hides it.
   document.addEventListener("click", function (ev) {
     var remove = ev.target.closest && ev.target.closest("[data-span-remove]");

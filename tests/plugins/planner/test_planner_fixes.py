@@ -69,3 +69,154 @@ def test_settings_page_without_online_booking_keeps_the_online_settings(app, sho
     with in_tenant(s) as session:
         stored = load_settings(session.get(Tenant, s.id))
     assert (stored["slot_minutes"], stored["online_enabled"], stored["online_services"]) == (15, True, ["Oil", "Tyres"])
+
+
+def test_a_multi_bay_booking_stays_editable_after_a_downgrade(app, shop, api, book):
+    from core.db import db
+    from core.models import TenantFeature
+
+    s = shop(tier="specialist")
+    client = api(s)
+    both = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", 120, bay_ids=[s.bays["Lift 1"], s.bays["Alignment"]])
+    assert both.status_code == 201, both.json
+    with app.app_context():  # the shop loses planner.advanced
+        db.session.add(TenantFeature(tenant_id=s.id, feature="planner.advanced", granted=False))
+        db.session.commit()
+    url = f"/api/v1/planner/bookings/{both.json['id']}"
+    changed = client.patch(url, json={"reason": "Alignment after the tyre change", "start": f"{MONDAY}T11:00"})
+    assert changed.status_code == 200, changed.json
+    assert changed.json["bay_ids"] == [s.bays["Lift 1"], s.bays["Alignment"]]
+    # A different set of bays still needs the feature.
+    other = client.patch(url, json={"bay_ids": [s.bays["Lift 2"], s.bays["Alignment"]]})
+    assert other.status_code == 422 and "bay_ids" in other.json["fields"]
+
+
+def test_a_car_of_another_client_is_refused(app, shop, api, book):
+    s = shop(tier="basic")
+    client = api(s)
+    ivan = client.post("/api/v1/crm/clients", json={"name": "Ivan Petrov"}).json
+    olga = client.post("/api/v1/crm/clients", json={"name": "Olga Smirnova"}).json
+    olgas_car = client.post("/api/v1/crm/vehicles", json={"client_id": olga["id"], "make": "VW", "plate": "B777OP77"}).json
+    refused = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=ivan["id"], vehicle_id=olgas_car["id"])
+    assert refused.status_code == 422
+    assert refused.json["fields"]["vehicle_id"] == ["This car belongs to another client."]
+    ok = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=olga["id"], vehicle_id=olgas_car["id"])
+    assert ok.status_code == 201
+    # Changing only the client of a booking checks the car it already has.
+    switched = client.patch(f"/api/v1/planner/bookings/{ok.json['id']}", json={"client_id": ivan["id"]})
+    assert switched.status_code == 422 and "vehicle_id" in switched.json["fields"]
+
+
+def test_the_edit_form_unlinks_a_directory_client(app, shop, api, ui, book, csrf, in_tenant):
+    s = shop(tier="basic")
+    client = api(s)
+    ivan = client.post("/api/v1/crm/clients", json={"name": "Ivan Petrov", "phones": ["+7 916 123-45-67"]}).json
+    car = client.post("/api/v1/crm/vehicles", json={"client_id": ivan["id"], "make": "Kia", "plate": "A123BC777"}).json
+    booked = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=ivan["id"], vehicle_id=car["id"]).json
+    page = ui(s)
+    html = page.get(f"/planner/bookings/{booked['id']}").get_data(as_text=True)
+    assert "data-crm-unlink" in html
+    r = page.post(f"/planner/bookings/{booked['id']}", data={
+        "csrf_token": csrf(html), "client_id": "", "vehicle_id": "", "bay_id": str(s.bays["Lift 1"]),
+        "start": f"{MONDAY}T10:00", "duration_minutes": "60", "client_name": "Walk-in friend",
+        "client_phone": "", "vehicle": "Kia", "reason": "", "version": str(booked["version"])})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    [booking] = _bookings(in_tenant, s)
+    assert (booking.client_id, booking.vehicle_id, booking.client_name) == (None, None, "Walk-in friend")
+
+
+def test_the_booking_source_is_chosen_in_the_form_and_shown(app, shop, ui, csrf, in_tenant):
+    s = shop(tier="basic")
+    page = ui(s)
+    html = page.get(f"/planner/bookings/new?bay_id={s.bays['Lift 1']}&start={MONDAY}T10:00").get_data(as_text=True)
+    assert '<option value="walk_in">Walk-in</option>' in html
+    form = {"csrf_token": csrf(html), "bay_ids": str(s.bays["Lift 1"]), "start": f"{MONDAY}T10:00",
+            "duration_minutes": "60", "client_name": "Oleg", "status": "confirmed", "advisor_id": str(page.user.id)}
+    assert page.post("/planner/bookings/new", data={**form, "source": "walk_in"}).status_code == 302
+    [booking] = _bookings(in_tenant, s)
+    assert booking.source == "walk_in"
+    shown = page.get(f"/planner/bookings/{booking.id}").get_data(as_text=True)
+    assert "Source: Walk-in" in shown and '<option value="walk_in" selected>' in shown
+    bad = page.post("/planner/bookings/new", data={**form, "start": f"{MONDAY}T12:00", "source": "pigeon"})
+    assert bad.status_code == 422 and 'id="bk-source-err"' in bad.get_data(as_text=True)
+
+
+def test_bay_types_and_weekdays_show_as_words(app, shop, ui, csrf):
+    s = shop(tier="free")
+    page = ui(s)
+    bay_form = page.get("/planner/bays/new").get_data(as_text=True)
+    assert '<option value="alignment">Alignment</option>' in bay_form
+    hours_form = page.get("/planner/working-hours/new").get_data(as_text=True)
+    assert '<option value="0">Monday</option>' in hours_form and '<option value="6">Sunday</option>' in hours_form
+    r = page.post("/planner/working-hours/new", data={"csrf_token": csrf(hours_form), "weekday": "5",
+                                                      "opens": "10:00", "closes": "12:00", "bay_id": ""})
+    assert r.status_code in (302, 303), r.get_data(as_text=True)
+    bad = page.post("/planner/working-hours/new", data={"csrf_token": csrf(hours_form), "weekday": "7",
+                                                        "opens": "10:00", "closes": "12:00", "bay_id": ""})
+    assert bad.status_code == 422
+
+
+def test_a_specialist_shop_edits_technicians_skills_on_a_page(app, shop, api, ui, csrf):
+    s = shop(tier="specialist")  # planner.advanced without the workshop's employee cards
+    owner = ui(s)
+    tech = api(s, role="technician")
+    html = owner.get("/planner/skills").get_data(as_text=True)
+    assert f'name="skills-{tech.user.id}"' in html
+    r = owner.post("/planner/skills", data={"csrf_token": csrf(html), f"skills-{tech.user.id}": "Diagnostics, A-level ,"})
+    assert r.status_code == 302
+    assert api(s).get(f"/api/v1/planner/technicians/{tech.user.id}/skills").json["skills"] == ["A-level", "Diagnostics"]
+    assert 'value="A-level, Diagnostics"' in owner.get("/planner/skills").get_data(as_text=True)
+    bad = owner.post("/planner/skills", data={"csrf_token": csrf(html), f"skills-{tech.user.id}": "x" * 81})
+    assert bad.status_code == 422 and f'id="skills-{tech.user.id}-err"' in bad.get_data(as_text=True)
+    assert api(s).get(f"/api/v1/planner/technicians/{tech.user.id}/skills").json["skills"] == ["A-level", "Diagnostics"]
+    assert ui(s, role="technician").get("/planner/skills").status_code == 403
+    basic = shop(tier="basic")
+    assert "/planner/skills" not in ui(basic).get("/planner/").get_data(as_text=True)
+    assert ui(basic).get("/planner/skills").status_code != 200
+
+
+def test_bay_feed_reads_only_its_own_bays_bookings(app, shop, api, book, in_tenant, monkeypatch):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import event
+
+    import plugins.planner.public as public
+    from plugins.planner.models import Bay, Booking
+
+    class FrozenDatetime(datetime):  # the feed covers 30 days back and 90 ahead of "now"
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2030, 3, 20, tzinfo=timezone.utc)
+
+    monkeypatch.setattr(public, "datetime", FrozenDatetime)
+    s = shop(tier="specialist")
+    client = api(s)
+    for hour in (9, 11, 13, 15):
+        assert book(client, s.bays["Lift 2"], f"{MONDAY}T{hour:02}:00").status_code == 201
+    mine = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00").json
+    shared = book(client, s.bays["Alignment"], f"{MONDAY}T12:00", bay_ids=[s.bays["Alignment"], s.bays["Lift 1"]]).json
+    with in_tenant(s) as session:
+        token = session.scalars(select(Bay.ics_token).where(Bay.id == s.bays["Lift 1"])).one()
+    loaded = []
+    listener = lambda target, context: loaded.append(target.id)  # noqa: E731
+    event.listen(Booking, "load", listener)
+    try:
+        anonymous = app.test_client()
+        r = anonymous.get(f"/planner/ics/{s.slug}/{s.bays['Lift 1']}/{token}.ics")
+    finally:
+        event.remove(Booking, "load", listener)
+    assert r.status_code == 200
+    assert r.get_data(as_text=True).count("BEGIN:VEVENT") == 2
+    assert sorted(set(loaded)) == sorted([mine["id"], shared["id"]])  # not Lift 2's four bookings
+
+
+def test_the_week_shows_bookings_on_a_bay_out_of_service_like_the_day(app, shop, api, ui, book):
+    s = shop(tier="basic")
+    client = api(s)
+    booked = book(client, s.bays["Alignment"], f"{MONDAY}T10:00", client_name="Retired bay client").json
+    assert client.patch(f"/api/v1/planner/bays/{s.bays['Alignment']}", json={"active": False}).status_code == 200
+    page = ui(s)
+    day = page.get(f"/planner/?date={MONDAY}").get_data(as_text=True)
+    week = page.get(f"/planner/week?date={MONDAY}").get_data(as_text=True)
+    assert "Retired bay client" in day and "Retired bay client" in week
+    assert f"/planner/bookings/{booked['id']}" in week

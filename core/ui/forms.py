@@ -30,6 +30,7 @@ class FormField:
     maxlength: int | None = None
     allow_none: bool = True
     default: Any = None  # the schema's load_default, pre-filled in a new form
+    load_only: bool = False  # an instruction to the save (e.g. "allow a duplicate"), not shown on the card
 
 
 def _label(name: str, f: fields.Field) -> Any:
@@ -101,13 +102,23 @@ def schema_fields(schema: Schema | type[Schema]) -> list[FormField]:
             default = None
         out.append(FormField(name=key, label=_label(name, f), widget=widget, required=f.required,
                              choices=choices or [], step=step, help=f.metadata.get("help"),
-                             maxlength=_maxlength(f), allow_none=bool(f.allow_none), default=default))
+                             maxlength=_maxlength(f), allow_none=bool(f.allow_none), default=default,
+                             load_only=bool(f.load_only)))
     return out
 
 
 def defaults(form_fields: list[FormField]) -> dict:
     """Initial values of a new form: the schema's ``load_default`` of each field."""
     return {ff.name: ff.default for ff in form_fields if ff.default is not None}
+
+
+def initial_values(form_fields: list[FormField], args) -> dict:
+    """A new form's values: the schema's defaults, overridden by query arguments named like its fields
+    (``/crm/vehicles/new?client_id=5`` from the client card). Only pre-filled: the save validates them
+    like anything typed."""
+    values = defaults(form_fields)
+    values.update({ff.name: args.get(ff.name) for ff in form_fields if args.get(ff.name) not in (None, "")})
+    return values
 
 
 def form_to_payload(form, form_fields: list[FormField]) -> dict:
@@ -153,6 +164,8 @@ def value_for_input(value: Any, widget: str) -> str:
         return format(value, "f")
     if hasattr(value, "value") and hasattr(value, "name"):  # Enum
         return str(value.name)
+    if isinstance(value, (list, tuple)):  # a list a form carries as text: one item per line in a textarea
+        return ("\n" if widget == "textarea" else ", ").join(str(v) for v in value)
     return str(value)
 
 

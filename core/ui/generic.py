@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import audit
 from ..db import Money, db
 from ..web import feature_unavailable, ui_context
-from .forms import defaults, errors_for, form_to_payload, localise_datetimes, schema_fields
+from .forms import errors_for, form_to_payload, initial_values, localise_datetimes, schema_fields
 from .listing import list_query, parse_params
 from .shell import _require_login
 
@@ -180,6 +180,9 @@ def display(t, obj, name: str, link: bool = False):
     if name == "state" and is_document(t):
         state = t.workflow.states.get(value)
         return state.title if state else value
+    labels = _value_labels(t).get(name)
+    if labels and value in labels:
+        return labels[value]
     if column is not None and isinstance(column.type, Money):
         return formatting.money(value)
     if isinstance(value, bool):
@@ -192,7 +195,20 @@ def display(t, obj, name: str, link: bool = False):
         return formatting.number(value)
     if hasattr(value, "label"):
         return value.label
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _value_labels(t) -> dict[str, dict]:
+    """``{field: {stored value: label}}`` from the schema's ``metadata={"choices": {...}}``, so a card
+    and a list show "High" (in the user's language) where the row holds ``high``."""
+    cache = g.setdefault("ui_value_labels", {})
+    key = (t.plugin, t.resource)
+    if key not in cache:
+        cache[key] = {f.data_key or name: f.metadata["choices"] for name, f in t.schema().fields.items()
+                      if isinstance(f.metadata.get("choices"), dict)}
+    return cache[key]
 
 
 def _templates(t, page: str) -> list[str]:
@@ -270,8 +286,8 @@ def create_page(slug: str, resource: str):
         return gate
     fields_ = _form_fields(t)
     if request.method == "GET":
-        return render_template(_templates(t, "form"), **_context(t, obj=None, fields=fields_, values=defaults(fields_),
-                                                                 errors={}))
+        return render_template(_templates(t, "form"), **_context(
+            t, obj=None, fields=fields_, values=initial_values(fields_, request.args), errors={}))
     try:
         data = localise_datetimes(t.schema().load(form_to_payload(request.form, fields_)), fields_)
     except ValidationError as exc:
@@ -327,11 +343,36 @@ def _invalid(t, obj, fields_, exc: ValidationError):
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
     shown = {f.name for f in fields_}
     for key, value in messages.items():
-        if key not in shown:  # whole-form rules (_schema) and fields without a control
+        if key == "duplicate_of":
+            _flash_duplicates(value)
+        elif key not in shown:  # whole-form rules (_schema) and fields without a control
             for text in errors_for({key: value}).values():
                 flash(text, "error")
     return render_template(_templates(t, "form"), **_context(
         t, obj=obj, fields=fields_, values=request.form, errors=errors_for(exc.messages))), 422
+
+
+def _flash_duplicates(api_paths) -> None:
+    """A schema's ``duplicate_of: ["/api/v1/<slug>/<resource>/<id>"]`` (the REST API's pointer to the
+    record the new one would duplicate) as a link to that record's page, named by its title."""
+    from markupsafe import Markup
+
+    for path in api_paths if isinstance(api_paths, (list, tuple)) else [api_paths]:
+        parts = str(path).strip("/").split("/")
+        if len(parts) != 5 or parts[:2] != ["api", "v1"] or not parts[4].isdigit():
+            continue
+        res = _resources().get((parts[2], parts[3]))
+        if res is None or not current_user.can(res.permission("read")):
+            continue
+        target = db.session.execute(select(res.model).where(res.model.__mapper__.primary_key[0] == int(parts[4]))
+                                    ).scalar_one_or_none()
+        if target is None:
+            continue
+        url = url_for("ui_generic.detail_page", slug=res.slug, resource=res.resource, object_id=int(parts[4]))
+        link = Markup('<a href="{}">{}</a>').format(url, record_title(res.spec, target))
+        # The translation is ours (trusted); the record's title is escaped inside the link.
+        flash(Markup(_("Already on file: %(record)s. Open it, or tick the box below to save anyway.",
+                       record=link)), "warning")
 
 
 @bp.get("/<slug>/<resource>/<int:object_id>")

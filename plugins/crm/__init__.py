@@ -12,7 +12,6 @@ from core.registry import EntityType, MenuItem, Permission
 
 from . import hookspecs  # noqa: F401 - the host adds the CRM's own hookspecs from this attribute
 from .message_settings import MessageSettingsSchema
-from .planner_bridge import planner_client_by_phone  # noqa: F401 - the planner's hook (online bookings)
 
 _l = domain("crm").lazy_gettext
 
@@ -174,6 +173,8 @@ def menu_items(ctx):
                  permission="crm.client.read", section="crm", icon="users"),
         MenuItem("crm.vehicles", _l("Vehicles"), "/crm/vehicles", order=120, feature=FEATURE,
                  permission="crm.vehicle.read", section="crm", icon="car"),
+        MenuItem("crm.recommendations", _l("Recommendations"), "/crm/recommendations", order=125, feature=FEATURE,
+                 permission="crm.recommendation.read", section="crm", icon="wrench"),
         MenuItem("crm.import", _l("Import"), "/crm/import", order=190, feature=FEATURE,
                  permission="crm.client.import", section="crm", icon="upload"),
         MenuItem("crm.reminders", _l("Maintenance due"), "/crm/reminders", order=130, feature=BASIC,

@@ -198,6 +198,38 @@ def drivers_list(vehicle_id: int):
     return jsonify(drivers=_drivers(_get(Vehicle, vehicle_id).id))
 
 
+def add_driver(vehicle: Vehicle, client_id, note=None, user=None) -> bool:
+    """Client ``client_id`` may drive this car (a fleet driver, a son); audited. False when he already
+    may; :class:`services.CrmError` for a bad or unknown id. Used by the API and the vehicle card."""
+    try:
+        client_id = int(client_id)
+    except (TypeError, ValueError):
+        raise services.CrmError(_("Give the id of the client who drives this car."), field="client_id") from None
+    if db.session.scalars(select(Client.id).where(Client.id == client_id)).first() is None:
+        raise services.CrmError(_("There is no client #%(id)s.", id=client_id), field="client_id")
+    exists = db.session.scalars(select(VehicleDriver).where(VehicleDriver.vehicle_id == vehicle.id,
+                                                            VehicleDriver.client_id == client_id)).first()
+    if exists is not None:
+        return False
+    driver = VehicleDriver(vehicle_id=vehicle.id, client_id=client_id, note=(note or "")[:200] or None)
+    db.session.add(driver)
+    db.session.flush()
+    audit.record("create", driver, user=user, changes={"vehicle_id": [None, vehicle.id], "client_id": [None, client_id]})
+    return True
+
+
+def remove_driver(vehicle: Vehicle, client_id: int, user=None) -> bool:
+    """Client ``client_id`` no longer drives this car; audited. False when he did not."""
+    driver = db.session.scalars(select(VehicleDriver).where(VehicleDriver.vehicle_id == vehicle.id,
+                                                            VehicleDriver.client_id == client_id)).first()
+    if driver is None:
+        return False
+    audit.record("delete", driver, user=user, changes={"vehicle_id": [vehicle.id, None], "client_id": [client_id, None]})
+    db.session.delete(driver)
+    db.session.flush()
+    return True
+
+
 @bp.post("/vehicles/<int:vehicle_id>/drivers")
 @requires("crm.vehicle.update")
 def drivers_add(vehicle_id: int):
@@ -205,35 +237,19 @@ def drivers_add(vehicle_id: int):
     vehicle = _get(Vehicle, vehicle_id)
     body = request.get_json(silent=True) or {}
     try:
-        client_id = int(body.get("client_id"))
-    except (TypeError, ValueError):
-        return _errors({"client_id": [_("Give the id of the client who drives this car.")]})
-    if db.session.scalars(select(Client.id).where(Client.id == client_id)).first() is None:
-        return _errors({"client_id": [_("There is no client #%(id)s.", id=client_id)]})
-    exists = db.session.scalars(select(VehicleDriver).where(VehicleDriver.vehicle_id == vehicle.id,
-                                                            VehicleDriver.client_id == client_id)).first()
-    if exists is None:
-        note = (body.get("note") or "")[:200] or None
-        driver = VehicleDriver(vehicle_id=vehicle.id, client_id=client_id, note=note)
-        db.session.add(driver)
-        db.session.flush()
-        audit.record("create", driver, user=current_user,
-                     changes={"vehicle_id": [None, vehicle.id], "client_id": [None, client_id]})
-        db.session.commit()
-    return jsonify(drivers=_drivers(vehicle.id)), 201 if exists is None else 200
+        added = add_driver(vehicle, body.get("client_id"), body.get("note"), user=current_user)
+    except services.CrmError as exc:
+        return _crm_error(exc)
+    db.session.commit()
+    return jsonify(drivers=_drivers(vehicle.id)), 201 if added else 200
 
 
 @bp.delete("/vehicles/<int:vehicle_id>/drivers/<int:client_id>")
 @requires("crm.vehicle.update")
 def drivers_remove(vehicle_id: int, client_id: int):
     vehicle = _get(Vehicle, vehicle_id)
-    driver = db.session.scalars(select(VehicleDriver).where(VehicleDriver.vehicle_id == vehicle.id,
-                                                            VehicleDriver.client_id == client_id)).first()
-    if driver is None:
+    if not remove_driver(vehicle, client_id, user=current_user):
         abort(404)
-    audit.record("delete", driver, user=current_user,
-                 changes={"vehicle_id": [vehicle.id, None], "client_id": [client_id, None]})
-    db.session.delete(driver)
     db.session.commit()
     return jsonify(drivers=_drivers(vehicle.id))
 
@@ -241,7 +257,10 @@ def drivers_remove(vehicle_id: int, client_id: int):
 # --- service book ----------------------------------------------------------------------------------
 
 
-def vehicle_history(vehicle: Vehicle) -> dict:
+def vehicle_history(vehicle: Vehicle, with_entries: bool = True) -> dict:
+    """The service book of a car: entries (every plugin's, unless ``with_entries`` is False, as on the
+    vehicle card), open and declined recommendations, odometer readings (flagged ones too, with the
+    reason) and the average daily mileage, owner and plate history, drivers. One query per list."""
     from .schemas import VehicleSchema
 
     owners = db.session.execute(
@@ -249,13 +268,15 @@ def vehicle_history(vehicle: Vehicle) -> dict:
         .where(Ownership.vehicle_id == vehicle.id).order_by(Ownership.since, Ownership.id)).all()
     plates = db.session.scalars(select(PlateHistory).where(PlateHistory.vehicle_id == vehicle.id)
                                 .order_by(PlateHistory.valid_from, PlateHistory.id))
+    readings = services._readings(vehicle.id)
     return {
         "vehicle": VehicleSchema().dump(vehicle),
         "owner": {"id": vehicle.owner.id, "name": vehicle.owner.name, "phones": vehicle.owner.phones}
         if vehicle.owner else None,
-        "entries": services.service_book(vehicle),
+        "entries": services.service_book(vehicle) if with_entries else [],
         "recommendations": RecommendationSchema(many=True).dump(services.open_recommendations(vehicle.id)),
-        "mileage": services.mileage(vehicle.id).as_dict(),
+        "mileage": services.mileage_from([r for r in readings if not r.flagged]).as_dict(),
+        "readings": OdometerSchema(many=True).dump(list(reversed(readings))),  # newest first
         "owners": [{"client_id": o.client_id, "name": name, "since": o.since.isoformat(),
                     "until": o.until.isoformat() if o.until else None} for o, name in owners],
         "plates": [{"plate": p.plate, "from": p.valid_from.isoformat(),

@@ -64,6 +64,41 @@ class StringList(fields.Field):
         return None if value is None else list(value)
 
 
+class LineList(StringList):
+    """A list of strings in the API that a form carries as a textarea, one item per line (a part name
+    may contain a comma: "Filter, oil")."""
+
+    _SPLIT = re.compile(r"[\r\n]+")
+
+
+# What people see instead of the stored values (selects, cards, lists); the API keeps the values.
+KIND_LABELS = {"person": _l("Person"), "company": _l("Company")}
+FUEL_LABELS = {"petrol": _l("Petrol"), "diesel": _l("Diesel"), "hybrid": _l("Hybrid"), "electric": _l("Electric"),
+               "lpg": _l("LPG"), "cng": _l("CNG"), "other": _l("Other")}
+ODOMETER_SOURCE_LABELS = {"intake": _l("Intake"), "work_order": _l("Work order"), "client": _l("Client's word"),
+                          "import": _l("Import"), "telematics": _l("Telematics")}
+URGENCY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "critical": _l("Critical")}
+RECOMMENDATION_SOURCE_LABELS = {"visit": _l("Visit"), "inspection": _l("Inspection"), "manual": _l("Entered by hand")}
+RECOMMENDATION_STATE_LABELS = {"open": _l("Open"), "accepted": _l("Accepted"), "declined": _l("Declined"),
+                               "dismissed": _l("Dismissed")}
+MESSAGE_STATUS_LABELS = {"draft": _l("Awaiting approval"), "queued": _l("Queued"), "sending": _l("Sending"),
+                         "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Skipped"),
+                         "cancelled": _l("Cancelled")}
+CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("E-mail")}
+VALUE_LABELS = {"kind": KIND_LABELS, "fuel": FUEL_LABELS, "odometer_source": ODOMETER_SOURCE_LABELS,
+                "urgency": URGENCY_LABELS, "recommendation_source": RECOMMENDATION_SOURCE_LABELS,
+                "recommendation_state": RECOMMENDATION_STATE_LABELS, "message_status": MESSAGE_STATUS_LABELS,
+                "channel": CHANNEL_LABELS}
+
+
+def value_label(kind: str, value):
+    """The label of a stored value (``value_label("urgency", "high")`` -> "High" in the user's
+    language); an unknown value is shown as it is."""
+    if value is None:
+        return ""
+    return VALUE_LABELS.get(kind, {}).get(value, value)
+
+
 def _check(fn, value):
     try:
         return fn(value)
@@ -81,34 +116,38 @@ def _digits(n: int, what: str):
 class ClientSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(load_default="person", validate=validate.OneOf(
-        CLIENT_KINDS, error=_l("Choose a person or a company.")))
+        CLIENT_KINDS, error=_l("Choose a person or a company.")),
+        metadata={"label": _l("Person or company"), "choices": KIND_LABELS})
     name = fields.String(required=True, validate=validate.Length(
-        min=1, max=200, error=_l("A name has 1 to 200 characters.")))
+        min=1, max=200, error=_l("A name has 1 to 200 characters.")), metadata={"label": _l("Name")})
     phones = StringList(load_default=list, metadata={
         "label": _l("Phones"), "help": _l("Any format; several separated by commas."),
         "type": "array", "items": {"type": "string"}})
     emails = StringList(load_default=list, metadata={
         "label": _l("E-mails"), "help": _l("Several separated by commas."),
         "type": "array", "items": {"type": "string"}})
-    is_client = fields.Boolean(load_default=True)
-    is_supplier = fields.Boolean(load_default=False)
-    is_insurer = fields.Boolean(load_default=False)
-    inn = fields.String(allow_none=True)
-    kpp = fields.String(allow_none=True)
-    legal_address = fields.String(allow_none=True, validate=validate.Length(max=500))
-    bank_name = fields.String(allow_none=True, validate=validate.Length(max=200))
-    bank_bik = fields.String(allow_none=True)
-    bank_account = fields.String(allow_none=True)
-    bank_corr_account = fields.String(allow_none=True)
-    consent_sms = fields.Boolean()
-    consent_sms_at = fields.DateTime(dump_only=True)
-    consent_email = fields.Boolean()
-    consent_email_at = fields.DateTime(dump_only=True)
-    source = fields.String(allow_none=True, validate=validate.Length(max=80))
-    notes = fields.String(allow_none=True)
+    is_client = fields.Boolean(load_default=True, metadata={"label": _l("Client")})
+    is_supplier = fields.Boolean(load_default=False, metadata={"label": _l("Supplier")})
+    is_insurer = fields.Boolean(load_default=False, metadata={"label": _l("Insurer")})
+    inn = fields.String(allow_none=True, metadata={"label": _l("INN (tax id)")})
+    kpp = fields.String(allow_none=True, metadata={"label": _l("KPP")})
+    legal_address = fields.String(allow_none=True, validate=validate.Length(max=500),
+                                  metadata={"label": _l("Legal address")})
+    bank_name = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"label": _l("Bank")})
+    bank_bik = fields.String(allow_none=True, metadata={"label": _l("BIK")})
+    bank_account = fields.String(allow_none=True, metadata={"label": _l("Bank account")})
+    bank_corr_account = fields.String(allow_none=True, metadata={"label": _l("Correspondent account")})
+    consent_sms = fields.Boolean(metadata={"label": _l("Agrees to SMS")})
+    consent_sms_at = fields.DateTime(dump_only=True, metadata={"label": _l("SMS consent given")})
+    consent_email = fields.Boolean(metadata={"label": _l("Agrees to e-mail")})
+    consent_email_at = fields.DateTime(dump_only=True, metadata={"label": _l("E-mail consent given")})
+    source = fields.String(allow_none=True, validate=validate.Length(max=80),
+                           metadata={"label": _l("Source"), "help": _l("How the client found us.")})
+    notes = fields.String(allow_none=True, metadata={"label": _l("Notes"), "multiline": True})
     created_at = fields.DateTime(dump_only=True)
     version = fields.Integer(dump_only=True)
-    allow_duplicate = fields.Boolean(load_only=True, load_default=False)
+    allow_duplicate = fields.Boolean(load_only=True, load_default=False, metadata={
+        "label": _l("Save even if the phone is already on file")})
 
     @validates("name")
     def _name(self, value, **kwargs):
@@ -225,23 +264,28 @@ def _year_range(value):
 
 class VehicleSchema(Schema):
     id = fields.Integer(dump_only=True)
-    client_id = fields.Integer(allow_none=True)
-    vin = fields.String(allow_none=True)
-    plate = fields.String(allow_none=True)
-    make = fields.String(allow_none=True, validate=validate.Length(max=60))
-    model = fields.String(allow_none=True, validate=validate.Length(max=60))
-    generation = fields.String(allow_none=True, validate=validate.Length(max=60))
-    year = fields.Integer(allow_none=True, validate=_year_range)
-    engine = fields.String(allow_none=True, validate=validate.Length(max=60))
+    client_id = fields.Integer(allow_none=True, metadata={"label": _l("Car owner")})
+    vin = fields.String(allow_none=True, metadata={"label": _l("VIN")})
+    plate = fields.String(allow_none=True, metadata={"label": _l("Plate")})
+    make = fields.String(allow_none=True, validate=validate.Length(max=60), metadata={"label": _l("Make")})
+    model = fields.String(allow_none=True, validate=validate.Length(max=60), metadata={"label": _l("Model")})
+    generation = fields.String(allow_none=True, validate=validate.Length(max=60),
+                               metadata={"label": _l("Generation")})
+    year = fields.Integer(allow_none=True, validate=_year_range, metadata={"label": _l("Year")})
+    engine = fields.String(allow_none=True, validate=validate.Length(max=60), metadata={"label": _l("Engine")})
     fuel = fields.String(allow_none=True, validate=validate.OneOf(
-        FUELS, error=_l("Fuel is one of: %(choices)s.", choices=", ".join(FUELS))))
-    transmission = fields.String(allow_none=True, validate=validate.Length(max=20))
-    colour = fields.String(allow_none=True, validate=validate.Length(max=40))
-    odometer_unit = fields.String(validate=validate.OneOf(("km", "mi")))
-    notes = fields.String(allow_none=True)
+        FUELS, error=_l("Fuel is one of: %(choices)s.", choices=", ".join(FUELS))),
+        metadata={"label": _l("Fuel"), "choices": FUEL_LABELS})
+    transmission = fields.String(allow_none=True, validate=validate.Length(max=20),
+                                 metadata={"label": _l("Transmission")})
+    colour = fields.String(allow_none=True, validate=validate.Length(max=40), metadata={"label": _l("Colour")})
+    odometer_unit = fields.String(validate=validate.OneOf(("km", "mi")), metadata={
+        "label": _l("Odometer unit"), "choices": {"km": _l("km"), "mi": _l("miles")}})
+    notes = fields.String(allow_none=True, metadata={"label": _l("Notes"), "multiline": True})
     created_at = fields.DateTime(dump_only=True)
     version = fields.Integer(dump_only=True)
-    allow_duplicate = fields.Boolean(load_only=True, load_default=False)
+    allow_duplicate = fields.Boolean(load_only=True, load_default=False, metadata={
+        "label": _l("Save even if the VIN or plate is already on file")})
 
     @validates("vin")
     def _vin(self, value, **kwargs):
@@ -295,11 +339,13 @@ def _not_future(value):
 class OdometerSchema(Schema):
     id = fields.Integer(dump_only=True)
     vehicle_id = fields.Integer(dump_only=True)
-    read_on = fields.Date(load_default=date.today, validate=_not_future)
+    read_on = fields.Date(load_default=date.today, validate=_not_future, metadata={"label": _l("Date")})
     value = fields.Integer(required=True, validate=validate.Range(
-        min=0, max=MAX_ODOMETER, error=_l("Mileage is a whole number from 0 to %(max)s.", max=MAX_ODOMETER)))
+        min=0, max=MAX_ODOMETER, error=_l("Mileage is a whole number from 0 to %(max)s.", max=MAX_ODOMETER)),
+        metadata={"label": _l("Mileage")})
     source = fields.String(load_default="client", validate=validate.OneOf(
-        ODOMETER_SOURCES, error=_l("Source is one of: %(choices)s.", choices=", ".join(ODOMETER_SOURCES))))
+        ODOMETER_SOURCES, error=_l("Source is one of: %(choices)s.", choices=", ".join(ODOMETER_SOURCES))),
+        metadata={"label": _l("Source"), "choices": ODOMETER_SOURCE_LABELS})
     flagged = fields.Boolean(dump_only=True)
     flag_reason = fields.String(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
@@ -307,14 +353,20 @@ class OdometerSchema(Schema):
 
 class ServiceEntrySchema(Schema):
     id = fields.Integer(dump_only=True)
-    vehicle_id = fields.Integer(required=True)
-    performed_on = fields.Date(required=True, validate=_not_future)
-    mileage = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_ODOMETER))
-    description = fields.String(required=True, validate=validate.Length(min=1, error=_l("Say what was done.")))
-    parts = fields.List(fields.String(), load_default=list)
-    performed_by = fields.String(allow_none=True, validate=validate.Length(max=200))
+    vehicle_id = fields.Integer(required=True, metadata={"label": _l("Vehicle")})
+    performed_on = fields.Date(required=True, validate=_not_future, metadata={"label": _l("Date")})
+    mileage = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=MAX_ODOMETER),
+                             metadata={"label": _l("Mileage")})
+    description = fields.String(required=True, validate=validate.Length(min=1, error=_l("Say what was done.")),
+                                metadata={"label": _l("Work done"), "multiline": True})
+    parts = LineList(load_default=list, metadata={
+        "label": _l("Parts replaced"), "help": _l("One part per line."), "multiline": True,
+        "type": "array", "items": {"type": "string"}})
+    performed_by = fields.String(allow_none=True, validate=validate.Length(max=200),
+                                 metadata={"label": _l("Performed by")})
     amount = fields.Decimal(allow_none=True, places=2, as_string=True,
-                            validate=validate.Range(min=0, error=_l("An amount cannot be negative.")))
+                            validate=validate.Range(min=0, error=_l("An amount cannot be negative.")),
+                            metadata={"label": _l("Amount")})
     created_at = fields.DateTime(dump_only=True)
     version = fields.Integer(dump_only=True)
 
@@ -326,15 +378,21 @@ class ServiceEntrySchema(Schema):
 
 class RecommendationSchema(Schema):
     id = fields.Integer(dump_only=True)
-    vehicle_id = fields.Integer(required=True)
-    text = fields.String(required=True, validate=validate.Length(min=1, error=_l("Say what is recommended.")))
-    job = fields.String(allow_none=True, validate=validate.Length(max=200))
-    parts = fields.List(fields.String(), load_default=list)
+    vehicle_id = fields.Integer(required=True, metadata={"label": _l("Vehicle")})
+    text = fields.String(required=True, validate=validate.Length(min=1, error=_l("Say what is recommended.")),
+                         metadata={"label": _l("Recommendation"), "multiline": True})
+    job = fields.String(allow_none=True, validate=validate.Length(max=200), metadata={"label": _l("Job")})
+    parts = LineList(load_default=list, metadata={
+        "label": _l("Parts"), "help": _l("One part per line."), "multiline": True,
+        "type": "array", "items": {"type": "string"}})
     urgency = fields.String(load_default="normal", validate=validate.OneOf(
-        URGENCIES, error=_l("Urgency is one of: %(choices)s.", choices=", ".join(URGENCIES))))
+        URGENCIES, error=_l("Urgency is one of: %(choices)s.", choices=", ".join(URGENCIES))),
+        metadata={"label": _l("Urgency"), "choices": URGENCY_LABELS})
     source = fields.String(load_default="visit", validate=validate.OneOf(
-        RECOMMENDATION_SOURCES, error=_l("Source is one of: %(choices)s.", choices=", ".join(RECOMMENDATION_SOURCES))))
-    state = fields.String(dump_only=True, validate=validate.OneOf(RECOMMENDATION_STATES))
+        RECOMMENDATION_SOURCES, error=_l("Source is one of: %(choices)s.", choices=", ".join(RECOMMENDATION_SOURCES))),
+        metadata={"label": _l("Source"), "choices": RECOMMENDATION_SOURCE_LABELS})
+    state = fields.String(dump_only=True, validate=validate.OneOf(RECOMMENDATION_STATES),
+                          metadata={"label": _l("State"), "choices": RECOMMENDATION_STATE_LABELS})
     created_by_id = fields.Integer(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     decided_at = fields.DateTime(dump_only=True)

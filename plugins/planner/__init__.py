@@ -9,13 +9,15 @@ Hooks for other plugins (:mod:`plugins.planner.hookspecs`, documented in docs/pl
 ``planner_booking_convert`` (a booking becomes a service order: the workshop's
 ``plugins/workshop/planner_bridge.py``), ``planner_booking_parts_status`` (the "Parts" column of the
 arrivals, for the warehouse) and ``planner_job_catalog`` (planned jobs with standard hours). The planner
-answers the CRM's ``crm_visits`` and ``crm_vehicle_actions`` ("Book in planner").
+answers the CRM's ``crm_visits``, ``crm_vehicle_actions`` ("Book in planner") and ``crm_clients_merged``
+(bookings follow a merged client: ``merge.py``).
 """
 from core.i18n import domain
 from core.plugins import Manifest, hookimpl
 from core.registry import EntityType, MenuItem, Permission
 
 from . import hookspecs  # noqa: F401 - the host adds the planner's own hookspecs from this attribute
+from .merge import crm_clients_merged  # noqa: F401 - the CRM's client merge: bookings follow
 from .settings import PlannerSettingsSchema
 from .workshop_bridge import workshop_funnel_bookings  # noqa: F401 - the workshop's funnel hook
 

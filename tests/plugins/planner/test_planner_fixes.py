@@ -220,3 +220,21 @@ def test_the_week_shows_bookings_on_a_bay_out_of_service_like_the_day(app, shop,
     week = page.get(f"/planner/week?date={MONDAY}").get_data(as_text=True)
     assert "Retired bay client" in day and "Retired bay client" in week
     assert f"/planner/bookings/{booked['id']}" in week
+
+
+def test_merging_crm_clients_moves_their_bookings(app, shop, api, book, in_tenant):
+    s = shop(tier="master")  # crm.basic: merging clients
+    client = api(s)
+    kept = client.post("/api/v1/crm/clients", json={"name": "Ivan Petrov", "phones": ["+7 916 123-45-67"]}).json
+    twin = client.post("/api/v1/crm/clients", json={"name": "Ivan P.", "phones": ["+7 916 765-43-21"]}).json
+    other = client.post("/api/v1/crm/clients", json={"name": "Olga", "phones": ["+7 916 000-00-01"]}).json
+    first = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", client_id=twin["id"]).json
+    book(client, s.bays["Lift 2"], f"{MONDAY}T10:00", client_id=twin["id"])
+    book(client, s.bays["Alignment"], f"{MONDAY}T10:00", client_id=other["id"])
+    r = client.post(f"/api/v1/crm/clients/{kept['id']}/merge", json={"source_id": twin["id"]})
+    assert r.status_code == 200, r.json
+    assert r.json["moved"]["planner_booking.client_id"] == 2
+    assert [b.client_id for b in _bookings(in_tenant, s)] == [kept["id"], kept["id"], other["id"]]
+    # A form opened before the merge is stale now, not saved over the merge.
+    stale = client.patch(f"/api/v1/planner/bookings/{first['id']}", json={"reason": "x", "version": first["version"]})
+    assert stale.status_code == 409

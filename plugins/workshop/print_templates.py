@@ -68,11 +68,11 @@ class TemplateProblem(Exception):
 
 def sandbox():
     """The sandboxed environment for tenant templates: the built-in templates can be extended
-    (``{% extends "workshop/print/_base.html" %}``), ``_w`` and ``ws_print_info`` are available."""
+    (``{% extends "workshop/print/_base.html" %}``), ``_w``, ``ws_print_info`` and ``ws_date`` are available."""
     from jinja2 import FileSystemLoader
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    from .printing import _w as gettext, print_info
+    from .printing import _w as gettext, print_date, print_info
 
     class PrintSandbox(ImmutableSandboxedEnvironment):
         # Rows reachable from the document (users, tokens) carry secrets a printout never needs.
@@ -83,7 +83,7 @@ def sandbox():
     env = current_app.extensions.get("workshop_print_sandbox")
     if env is None:
         env = PrintSandbox(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True)
-        env.globals.update(_w=gettext, ws_print_info=print_info)
+        env.globals.update(_w=gettext, ws_print_info=print_info, ws_date=print_date)
         current_app.extensions["workshop_print_sandbox"] = env
     return env
 

@@ -6,6 +6,7 @@ blueprint is registered, so the documents engine's print environment sees them t
 """
 from __future__ import annotations
 
+from datetime import timezone
 from decimal import Decimal
 
 from core.db import db
@@ -16,8 +17,40 @@ _w = domain("workshop").gettext
 _l = domain("workshop").lazy_gettext
 
 
+def _locale():
+    """The language being rendered: the shop's own while printing (the core prints inside
+    ``shop_language()``), the user's on a page."""
+    from babel import Locale
+    from flask_babel import get_locale
+
+    return get_locale() or Locale.parse("ru")
+
+
+def print_date(value) -> str:
+    """A date (or the shop-local date of an instant) in the locale's short form with a four-digit year:
+    ru 05.12.2026, en 12/5/2026, zh 2026/12/5."""
+    import re
+    from datetime import datetime
+
+    from babel.dates import format_date
+
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = tenant_now(value if value.tzinfo else value.replace(tzinfo=timezone.utc)).date()
+    locale = _locale()
+    pattern = re.sub(r"(?<!y)yy(?!y)", "y", locale.date_formats["short"].pattern)  # never a two-digit year
+    return format_date(value, pattern, locale=locale)
+
+
 def _when(value) -> str | None:
-    return tenant_now(value).strftime("%d.%m.%Y %H:%M") if value else None
+    """An instant in the shop's time zone: its date and short time in the locale (ru 05.12.2026 09:05)."""
+    from babel.dates import format_time
+
+    if not value:
+        return None
+    local = tenant_now(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    return f"{print_date(local.date())} {format_time(local.time(), 'short', locale=_locale())}"
 
 
 def _qty(value) -> str:
@@ -67,6 +100,7 @@ def print_info(doc) -> dict:
 def install(app) -> None:
     app.add_template_global(_w, "_w")
     app.add_template_global(print_info, "ws_print_info")
+    app.add_template_global(print_date, "ws_date")
 
 
 def _employee_choices() -> list:

@@ -37,11 +37,11 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 @hookimpl
 def register_models():
     from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
-    from . import mailings, messages, reminders, reviews, segments, spend, tasks
+    from . import mailings, messages, reminders, reviews, segments, spend, tasks, visit_index
     from .models import ALL_MODELS
 
     return (ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS + mailings.MODELS
-            + spend.MODELS + tasks.MODELS)
+            + spend.MODELS + tasks.MODELS + visit_index.MODELS)
 
 
 @hookimpl
@@ -71,6 +71,8 @@ def register_permissions():
         Permission("crm.message.create", _l("Invite clients and approve messages"), _ALL),
         Permission("crm.report.read", _l("See client reports"), ("owner", "admin")),
         Permission("crm.segment.create", _l("Save client segments"), _ALL),
+        Permission("crm.segment.update", _l("Rename client segments"), _ALL),
+        Permission("crm.segment.delete", _l("Delete client segments"), _ALL),
         Permission("crm.mailing.read", _l("See mass mailings"), _ALL),
         Permission("crm.mailing.send", _l("Send mass mailings"), ("owner", "admin")),
         Permission("crm.task.read", _l("See tasks"), _READ),
@@ -138,11 +140,12 @@ def register_blueprints():
     from .mailing_api import api as mailing_api_bp, ui as mailing_ui_bp
     from .mailings import public as mailing_public_bp
     from .reviews import public as public_bp
+    from .segment_views import api as segment_api_bp, ui as segment_ui_bp
     from .task_api import api as task_api_bp, ui as task_ui_bp
     from .views import bp as ui_bp
 
     return [api_bp, ui_bp, basic_api_bp, basic_ui_bp, public_bp, mailing_api_bp, mailing_ui_bp, mailing_public_bp,
-            task_api_bp, task_ui_bp]
+            task_api_bp, task_ui_bp, segment_api_bp, segment_ui_bp]
 
 
 @hookimpl
@@ -181,6 +184,8 @@ def menu_items(ctx):
                  permission="crm.reminder.read", section="crm", icon="bell"),
         MenuItem("crm.messages", _l("Messages"), "/crm/messages", order=135, feature=BASIC,
                  permission="crm.message.read", section="crm", icon="send"),
+        MenuItem("crm.segments", _l("Client filters"), "/crm/segments", order=136, feature=BASIC,
+                 permission="crm.client.read", section="crm", icon="users"),
         MenuItem("crm.mailings", _l("Mass mailing"), "/crm/mailings", order=137, feature="crm.advanced",
                  permission="crm.mailing.read", section="crm", icon="send"),
         MenuItem("crm.tasks", _l("Tasks"), "/crm/tasks", order=105, feature="crm.advanced",
@@ -226,9 +231,12 @@ def register_jobs():
     from core.jobs import Job
 
     from .messages import send_job
+    from .visit_index import MAX_AGE, index_job
 
     return [Job("crm.send_messages", send_job, feature=BASIC, schedule=timedelta(minutes=1),
-                title=_l("Send queued messages to clients"))]
+                title=_l("Send queued messages to clients")),
+            Job("crm.index_visits", index_job, feature=BASIC, schedule=MAX_AGE,
+                title=_l("Index client visits for the client filters"))]
 
 
 @hookimpl

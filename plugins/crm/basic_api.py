@@ -403,15 +403,26 @@ def report_page(name: str):
 @api.get("/client-filter")
 @requires("crm.client.read")
 def client_filter_view():
-    """``?make=Kia&model=Rio&year_from=2015&year_to=2020&source=avito&last_visit_from=2025-01-01&last_visit_to=``"""
+    """``?make=Kia&model=Rio&year_from=2015&year_to=2020&source=avito&last_visit_from=2025-01-01&last_visit_to=
+    &visit_from=&visit_to=&job=&technician=&advisor_id=&spend_min=&spend_max=&page=1``: ``count`` of the
+    matching clients and one page (50) of them (docs/crm-reports.md)."""
     from .reports import ReportError
-    from .segments import clean_filters, client_row, filter_clients
+    from .segments import PAGE_SIZE, clean_filters, client_row, filter_page
 
+    args = request.args.to_dict()
+    raw_page = args.pop("page", "1")
+    errors = {}
     try:
-        filters = clean_filters(request.args.to_dict())
+        filters = clean_filters(args)
     except ReportError as exc:
-        return _errors(exc.errors)
-    return jsonify(filters=filters, results=[client_row(c) for c in filter_clients(filters)])
+        errors.update(exc.errors)
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        errors["page"] = [_("Enter a whole number.")]
+    if errors:
+        return _errors(errors)
+    count, rows = filter_page(filters, int(raw_page))
+    return jsonify(filters=filters, count=count, page=int(raw_page), per_page=PAGE_SIZE,
+                   results=[client_row(c) for c in rows])
 
 
 @api.get("/segments")

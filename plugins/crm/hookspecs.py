@@ -43,9 +43,10 @@ def crm_visits(date_to):
     visit earned) and ``booked`` (bool: a planned visit such as a booking, not one that happened), and
     optionally ``advisor_id`` (int or None: the service advisor, a user id, who booked the visit or ran
     the order), ``labour`` and ``parts`` (Decimal or None: the labour and the parts part of ``amount``)
-    for the service advisor statistics. The workshop answers with closed work orders, the planner with
-    bookings. When no plugin answers (returns None), the reports use the CRM's manual service-book
-    entries."""
+    for the service advisor statistics, ``jobs`` and ``technicians`` (lists of str: the names of the
+    jobs done and of who did them) for the client filters. The workshop answers with closed work
+    orders, the planner with bookings. The CRM's manual service-book entries (work done elsewhere) are
+    never visits."""
 
 
 @hookspec

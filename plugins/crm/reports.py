@@ -1,12 +1,12 @@
-"""Owner reports of ``crm.basic``: client base activity per month and advertising channel efficiency.
+"""Owner reports of ``crm.basic``: client base activity per month (as seed 003 defines it), advertising
+channel efficiency and service advisor statistics.
 
-Visits come from the ``crm_visits`` hook (the workshop's closed work orders, the planner's bookings)
-when any plugin answers it, else from the CRM's own manual service-book entries. Both are read in one
-bulk query each; the per-month figures are computed in Python from each client's sorted visit dates.
+Visits come from the ``crm_visits`` hook (the workshop's closed work orders, the planner's bookings),
+read in one bulk call; manual service-book entries record work done elsewhere and are never visits.
+The per-month figures are computed in Python from each client's visit months.
 """
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -45,16 +45,15 @@ class Visit:
     advisor_id: int | None = None  # the service advisor (a user) who booked it / ran the order
     labour: Decimal | None = None  # of the amount: labour
     parts: Decimal | None = None  # of the amount: parts
+    jobs: tuple = ()  # names of the jobs done (the client filters' "jobs done")
+    technicians: tuple = ()  # who did them (the client filters' "technician")
 
 
-def manual_visits(until: date) -> list[Visit]:
-    """Manual service-book entries as visits of the car's owner: one per client and day (grouped in SQL)."""
-    rows = db.session.execute(
-        select(Vehicle.client_id, ServiceEntry.performed_on, func.sum(ServiceEntry.amount))
-        .join(Vehicle, Vehicle.id == ServiceEntry.vehicle_id)
-        .where(Vehicle.client_id.is_not(None), ServiceEntry.performed_on <= until)
-        .group_by(Vehicle.client_id, ServiceEntry.performed_on))
-    return [Visit(cid, day, Decimal(total) if total is not None else None) for cid, day, total in rows]
+def _names(value) -> tuple:
+    """A plugin's list of names as a tuple of non-empty strings (anything else is ignored)."""
+    if not isinstance(value, (list, tuple)):
+        return ()
+    return tuple(str(x) for x in value if isinstance(x, str) and x.strip())
 
 
 def _int_or_none(value) -> int | None:
@@ -74,21 +73,21 @@ def _money_or_none(value) -> Decimal | None:
 
 
 def load_visits(until: date) -> tuple[list[Visit], str]:
-    """``(visits up to `until`, source)``: another plugin's visits when any answers, else manual entries."""
-    answered, visits = False, []
+    """``(visits up to `until`, "plugins")``: the visits other plugins report (``crm_visits``).
+
+    Manual service-book entries are never visits: they record work done elsewhere (or before the shop
+    used this system), not the shop's own deals, so they count neither in the reports nor in the
+    client filters, whether or not another plugin reports visits (docs/crm-reports.md)."""
+    visits = []
     for result in hooks().crm_visits(date_to=until) or []:
         if result is None:
             continue
-        answered = True
         for v in result:
             visits.append(Visit(int(v["client_id"]), v["date"], v.get("amount"), bool(v.get("booked")),
                                 _int_or_none(v.get("advisor_id")), _money_or_none(v.get("labour")),
-                                _money_or_none(v.get("parts"))))
-    if answered and any(not v.booked for v in visits):
-        return visits, "plugins"
-    # Nobody reports visits that happened (no workshop, or no closed orders yet): the manual entries
-    # count, together with any bookings (the planner's) still to come.
-    return manual_visits(until) + visits, "crm.manual"
+                                _money_or_none(v.get("parts")), _names(v.get("jobs")),
+                                _names(v.get("technicians"))))
+    return visits, "plugins"
 
 
 def parse_month(value: str | None, default: date) -> date:
@@ -112,7 +111,7 @@ def month_params(params: dict) -> tuple[date, date, int]:
     except (ValueError, TypeError):
         errors["from"] = [_("Enter a month as YYYY-MM.")]
     try:
-        gap = int(params.get("gap") or 6)
+        gap = int(params.get("gap") or 1)  # seed 003 recommends 1
         if not 1 <= gap <= 36:
             raise ValueError
     except (ValueError, TypeError):
@@ -128,64 +127,62 @@ def month_params(params: dict) -> tuple[date, date, int]:
     return start, end, gap
 
 
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
 def client_activity(params: dict) -> dict:
-    """Per month: ``served`` (clients with a visit), ``new`` (first visit ever), ``returning`` (served and
-    seen before), ``future`` (booked for the month, not yet served), ``total`` (active base at the month's
-    end: last visit within ``gap`` months), ``one_time`` (active base with a single visit so far), ``lost``
-    (last visit became older than ``gap`` months during the month) and ``growth`` (change of ``total``)."""
+    """Client base activity per month, as seed 003 defines it (docs/crm-reports.md). Per month:
+
+    ``total`` (= ``served``): clients served in the month; ``returning``: of them, served before, at
+    least ``gap`` months earlier; ``future``: of them, served (or booked) again at least ``gap`` months
+    later; ``one_time``: of them, neither before nor after; ``new``: client cards created in the month;
+    ``lost``: served in the month and never again (``total - future``); ``growth``: ``new - lost``.
+
+    Visits before and after the period count too (the seed: "all documents, whatever the period"); a
+    visit closer than ``gap`` months is taken as part of the same episode (continued or warranty work)."""
     start, end, gap = month_params(params)
-    last_day = add_months(end, 1)  # exclusive
-    visits, source = load_visits(last_day)
-    done: dict[int, list[date]] = defaultdict(list)
-    booked: dict[date, set[int]] = defaultdict(set)
-    for v in visits:
-        if v.day >= last_day:
-            continue
-        if v.booked:
-            booked[v.day.replace(day=1)].add(v.client_id)
-        else:
-            done[v.client_id].append(v.day)
-    for days in done.values():
-        days.sort()
-
-    def active_count(month_end: date) -> tuple[int, int]:
-        """(active base, one-time among them) just before ``month_end``."""
-        cutoff = add_months(month_end, -gap)
-        total = one_time = 0
-        for days in done.values():
-            seen = bisect_left(days, month_end)
-            if seen and days[seen - 1] >= cutoff:
-                total += 1
-                one_time += seen == 1
-        return total, one_time
-
+    first, last = _month_index(start), _month_index(end)
     today = date.today()
+    # Every document, also after the period: the plugins' visits and bookings up to a year ahead.
+    visits, source = load_visits(max(add_months(end, 1), today) + timedelta(days=366))
+    done: dict[int, set[int]] = defaultdict(set)
+    later: dict[int, int] = {}  # client -> the latest month with a visit or a booking
+    earliest: dict[int, int] = {}
+    for v in visits:
+        m = _month_index(v.day)
+        later[v.client_id] = max(later.get(v.client_id, m), m)
+        if not v.booked:
+            done[v.client_id].add(m)
+            earliest[v.client_id] = min(earliest.get(v.client_id, m), m)
+    counts = {m: defaultdict(int) for m in range(first, last + 1)}
+    for cid, months in done.items():
+        for m in months:
+            if not first <= m <= last:
+                continue
+            row = counts[m]
+            returning = earliest[cid] <= m - gap
+            future = later[cid] >= m + gap
+            row["total"] += 1
+            row["returning"] += returning
+            row["future"] += future
+            row["one_time"] += not returning and not future
+    created = select(Client.created_at).where(
+        Client.is_client.is_(True), Client.created_at >= datetime.combine(start, time(), timezone.utc),
+        Client.created_at < datetime.combine(add_months(end, 1), time(), timezone.utc))
+    for (created_at,) in db.session.execute(created):
+        m = _month_index(created_at)
+        if m in counts:
+            counts[m]["new"] += 1
     rows = []
     month = start
-    previous_total, _unused = active_count(start)
-    while month <= end:
-        nxt = add_months(month, 1)
-        served_ids, new, lost = set(), 0, 0
-        for cid, days in done.items():
-            before = bisect_left(days, month)
-            upto = bisect_left(days, nxt)
-            if upto > before:
-                served_ids.add(cid)
-                new += before == 0
-            # Lost in this month: the last visit so far turns older than `gap` months during it.
-            if upto:
-                lapse = add_months(days[upto - 1], gap)
-                if month <= lapse < nxt and lapse <= today:
-                    lost += 1
-        total, one_time = active_count(nxt)
-        served = len(served_ids)
-        rows.append({
-            "month": month.strftime("%Y-%m"), "served": served, "new": new, "returning": served - new,
-            "future": len(booked.get(month, set()) - served_ids), "total": total, "one_time": one_time,
-            "lost": lost, "growth": total - previous_total,
-        })
-        previous_total = total
-        month = nxt
+    for m in range(first, last + 1):
+        row = counts[m]
+        lost = row["total"] - row["future"]
+        rows.append({"month": month.strftime("%Y-%m"), "total": row["total"], "served": row["total"],
+                     "returning": row["returning"], "future": row["future"], "one_time": row["one_time"],
+                     "new": row["new"], "lost": lost, "growth": row["new"] - lost})
+        month = add_months(month, 1)
     return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m"), "gap": gap, "source": source,
             "rows": rows}
 

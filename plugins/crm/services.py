@@ -217,8 +217,9 @@ def _client_history_models() -> list:
     from .messages import Message
     from .reviews import ReviewRequest
     from .tasks import Task
+    from .visit_index import IndexedVisit, VisitTerm
 
-    return [Message, ReviewRequest, Task]
+    return [Message, ReviewRequest, Task, IndexedVisit, VisitTerm]
 
 
 # Every crm_* foreign key to crm_client and how a merge treats it (a test checks the list is complete).
@@ -227,7 +228,7 @@ MERGE_HANDLED = {
     "crm_client_email": "copied onto the target (the source's rows go with the source)",
     "crm_search_key": "rebuilt for the target from its name and phones",
     "crm_vehicle": "moved", "crm_vehicle_owner": "moved", "crm_vehicle_driver": "moved, duplicates dropped",
-    "crm_message": "moved", "crm_review": "moved", "crm_task": "moved",
+    "crm_message": "moved", "crm_review": "moved", "crm_task": "moved", "crm_visit": "moved", "crm_visit_term": "moved",
     "crm_unsubscribe": "moved, duplicates dropped",
 }
 

@@ -607,6 +607,17 @@ def visits_until(date_to) -> list[dict]:
                 select(model.work_order_id, func.sum(model.amount)).join(WorkOrder, WorkOrder.id == model.work_order_id)
                 .where(*closed, model.decision.in_(COUNTED)).group_by(model.work_order_id)):
             sums.setdefault(order_id, {})[key] = amount
+    # The jobs done and who did them (the CRM's client filters), one query: the order's counted lines.
+    work: dict[int, tuple[list, list]] = {}
+    for order_id, name, technician in db.session.execute(
+            select(LaborLine.work_order_id, LaborLine.name, LaborLine.technician_name)
+            .join(WorkOrder, WorkOrder.id == LaborLine.work_order_id)
+            .where(*closed, LaborLine.decision.in_(COUNTED)).order_by(LaborLine.work_order_id, LaborLine.id)):
+        jobs, technicians = work.setdefault(order_id, ([], []))
+        if name and name not in jobs:
+            jobs.append(name)
+        if technician and technician not in technicians:
+            technicians.append(technician)
     visits = []
     for order_id, client_id, closed_at, total, advisor_id in rows:
         if closed_at.tzinfo is None:  # SQLite hands back the stored UTC time without its zone
@@ -614,7 +625,8 @@ def visits_until(date_to) -> list[dict]:
         parts = sums.get(order_id, {})
         visits.append({"client_id": client_id, "date": closed_at.astimezone(zone).date(), "amount": total,
                        "booked": False, "advisor_id": advisor_id,
-                       "labour": parts.get("labour", Decimal("0")), "parts": parts.get("parts", Decimal("0"))})
+                       "labour": parts.get("labour", Decimal("0")), "parts": parts.get("parts", Decimal("0")),
+                       "jobs": work.get(order_id, ([], []))[0], "technicians": work.get(order_id, ([], []))[1]})
     return visits
 
 

@@ -5,12 +5,31 @@ from decimal import Decimal
 
 import pytest
 
+from tests.plugins.crm import crm_advisor_visits_plugin as source
+
+
+@pytest.fixture
+def garage_config():
+    return {"GARAGE_EXTRA_PLUGINS": {"crm_advisor_test": "tests.plugins.crm.crm_advisor_visits_plugin"}}
+
+
+@pytest.fixture(autouse=True)
+def _clean_visits():
+    source.VISITS.clear()
+    yield
+    source.VISITS.clear()
+
 
 def _shop(app, tenant, user, api_client, tier="master"):
+    """Clients A, B, C, D (created 5 Jan 2025, 1 Feb, 1 Nov 2024, 1 Mar 2025) and the visits the workshop
+    reports: A on 10 Jan (1,000), 15 Feb (2,000) and 5 Jun 2025 (500); B on 20 Feb (3,000); C on 1 Dec
+    2024 and 3 Mar 2025 (100 each); D never came. A manual service-book entry (work done elsewhere)
+    for D is not a visit."""
     from core.db import db
     from core.features import tenant_info
     from core.models import Tenant
     from core.tenancy import tenant_context
+    from core.tenants import set_feature
     from plugins.crm.models import Client, ServiceEntry, Vehicle
 
     t = tenant(tier=tier)
@@ -20,6 +39,8 @@ def _shop(app, tenant, user, api_client, tier="master"):
         return datetime(y, m, d, 12, tzinfo=timezone.utc)
 
     with app.app_context():
+        set_feature(db.session.get(Tenant, t.id), "crm_advisor_test.use", True)
+        db.session.commit()
         with tenant_context(tenant_info(db.session.get(Tenant, t.id))):
             a = Client(name="A", source="yandex", created_at=at(2025, 1, 5))
             b = Client(name="B", source="avito", created_at=at(2025, 2, 1))
@@ -27,19 +48,18 @@ def _shop(app, tenant, user, api_client, tier="master"):
             d = Client(name="D (never came)", source="yandex", created_at=at(2025, 3, 1))
             db.session.add_all([a, b, c, d])
             db.session.flush()
-            cars = {}
-            for key, owner_id in (("a1", a.id), ("a2", a.id), ("b", b.id), ("c", c.id)):
-                cars[key] = Vehicle(client_id=owner_id, make="Kia")
-                db.session.add(cars[key])
+            car = Vehicle(client_id=d.id, make="Kia")
+            db.session.add(car)
             db.session.flush()
-            for car, day, amount in (
-                ("a1", date(2025, 1, 10), "600"), ("a2", date(2025, 1, 10), "400"),  # one visit, two cars
-                ("a1", date(2025, 2, 15), "2000"), ("a1", date(2025, 6, 5), "500"),
-                ("b", date(2025, 2, 20), "3000"),
-                ("c", date(2024, 12, 1), "100"), ("c", date(2025, 3, 3), "100"),
+            db.session.add(ServiceEntry(vehicle_id=car.id, performed_on=date(2025, 4, 1), description="TO elsewhere",
+                                        amount=Decimal("7777")))
+            for client, day, amount in (
+                (a, date(2025, 1, 10), "1000"), (a, date(2025, 2, 15), "2000"), (a, date(2025, 6, 5), "500"),
+                (b, date(2025, 2, 20), "3000"),
+                (c, date(2024, 12, 1), "100"), (c, date(2025, 3, 3), "100"),
             ):
-                db.session.add(ServiceEntry(vehicle_id=cars[car].id, performed_on=day, description="TO",
-                                            amount=Decimal(amount)))
+                source.VISITS.append({"client_id": client.id, "date": day, "amount": Decimal(amount),
+                                      "booked": False})
             db.session.commit()
     return t, api_client(owner)
 
@@ -49,27 +69,42 @@ def shop(app, tenant, user, api_client):
     return _shop(app, tenant, user, api_client)
 
 
-def test_client_activity_per_month_with_a_three_month_gap(shop):
+COLS = ("month", "total", "returning", "future", "one_time", "new", "lost", "growth")
+
+
+def test_client_activity_per_month_as_seed_003_defines_it(shop):
     _t, c = shop
     r = c.get("/api/v1/crm/reports/client-activity?from=2025-01&to=2025-06&gap=3")
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert body["source"] == "crm.manual"
-    cols = ("month", "total", "served", "returning", "new", "one_time", "future", "lost", "growth")
-    got = [tuple(row[k] for k in cols) for row in body["rows"]]
+    assert body["source"] == "plugins"
+    got = [tuple(row[k] for k in COLS) for row in body["rows"]]
     assert got == [
-        # A comes first; C (seen in Dec 2024) is still active.
-        ("2025-01", 2, 1, 0, 1, 2, 0, 0, 1),
-        # A returns, B is new; C's lapse falls on 1 March, so it is still in the base at February's end.
-        ("2025-02", 3, 2, 1, 1, 2, 0, 0, 1),
-        # C returns two days after its lapse: not counted as lost.
-        ("2025-03", 3, 1, 1, 0, 1, 0, 0, 0),
-        ("2025-04", 3, 0, 0, 0, 1, 0, 0, 0),
-        # A (last 15 Feb) and B (20 Feb) pass three months without a visit.
-        ("2025-05", 1, 0, 0, 0, 0, 0, 2, -2),
-        # A comes back; C (last 3 March) is lost.
-        ("2025-06", 1, 1, 1, 0, 0, 0, 1, 0),
+        # A is served; it comes again in June (3+ months later): future. A's card is new this month.
+        ("2025-01", 1, 0, 1, 0, 1, 0, 1),
+        # A again (January is closer than the 3-month gap: the same episode, not "returning"); B comes
+        # once and never again: one-time and lost. B's card is new.
+        ("2025-02", 2, 0, 1, 1, 1, 1, 0),
+        # C was served in December, 3 months before: returning; never again: lost. D's card is new.
+        ("2025-03", 1, 1, 0, 0, 1, 1, 0),
+        ("2025-04", 0, 0, 0, 0, 0, 0, 0),  # D's entry for work done elsewhere is not a visit
+        ("2025-05", 0, 0, 0, 0, 0, 0, 0),
+        ("2025-06", 1, 1, 0, 0, 0, 1, -1),
     ]
+    assert all(row["served"] == row["total"] for row in body["rows"])
+    # With the recommended gap of one month, A's February visit returns to January's.
+    body = c.get("/api/v1/crm/reports/client-activity?from=2025-01&to=2025-06").get_json()
+    assert body["gap"] == 1
+    assert [tuple(row[k] for k in COLS) for row in body["rows"]][:3] == [
+        ("2025-01", 1, 0, 1, 0, 1, 0, 1), ("2025-02", 2, 1, 1, 1, 1, 1, 0), ("2025-03", 1, 1, 0, 0, 1, 1, 0)]
+
+
+def test_manual_entries_never_count_whether_or_not_a_plugin_reports_visits(shop):
+    _t, c = shop
+    source.VISITS.clear()  # no plugin visit at all: the manual entry still is not one
+    body = c.get("/api/v1/crm/reports/client-activity?from=2025-01&to=2025-06").get_json()
+    assert all(row["total"] == 0 for row in body["rows"])
+    assert c.get("/api/v1/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_json()["rows"][0]["visits"] == 0
 
 
 def test_channel_efficiency_counts_clients_and_revenue_per_source(shop):

@@ -1,5 +1,5 @@
 """The reports read visits from other plugins (the workshop's closed orders, the planner's bookings)
-through the ``crm_visits`` hook when a tenant has such a plugin, instead of the manual service book."""
+through the ``crm_visits`` hook; the manual service book (work done elsewhere) never counts."""
 from datetime import date
 from decimal import Decimal
 
@@ -32,18 +32,19 @@ def test_visits_and_bookings_come_from_the_other_plugin(app, tenant, user, api_c
             db.session.add(ServiceEntry(vehicle_id=car.id, performed_on=date(2025, 3, 1), description="TO",
                                         amount=Decimal("99")))
             db.session.commit()
-    url = "/api/v1/crm/reports/client-activity?from=2025-01&to=2025-03&gap=6"
-    # Without the plugin: the manual entry is the only visit.
+    url = "/api/v1/crm/reports/client-activity?from=2025-01&to=2025-03&gap=1"
+    # Without the plugin there is no visit: a manual entry records work done elsewhere.
     body = c.get(url).get_json()
-    assert body["source"] == "crm.manual"
-    assert [r["served"] for r in body["rows"]] == [0, 0, 1]
+    assert [r["served"] for r in body["rows"]] == [0, 0, 0]
     with app.app_context():
         set_feature(db.session.get(Tenant, t.id), "crm_visits_test.use", True)
         db.session.commit()
     body = c.get(url).get_json()
     assert body["source"] == "plugins"
-    assert [(r["served"], r["new"], r["future"], r["total"]) for r in body["rows"]] == [
-        (2, 2, 0, 2), (0, 0, 1, 2), (0, 0, 0, 2)]
+    # Both served in January; "Booked" has a booking in February: a future visit. Their cards are not
+    # from 2025, so nobody is new.
+    assert [(r["served"], r["new"], r["future"], r["lost"]) for r in body["rows"]] == [
+        (2, 0, 1, 1), (0, 0, 0, 0), (0, 0, 0, 0)]
     channels = c.get("/api/v1/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_json()["rows"]
     assert [(r["source"], r["served_clients"], r["visits"], r["revenue"]) for r in channels] == [
         ("radio", 2, 2, "3000.00")]

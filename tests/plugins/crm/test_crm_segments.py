@@ -5,6 +5,13 @@ from decimal import Decimal
 
 import pytest
 
+from tests.plugins.crm import crm_advisor_visits_plugin as visits
+
+
+@pytest.fixture
+def garage_config():
+    return {"GARAGE_EXTRA_PLUGINS": {"crm_advisor_test": "tests.plugins.crm.crm_advisor_visits_plugin"}}
+
 
 @pytest.fixture
 def shop(app, tenant, user, api_client):
@@ -12,11 +19,15 @@ def shop(app, tenant, user, api_client):
     from core.features import tenant_info
     from core.models import Tenant
     from core.tenancy import tenant_context
-    from plugins.crm.models import Client, ServiceEntry, Vehicle
+    from core.tenants import set_feature
+    from plugins.crm.models import Client, Vehicle
 
     t = tenant(tier="master")
     c = api_client(user(role="service_advisor", tenant=t))
+    visits.VISITS.clear()
     with app.app_context():
+        set_feature(db.session.get(Tenant, t.id), "crm_advisor_test.use", True)
+        db.session.commit()
         with tenant_context(tenant_info(db.session.get(Tenant, t.id))):
             anna = Client(name="Anna", source="avito")
             boris = Client(name="Boris", source="yandex")
@@ -29,12 +40,14 @@ def shop(app, tenant, user, api_client):
                     Vehicle(client_id=vera.id, make="Toyota", model="Camry", year=2019)]
             db.session.add_all(cars)
             db.session.flush()
-            for car, day in ((cars[0], date(2025, 3, 1)), (cars[1], date(2025, 8, 1)), (cars[2], date(2024, 5, 1)),
-                             (cars[3], date(2025, 4, 10))):
-                db.session.add(ServiceEntry(vehicle_id=car.id, performed_on=day, description="TO",
-                                            amount=Decimal("10")))
+            # Visits as the workshop reports them (closed work orders).
+            for client, day in ((anna, date(2025, 3, 1)), (anna, date(2025, 8, 1)), (boris, date(2024, 5, 1)),
+                                (vera, date(2025, 4, 10))):
+                visits.VISITS.append({"client_id": client.id, "date": day, "amount": Decimal("10"),
+                                      "booked": False})
             db.session.commit()
-    return t, c
+    yield t, c
+    visits.VISITS.clear()
 
 
 def names(response):

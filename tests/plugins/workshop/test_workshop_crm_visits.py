@@ -31,9 +31,29 @@ def test_closed_work_orders_feed_the_client_activity_report(make_shop):
     report = r.get_json()
     assert report["source"] == "plugins"
     [row] = report["rows"]
-    assert (row["served"], row["new"]) == (1, 1)
+    assert (row["served"], row["new"]) == (1, 2)  # new: client cards created this month (seed 003)
 
     channels = shop.api.get(f"/api/v1/crm/reports/channels?from={today.replace(day=1)}"
                             f"&to={today}").get_json()
     assert sum(c["visits"] for c in channels["rows"]) == 1
     assert sum(Decimal(c["revenue"]) for c in channels["rows"]) == Decimal("1500.00")
+
+
+def test_closed_work_orders_tell_the_crm_filters_the_jobs_and_technicians(make_shop):
+    """The CRM's client filters find clients by the jobs done and who did them (``jobs`` and
+    ``technicians`` of the ``crm_visits`` answer)."""
+    shop = make_shop(tier="master")
+    client, car = shop.client_and_car()
+    shop.client_and_car(name="Петров Пётр")  # no order
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = shop.line(wo["id"], name="Замена ремня ГРМ", hours="2", rate="1000.00",
+                     technician_name="Олег Сидоров")["line"]
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions",
+              {"by": "client", "channel": "phone", "decisions": [{"line_id": line["id"], "decision": "approved"}]})
+    for name in ("approve", "start", "finish", "close"):
+        shop.transition("work-orders", wo["id"], name)
+    found = shop.api.get("/api/v1/crm/client-filter?job=ремня").get_json()
+    assert [c["id"] for c in found["results"]] == [client["id"]]
+    found = shop.api.get("/api/v1/crm/client-filter?technician=сидоров").get_json()
+    assert [c["id"] for c in found["results"]] == [client["id"]]
+    assert shop.api.get("/api/v1/crm/client-filter?job=масл").get_json()["count"] == 0

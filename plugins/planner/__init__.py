@@ -96,11 +96,12 @@ def register_entities():
 
 @hookimpl
 def register_blueprints():
+    from .advanced_views import bp as advanced_bp
     from .api import bp as api_bp
     from .public import bp as public_bp
     from .views import bp as ui_bp
 
-    return [api_bp, ui_bp, public_bp]
+    return [api_bp, ui_bp, public_bp, advanced_bp]
 
 
 @hookimpl

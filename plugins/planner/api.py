@@ -275,26 +275,51 @@ def slots():
     tz = service.tenant_zone()
     found = service.free_slots(day_, duration, bay_type=_bay_type_arg(), skill=_skill_arg())
     return jsonify(date=day_.isoformat(), duration_minutes=duration,
-                   slots=[{"start": service.local_iso(s.start, tz), "end": service.local_iso(s.end, tz),
-                           "bay_ids": s.bay_ids} for s in found])
+                   slots=[service.slot_json(s, tz) for s in found])
 
 
 @bp.get("/earliest")
 @api_view("planner.booking.read", feature=ADVANCED)
 def earliest():
-    """The earliest slot across days where the job fits (``planner.advanced``); with ``skill``, only on
-    bays whose technician assigned that day has the skill."""
-    duration = _int_arg("duration", 5, 24 * 60)
+    """The earliest ``limit`` (default 5) start times across days where the job fits
+    (``planner.advanced``): ``duration`` minutes on one bay (``bay_type``; with ``skill``, only bays
+    whose technician that day has it), or ``segments=diagnostics:30,lift:90`` (bay types or bay ids,
+    one after another). Buffers are kept free. ``slot`` is the first one (or null)."""
     from_day = _day_arg("from", _today())
     tz = service.tenant_zone()
+    steps = _segments_arg()
     skill = _skill_arg()
-    found = service.earliest_fit(duration, bay_type=_bay_type_arg(), from_day=from_day,
-                                 days=_int_arg("days", 1, 180, default=60), skill=skill)
-    if found is None:
-        return jsonify(slot=None)
-    _day, slot = found
-    return jsonify(slot={"start": service.local_iso(slot.start, tz), "end": service.local_iso(slot.end, tz),
-                         "bay_ids": slot.bay_ids})
+    if steps is not None and skill:
+        raise validation_error({"skill": [_("A technician skill cannot be combined with segments.")]})
+    duration = None if steps is not None else _int_arg("duration", 5, 24 * 60)
+    found = service.earliest_fits(duration, steps=steps, bay_type=_bay_type_arg(), from_day=from_day,
+                                  days=_int_arg("days", 1, 180, default=60), skill=skill,
+                                  limit=_int_arg("limit", 1, 20, default=5))
+    slots = [{"date": day_.isoformat(), **service.slot_json(slot, tz)} for day_, slot in found]
+    # ``slot`` keeps its first shape (no date) for existing clients.
+    return jsonify(slot=service.slot_json(found[0][1], tz) if found else None, slots=slots)
+
+
+def _segments_arg() -> list[dict] | None:
+    """``segments=diagnostics:30,lift:90`` (a bay type or a bay id, then minutes) -> steps."""
+    raw = (request.args.get("segments") or "").strip()
+    if not raw:
+        return None
+    message = _("Give the segments as bay type or bay id and minutes: diagnostics:30,lift:90.")
+    steps = []
+    for part in raw.split(","):
+        kind, _sep, minutes = part.strip().partition(":")
+        if not minutes.isdigit() or not 5 <= int(minutes) <= 24 * 60:
+            raise validation_error({"segments": [message]})
+        if kind.isdigit():
+            steps.append({"bay_id": int(kind), "duration_minutes": int(minutes)})
+        elif kind in BAY_TYPES:
+            steps.append({"bay_type": kind, "duration_minutes": int(minutes)})
+        else:
+            raise validation_error({"segments": [message]})
+    if not 1 <= len(steps) <= service.MAX_SEGMENTS:
+        raise validation_error({"segments": [message]})
+    return steps
 
 
 @bp.get("/arrivals")

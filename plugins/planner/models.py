@@ -10,7 +10,7 @@ import secrets
 from datetime import date, datetime, time, timezone
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text,
-                        Time, UniqueConstraint)
+                        Time, UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -69,6 +69,9 @@ class Bay(TenantScoped, db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     # Secret of the bay's calendar feed URL (no login): rotate it to revoke old subscriptions.
     ics_token: Mapped[str] = mapped_column(String(64), default=_new_ics_token)
+    # planner.advanced: the share of this bay's capacity kept free for walk-ins and overruns; NULL: the
+    # shop's ``buffer_percent`` setting.
+    buffer_percent: Mapped[int | None] = mapped_column(Integer)
 
 
 class WorkingHours(TenantScoped, db.Model):
@@ -144,17 +147,31 @@ class Booking(TenantScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Optimistic locking: a save based on an old version is refused (409) instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # planner.advanced: a sequence (diagnostics, then the lift...): the bays are held one after another
+    # as its ``segments`` say, not all of them from start to end. Conflict checks read the segments.
+    sequential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     bay: Mapped[Bay] = relationship(lazy="raise")
     extra_bays: Mapped[list["BookingBay"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="BookingBay.bay_id"
+    )
+    segments: Mapped[list["BookingSegment"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="BookingSegment.position"
     )
 
     __mapper_args__ = {"version_id_col": version}
 
     @property
     def bay_ids(self) -> list[int]:
+        if self.sequential:
+            return list(dict.fromkeys(seg.bay_id for seg in self.segments))
         return [self.bay_id] + [link.bay_id for link in self.extra_bays]
+
+    def spans_on(self, bay_id: int) -> list[tuple[datetime, datetime]]:
+        """When the booking holds ``bay_id``: its segments on that bay, or its whole time."""
+        if self.sequential:
+            return [(seg.start_at, seg.end_at) for seg in self.segments if seg.bay_id == bay_id]
+        return [(self.start_at, self.end_at)] if bay_id in self.bay_ids else []
 
 
 class BookingBay(TenantScoped, db.Model):
@@ -169,6 +186,27 @@ class BookingBay(TenantScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("planner_booking.id", ondelete="CASCADE"))
     bay_id: Mapped[int] = mapped_column(ForeignKey("planner_bay.id", ondelete="RESTRICT"))
+
+
+class BookingSegment(TenantScoped, db.Model):
+    """One step of a sequential booking (``planner.advanced``): a bay from ``start_at`` to ``end_at``;
+    the steps follow one another without a gap. ``end_at`` is stored so the overlap check is an index
+    range scan on (tenant, bay, start), like the bookings'."""
+
+    __tablename__ = "planner_booking_segment"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "booking_id", "position", name="uq_planner_booking_segment_position"),
+        Index("ix_planner_booking_segment_bay_start", "tenant_id", "bay_id", "start_at"),
+        Index("ix_planner_booking_segment_start", "tenant_id", "start_at"),
+        CheckConstraint("duration_minutes > 0", name="duration"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("planner_booking.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    bay_id: Mapped[int] = mapped_column(ForeignKey("planner_bay.id", ondelete="RESTRICT"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
 
 
 class BayAssignment(TenantScoped, db.Model):
@@ -207,4 +245,4 @@ class TechnicianFeed(TenantScoped, db.Model):
     ics_token: Mapped[str] = mapped_column(String(64), default=_new_ics_token)
 
 
-MODELS = [Bay, WorkingHours, Break, DayOff, Booking, BookingBay, BayAssignment, TechnicianSkill, TechnicianFeed]
+MODELS = [Bay, WorkingHours, Break, DayOff, Booking, BookingBay, BookingSegment, BayAssignment, TechnicianSkill, TechnicianFeed]

@@ -66,11 +66,20 @@ class DayOffSchema(Schema):
     title = fields.String(load_default="", validate=validate.Length(max=120), metadata={"title": _l("Title")})
 
 
+class SegmentInSchema(Schema):
+    """One step of a sequential booking (``planner.advanced``): a bay or a bay type, and minutes."""
+
+    bay_id = fields.Integer(allow_none=True, load_default=None)
+    bay_type = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(BAY_TYPES))
+    duration_minutes = fields.Integer(required=True, validate=validate.Range(min=5, max=24 * 60))
+
+
 class BookingInSchema(Schema):
     """A booking as the API and the forms take it; ``start`` is the shop's local date-time."""
 
     bay_id = fields.Integer(allow_none=True)
     bay_ids = fields.List(fields.Integer(), validate=validate.Length(min=1, max=10))
+    segments = fields.List(fields.Nested(SegmentInSchema), allow_none=True, validate=validate.Length(min=1, max=10))
     start = fields.String(validate=validate.Length(min=10, max=40))
     duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=5, max=24 * 60))
     client_name = fields.String(validate=validate.Length(max=200))
@@ -96,13 +105,13 @@ class BookingCreateSchema(BookingInSchema):
 
     @validates_schema(skip_on_field_errors=False)
     def _a_duration(self, data, **kwargs):
-        if data.get("duration_minutes") is None and not data.get("planned_jobs"):
+        if data.get("duration_minutes") is None and not data.get("planned_jobs") and not data.get("segments"):
             raise ValidationError(_("Enter the duration or choose planned jobs from the catalog."),
                                   "duration_minutes")
 
     @validates_schema(skip_on_field_errors=False)
     def _a_bay(self, data, **kwargs):
-        if data.get("bay_id") is None and not data.get("bay_ids"):
+        if data.get("bay_id") is None and not data.get("bay_ids") and not data.get("segments"):
             raise ValidationError(_("Choose a bay."), "bay_id")
 
     @validates_schema(skip_on_field_errors=False)

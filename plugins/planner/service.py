@@ -8,8 +8,13 @@
 * No double booking: before looking for overlaps the bays are locked inside the same transaction
   (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite a write to the bay rows takes the database's
   single write lock), so two concurrent requests for one slot cannot both see it free.
-* Buffers (``planner.advanced``): slot search keeps ``buffer_percent`` of each booking's duration free
-  after it. They shape suggestions only; an explicit booking is refused only for a real overlap.
+* Buffers (``planner.advanced``): a share of each bay's capacity of the day (``buffer_percent``, per
+  tenant, a bay may override it) is kept free for walk-ins and overruns. Slot search, the earliest fit
+  and the public page offer only what still leaves the buffer free; staff may still book over it by
+  hand (the day load then shows the bay over its bookable hours). No padding after each booking: the
+  slot grid and the buffer share cover what it was for.
+* Sequences (``planner.advanced``): a booking with ``segments`` holds its bays one after another
+  (diagnostics 30 min, then a lift 90 min); conflicts are checked per segment under the same bay locks.
 """
 from __future__ import annotations
 
@@ -27,13 +32,14 @@ from core.i18n import domain
 from core.models import Tenant, User
 from core.tenancy import current_tenant
 
-from .models import BAY_TYPES, RELEASED_STATUSES, SOURCES, Bay, Booking, BookingBay
+from .models import BAY_TYPES, RELEASED_STATUSES, SOURCES, Bay, Booking, BookingBay, BookingSegment
 from .settings import load_settings
 
 _ = domain("planner").gettext
 
 ADVANCED = "planner.advanced"
 MAX_DURATION_MINUTES = 24 * 60
+MAX_SEGMENTS = 10
 
 # action -> (statuses it applies to, resulting status)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -239,14 +245,30 @@ def overlapping(start: datetime, end: datetime) -> tuple:
             Booking.end_at > start)
 
 
+def segment_overlapping(start: datetime, end: datetime) -> tuple:
+    """Segments overlapping [start, end) (the same narrow range as :func:`overlapping`)."""
+    return (BookingSegment.start_at < end,
+            BookingSegment.start_at > start - timedelta(minutes=MAX_DURATION_MINUTES),
+            BookingSegment.end_at > start)
+
+
 def find_conflict(bay_ids: list[int], start: datetime, end: datetime, exclude_id: int | None = None) -> Booking | None:
+    """The earliest booking holding one of ``bay_ids`` during [start, end): a plain booking over its
+    whole time, a sequential one only during its segments on those bays."""
     on_bays = or_(Booking.bay_id.in_(bay_ids),
                   Booking.id.in_(select(BookingBay.booking_id).where(BookingBay.bay_id.in_(bay_ids))))
-    q = (select(Booking).where(on_bays, *overlapping(start, end), Booking.status.not_in(RELEASED_STATUSES))
+    q = (select(Booking).where(on_bays, *overlapping(start, end), Booking.sequential.is_(False),
+                               Booking.status.not_in(RELEASED_STATUSES))
          .order_by(Booking.start_at).limit(1))
+    in_steps = (select(Booking).join(BookingSegment, BookingSegment.booking_id == Booking.id)
+                .where(BookingSegment.bay_id.in_(bay_ids), *segment_overlapping(start, end),
+                       Booking.status.not_in(RELEASED_STATUSES))
+                .order_by(BookingSegment.start_at).limit(1))
     if exclude_id is not None:
         q = q.where(Booking.id != exclude_id)
-    return db.session.scalars(q).first()
+        in_steps = in_steps.where(Booking.id != exclude_id)
+    found = [b for b in (db.session.scalars(q).first(), db.session.scalars(in_steps).first()) if b is not None]
+    return min(found, key=lambda b: b.start_at) if found else None
 
 
 def conflict_message(other: Booking, tz: ZoneInfo) -> str:
@@ -257,12 +279,14 @@ def conflict_message(other: Booking, tz: ZoneInfo) -> str:
 
 # --- bookings ---------------------------------------------------------------------------------------------
 
-EDITABLE = ("bay_id", "bay_ids", "start", "duration_minutes", "client_name", "client_phone", "vehicle",
+EDITABLE = ("bay_id", "bay_ids", "segments", "start", "duration_minutes", "client_name", "client_phone", "vehicle",
             "client_id", "vehicle_id", "reason", "planned_jobs", "advisor_id", "source")
 
 
 def _snapshot(b: Booking) -> dict:
-    return {"bay_ids": b.bay_ids if b.id else None, "start_at": b.start_at, "duration_minutes": b.duration_minutes,
+    return {"bay_ids": b.bay_ids if b.id else None,
+            "segments": [[seg.bay_id, seg.duration_minutes] for seg in b.segments] if b.sequential else None,
+            "start_at": b.start_at, "duration_minutes": b.duration_minutes,
             "client_name": b.client_name, "client_phone": b.client_phone, "vehicle": b.vehicle,
             "client_id": b.client_id, "vehicle_id": b.vehicle_id, "reason": b.reason,
             "planned_jobs": list(b.planned_jobs or []), "advisor_id": b.advisor_id, "status": b.status,
@@ -329,6 +353,100 @@ def _resolve_bays(data: dict, current: list[int] | None) -> list[int]:
     return ids
 
 
+def _segment_specs(data: dict, booking: Booking | None) -> list[dict] | None:
+    """The steps of a sequential booking (``[{"bay_id" | "bay_type", "duration_minutes"}]``) from
+    ``data``, or the booking's own steps when it is moved as it is; None for a plain booking."""
+    if data.get("segments") is not None:
+        if not current_tenant().has(ADVANCED):
+            raise PlannerError(_("Booking several bays one after another is not in your plan."),
+                               field_name="segments")
+        if data.get("bay_id") is not None or data.get("bay_ids"):
+            raise PlannerError(_("Send either the bays or the segments, not both."), field_name="segments")
+        steps = list(data["segments"])
+        if not 1 <= len(steps) <= MAX_SEGMENTS:
+            raise PlannerError(_("A booking has 1 to %(max)s segments.", max=MAX_SEGMENTS), field_name="segments")
+        for step in steps:
+            if (step.get("bay_id") is None) == (not step.get("bay_type")):
+                raise PlannerError(_("Each segment needs either a bay or a bay type."), field_name="segments")
+            if step.get("bay_type") and step["bay_type"] not in BAY_TYPES:
+                raise PlannerError(_("Unknown bay type."), field_name="segments")
+            minutes = step.get("duration_minutes")
+            if not isinstance(minutes, int) or isinstance(minutes, bool) or not 5 <= minutes <= MAX_DURATION_MINUTES:
+                raise PlannerError(_("Each segment lasts from 5 to %(max)s minutes.", max=MAX_DURATION_MINUTES),
+                                   field_name="segments")
+        return steps
+    if booking is None or not booking.sequential:
+        return None
+    if data.get("bay_id") is not None or data.get("bay_ids"):
+        return None  # the bays given again: a plain booking from now on
+    if data.get("duration_minutes") is not None and int(data["duration_minutes"]) != booking.duration_minutes:
+        raise PlannerError(_("Change the segments to change the length of a booking in a sequence."),
+                           field_name="duration_minutes")
+    return [{"bay_id": seg.bay_id, "duration_minutes": seg.duration_minutes} for seg in booking.segments]
+
+
+def _place_segments(steps: list[dict], start: datetime, tz: ZoneInfo, *,
+                    booking: Booking | None) -> list[tuple[int, datetime, datetime, int]]:
+    """Put the steps one after another from ``start``: a step with a bay type takes the first bay of
+    that type (in the bays' order) that is open and free then. Every bay the steps may use is locked
+    first (in id order, as for plain bookings), so concurrent bookings cannot both see a step free.
+    Returns ``[(bay_id, start, end, minutes)]``; raises 422 outside working time, 409 on a conflict."""
+    types = {step["bay_type"] for step in steps if step.get("bay_type")}
+    wanted = {step["bay_id"] for step in steps if step.get("bay_id") is not None}
+    if types:
+        wanted |= set(db.session.scalars(select(Bay.id).where(Bay.type.in_(types), Bay.active.is_(True))))
+    bays = {b.id: b for b in lock_bays(list(wanted))} if wanted else {}
+    end_all = start + timedelta(minutes=sum(step["duration_minutes"] for step in steps))
+    schedule = Schedule.load(tz, (start.astimezone(tz).date(), end_all.astimezone(tz).date()))
+    exclude_id = booking.id if booking is not None else None
+    held = booking.bay_ids if booking is not None else []
+    placed, cursor = [], start
+    for step in steps:
+        minutes = step["duration_minutes"]
+        until = cursor + timedelta(minutes=minutes)
+        if step.get("bay_id") is not None:
+            bay = bays.get(step["bay_id"])
+            if bay is None or (not bay.active and bay.id not in held):
+                raise PlannerError(_("No such bay."), field_name="segments")
+            check_working_time(schedule, [bay.id], cursor, until)
+            other = find_conflict([bay.id], cursor, until, exclude_id=exclude_id)
+            if other is not None:
+                raise PlannerError(conflict_message(other, tz), 409, conflict=other)
+            chosen = bay
+        else:
+            chosen = None
+            for bay in sorted((b for b in bays.values() if b.type == step["bay_type"] and b.active),
+                              key=lambda b: (b.position, b.id)):
+                if not any(s <= cursor and until <= e for s, e in
+                           schedule.open_intervals(cursor.astimezone(tz).date(), bay.id)):
+                    continue
+                if find_conflict([bay.id], cursor, until, exclude_id=exclude_id) is None:
+                    chosen = bay
+                    break
+            if chosen is None:
+                raise PlannerError(_("No %(type)s bay is free from %(start)s to %(end)s.",
+                                     type=bay_type_label(step["bay_type"]).lower(),
+                                     start=f"{cursor.astimezone(tz):%Y-%m-%d %H:%M}",
+                                     end=f"{until.astimezone(tz):%H:%M}"), 409, field_name="segments")
+        placed.append((chosen.id, cursor, until, minutes))
+        cursor = until
+    return placed
+
+
+def _sync_segments(booking: Booking, placed: list[tuple[int, datetime, datetime, int]]) -> None:
+    """Rewrite the booking's segments in place (by position: no clash on the unique position key)."""
+    current = list(booking.segments)
+    for position, (bay_id, start, end, minutes) in enumerate(placed):
+        if position < len(current):
+            seg = current[position]
+            seg.bay_id, seg.start_at, seg.end_at, seg.duration_minutes = bay_id, start, end, minutes
+        else:
+            booking.segments.append(BookingSegment(position=position, bay_id=bay_id, start_at=start, end_at=end,
+                                                   duration_minutes=minutes))
+    for seg in current[len(placed):]:
+        booking.segments.remove(seg)
+
+
 def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> Booking:
     """Create (``booking`` None) or change a booking from validated ``data``; one transaction with the
     caller's commit. Raises PlannerError (422 bad input / outside hours, 409 overlap or stale version)."""
@@ -340,11 +458,17 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
         raise PlannerError(_("A booking that is %(status)s cannot be changed.", status=status_label(booking.status)),
                            409)
     before = None if creating else _snapshot(booking)
-    bay_ids = _resolve_bays(data, None if creating else booking.bay_ids)
+    steps = _segment_specs(data, booking)
+    if steps is None:
+        bay_ids = _resolve_bays(data, None if creating or booking.sequential else booking.bay_ids)
     start = parse_local(data["start"], tz) if data.get("start") is not None else (None if creating else booking.start_at)
     if start is None:
         raise PlannerError(_("Enter the start time."), field_name="start")
-    duration = int(data.get("duration_minutes") or (0 if creating else booking.duration_minutes))
+    if steps is not None:
+        duration = sum(step["duration_minutes"] for step in steps)
+    else:
+        duration = int(data.get("duration_minutes") or (0 if creating or booking.sequential
+                                                         else booking.duration_minutes))
     if not duration and data.get("planned_jobs"):
         duration = jobs_minutes([str(j) for j in data["planned_jobs"]], data.get("vehicle_id")) or 0
         if not duration:
@@ -362,14 +486,23 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     if "advisor_id" in data:
         _check_advisor(data.get("advisor_id"))
 
-    bays = lock_bays(bay_ids)
-    found = {b.id: b for b in bays}
-    for bay_id in bay_ids:
-        bay = found.get(bay_id)
-        # A bay taken out of service takes no new bookings; those already on it can still be edited.
-        if bay is None or (not bay.active and (creating or bay_id not in booking.bay_ids)):
-            raise PlannerError(_("No such bay."), field_name="bay_id" if len(bay_ids) == 1 else "bay_ids")
-    moved = creating or start != booking.start_at or end != booking.end_at or bay_ids != booking.bay_ids
+    placed = None
+    if steps is not None:
+        unchanged = (not creating and booking.sequential and data.get("segments") is None
+                     and start == booking.start_at)
+        if not unchanged:
+            placed = _place_segments(steps, start, tz, booking=None if creating else booking)
+        bay_ids = list(dict.fromkeys(p[0] for p in placed)) if placed else booking.bay_ids
+    else:
+        bays = lock_bays(bay_ids)
+        found = {b.id: b for b in bays}
+        for bay_id in bay_ids:
+            bay = found.get(bay_id)
+            # A bay taken out of service takes no new bookings; those already on it can still be edited.
+            if bay is None or (not bay.active and (creating or bay_id not in booking.bay_ids)):
+                raise PlannerError(_("No such bay."), field_name="bay_id" if len(bay_ids) == 1 else "bay_ids")
+    moved = steps is None and (creating or booking.sequential or start != booking.start_at
+                               or end != booking.end_at or bay_ids != booking.bay_ids)
     if moved:
         check_working_time(Schedule.load(tz, (start.astimezone(tz).date(),) * 2), bay_ids, start, end)
         other = find_conflict(bay_ids, start, end, exclude_id=None if creating else booking.id)
@@ -399,14 +532,24 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
         booking.planned_jobs = [str(j).strip() for j in data["planned_jobs"] if str(j).strip()]
     if creating and actor is not None and booking.advisor_id is None and "advisor_id" not in data:
         booking.advisor_id = getattr(actor, "id", None)
-    wanted_extra = bay_ids[1:]
-    current_extra = {link.bay_id: link for link in booking.extra_bays}
-    for bay_id, link in current_extra.items():
-        if bay_id not in wanted_extra:
+    if steps is not None:
+        booking.sequential = True
+        for link in list(booking.extra_bays):
             booking.extra_bays.remove(link)
-    for bay_id in wanted_extra:
-        if bay_id not in current_extra:
-            booking.extra_bays.append(BookingBay(bay_id=bay_id))
+        if placed is not None:
+            _sync_segments(booking, placed)
+    else:
+        booking.sequential = False
+        for seg in list(booking.segments):
+            booking.segments.remove(seg)
+        wanted_extra = bay_ids[1:]
+        current_extra = {link.bay_id: link for link in booking.extra_bays}
+        for bay_id, link in current_extra.items():
+            if bay_id not in wanted_extra:
+                booking.extra_bays.remove(link)
+        for bay_id in wanted_extra:
+            if bay_id not in current_extra:
+                booking.extra_bays.append(BookingBay(bay_id=bay_id))
     db.session.flush()
     if creating:
         audit.record("create", booking, changes={k: [None, v] for k, v in _snapshot(booking).items()}, user=actor)
@@ -616,6 +759,11 @@ def bookings_between(start: datetime, end: datetime, *, include_released: bool =
     return list(db.session.scalars(q))
 
 
+def segments_json(b: Booking, tz: ZoneInfo) -> list[dict]:
+    return [{"bay_id": seg.bay_id, "start": local_iso(seg.start_at, tz), "end": local_iso(seg.end_at, tz),
+             "duration_minutes": seg.duration_minutes} for seg in b.segments] if b.sequential else []
+
+
 def booking_json(b: Booking, tz: ZoneInfo) -> dict:
     return {
         "id": b.id, "bay_id": b.bay_id, "bay_ids": b.bay_ids, "start": local_iso(b.start_at, tz),
@@ -623,46 +771,81 @@ def booking_json(b: Booking, tz: ZoneInfo) -> dict:
         "client_phone": b.client_phone, "vehicle": b.vehicle, "client_id": b.client_id, "vehicle_id": b.vehicle_id,
         "reason": b.reason, "planned_jobs": list(b.planned_jobs or []), "advisor_id": b.advisor_id,
         "status": b.status, "source": b.source, "version": b.version, "converted_to": b.converted_to,
+        "segments": segments_json(b, tz),
     }
 
 
 DAY_COLUMNS = (Booking.id, Booking.bay_id, Booking.start_at, Booking.end_at, Booking.duration_minutes,
                Booking.client_name, Booking.client_phone, Booking.vehicle, Booking.client_id, Booking.vehicle_id,
                Booking.reason, Booking.planned_jobs, Booking.advisor_id, Booking.status, Booking.source,
-               Booking.version, Booking.converted_to)
+               Booking.version, Booking.converted_to, Booking.sequential)
+
+
+def buffer_percent_of(bay_percent: int | None, settings: dict) -> int:
+    """A bay's own buffer share, else the shop's."""
+    return settings["buffer_percent"] if bay_percent is None else bay_percent
+
+
+def load_figures(capacity: float, buffer_percent: int, booked: float) -> dict:
+    """The day load of one bay (or the whole shop) from minutes: capacity, the buffer kept free, what
+    is left to book, booked hours and the load in % of capacity; ``into_buffer_hours`` > 0 when staff
+    booked over the bookable hours (allowed by hand, never offered by slot search)."""
+    buffer = capacity * buffer_percent / 100
+    bookable = capacity - buffer
+    hours = lambda minutes: round(minutes / 60, 2)  # noqa: E731
+    return {"capacity_hours": hours(capacity), "buffer_percent": buffer_percent, "buffer_hours": hours(buffer),
+            "bookable_hours": hours(bookable), "booked_hours": hours(booked),
+            "free_hours": hours(max(bookable - booked, 0)), "into_buffer_hours": hours(max(booked - bookable, 0)),
+            "percent": round(100 * booked / capacity) if capacity else None}
 
 
 def day_view(day: date, *, with_load: bool) -> dict:
-    """Bays, the day's bookings (all states), opening hours per bay and, with ``with_load``, capacity
-    vs booked hours per bay. The hot read of the planner: plain column rows instead of ORM objects and
-    one query for the further bays of multi-bay jobs (see bench/planner_day.py)."""
+    """Bays, the day's bookings (all states), opening hours per bay and, with ``with_load``, the load
+    per bay and for the day (:func:`load_figures`). The hot read of the planner: plain column rows
+    instead of ORM objects, one query for the further bays of multi-bay jobs and (only when the day
+    has sequential bookings) one for their segments (see bench/planner_day.py)."""
     tz = tenant_zone()
     start, end = day_range_utc(day, tz)
-    bays = db.session.execute(select(Bay.id, Bay.name, Bay.type).where(Bay.active.is_(True))
+    bay_columns = (Bay.id, Bay.name, Bay.type, Bay.buffer_percent)
+    bays = db.session.execute(select(*bay_columns).where(Bay.active.is_(True))
                               .order_by(Bay.position, Bay.id)).all()
     rows = db.session.execute(select(*DAY_COLUMNS).where(*overlapping(start, end))
                               .order_by(Booking.start_at, Booking.id)).all()
     extra: dict[int, list[int]] = {}
+    steps: dict[int, list] = {}
     if rows:
         # A join on the same range rather than IN (ids): no per-id bind parameters to build.
         for booking_id, bay_id in db.session.execute(
                 select(BookingBay.booking_id, BookingBay.bay_id).join(Booking, Booking.id == BookingBay.booking_id)
                 .where(*overlapping(start, end)).order_by(BookingBay.bay_id)):
             extra.setdefault(booking_id, []).append(bay_id)
-    shown = {b.id for b in bays}
-    missing = {r.bay_id for r in rows if r.bay_id not in shown} | {i for ids in extra.values() for i in ids
-                                                                   if i not in shown}
-    if missing:  # a bay out of service still shows on the days it has bookings
-        bays += db.session.execute(select(Bay.id, Bay.name, Bay.type).where(Bay.id.in_(missing))
-                                   .order_by(Bay.position, Bay.id)).all()
+    if any(r.sequential for r in rows):
+        for seg in db.session.execute(
+                select(BookingSegment.booking_id, BookingSegment.bay_id, BookingSegment.start_at,
+                       BookingSegment.end_at, BookingSegment.duration_minutes)
+                .join(Booking, Booking.id == BookingSegment.booking_id)
+                .where(*overlapping(start, end)).order_by(BookingSegment.booking_id, BookingSegment.position)):
+            steps.setdefault(seg.booking_id, []).append(seg)
     bookings = []
     for r in rows:
         item = r._asdict()
-        item["bay_ids"] = [r.bay_id, *extra.get(r.id, ())]
+        if r.sequential:
+            item["bay_ids"] = list(dict.fromkeys(seg.bay_id for seg in steps.get(r.id, ())))
+            item["segments"] = [{"bay_id": seg.bay_id, "start": local_iso(seg.start_at, tz),
+                                 "end": local_iso(seg.end_at, tz), "duration_minutes": seg.duration_minutes}
+                                for seg in steps.get(r.id, ())]
+        else:
+            item["bay_ids"] = [r.bay_id, *extra.get(r.id, ())]
+            item["segments"] = []
         item["start"] = local_iso(item.pop("start_at"), tz)
         item["end"] = local_iso(item.pop("end_at"), tz)
         item["planned_jobs"] = list(r.planned_jobs or [])
         bookings.append(item)
+    shown = {b.id for b in bays}
+    missing = {i for item in bookings for i in item["bay_ids"] if i not in shown}
+    if missing:  # a bay out of service still shows on the days it has bookings
+        bays += db.session.execute(select(*bay_columns).where(Bay.id.in_(missing))
+                                   .order_by(Bay.position, Bay.id)).all()
     schedule = Schedule.load(tz, (day, day))
     opening = {b.id: schedule.open_intervals(day, b.id) for b in bays}
     out = {
@@ -674,21 +857,38 @@ def day_view(day: date, *, with_load: bool) -> dict:
         "assignments": _day_assignments(day),
     }
     if with_load:
+        settings = load_settings(tenant_row())
         booked = {b.id: 0.0 for b in bays}
-        for r, item in zip(rows, bookings):
+
+        def add(bay_id, s, e):
+            if bay_id in booked:
+                booked[bay_id] += max((min(e, end) - max(s, start)).total_seconds() / 60, 0)
+
+        for r in rows:
             if r.status in RELEASED_STATUSES:
                 continue
-            minutes = (min(r.end_at, end) - max(r.start_at, start)).total_seconds() / 60
-            for bay_id in item["bay_ids"]:
-                if bay_id in booked:
-                    booked[bay_id] += minutes
-        load = []
+            if r.sequential:
+                for seg in steps.get(r.id, ()):
+                    add(seg.bay_id, seg.start_at, seg.end_at)
+            else:
+                for bay_id in (r.bay_id, *extra.get(r.id, ())):
+                    add(bay_id, r.start_at, r.end_at)
+        load, totals = [], [0.0, 0.0, 0.0]
         for b in bays:
             capacity = sum((e - s).total_seconds() // 60 for s, e in opening[b.id])
-            load.append({"bay_id": b.id, "capacity_hours": round(capacity / 60, 2),
-                         "booked_hours": round(booked[b.id] / 60, 2),
-                         "percent": round(100 * booked[b.id] / capacity) if capacity else None})
+            percent = buffer_percent_of(b.buffer_percent, settings)
+            load.append({"bay_id": b.id, **load_figures(capacity, percent, booked[b.id])})
+            totals[0] += capacity
+            totals[1] += capacity * percent / 100
+            totals[2] += booked[b.id]
         out["load"] = load
+        total = load_figures(totals[0], 0, totals[2])
+        # The shop's buffer is the sum of the bays' (their shares may differ).
+        total.update(buffer_percent=round(100 * totals[1] / totals[0]) if totals[0] else settings["buffer_percent"],
+                     buffer_hours=round(totals[1] / 60, 2), bookable_hours=round((totals[0] - totals[1]) / 60, 2),
+                     free_hours=round(sum(item["free_hours"] for item in load), 2),
+                     into_buffer_hours=round(sum(item["into_buffer_hours"] for item in load), 2))
+        out["load_total"] = total
     return out
 
 
@@ -701,17 +901,60 @@ def _day_assignments(day: date) -> list[dict]:
 
 @dataclass
 class Slot:
+    """A start time that fits: the bays free for the whole job, or (a sequence) the bay of each
+    segment with its times."""
+
     start: datetime
     end: datetime
     bay_ids: list[int]
+    segments: list[tuple[int, datetime, datetime]] = field(default_factory=list)
+
+
+def slot_json(slot: Slot, tz: ZoneInfo) -> dict:
+    out = {"start": local_iso(slot.start, tz), "end": local_iso(slot.end, tz), "bay_ids": slot.bay_ids}
+    if slot.segments:
+        out["segments"] = [{"bay_id": bay_id, "start": local_iso(s, tz), "end": local_iso(e, tz),
+                            "duration_minutes": int((e - s).total_seconds() // 60)} for bay_id, s, e in slot.segments]
+    return out
+
+
+def _day_state(day: date, bays: list[Bay], schedule: Schedule, settings: dict,
+               use_buffer: bool) -> tuple[dict[int, list[Interval]], dict[int, float]]:
+    """Per bay: the times it is held on ``day`` (plain bookings whole, sequences by segment; those of
+    the day before may reach into it) and the minutes still bookable without eating into its buffer
+    (infinite without buffers)."""
+    day_start, day_end = day_range_utc(day, schedule.tz)
+    busy: dict[int, list[Interval]] = {b.id: [] for b in bays}
+    booked: dict[int, float] = {b.id: 0.0 for b in bays}
+    if bays:
+        for bk in bookings_between(day_start - timedelta(days=1), day_end + timedelta(days=1)):
+            for bay_id in bk.bay_ids:
+                if bay_id not in busy:
+                    continue
+                for s, e in bk.spans_on(bay_id):
+                    busy[bay_id].append((s, e))
+                    booked[bay_id] += max((min(e, day_end) - max(s, day_start)).total_seconds() / 60, 0)
+    room: dict[int, float] = {}
+    for b in bays:
+        if not use_buffer:
+            room[b.id] = math.inf
+            continue
+        capacity = schedule.capacity_minutes(day, b.id)
+        bookable = capacity * (1 - buffer_percent_of(b.buffer_percent, settings) / 100)
+        room[b.id] = bookable - booked[b.id]
+    return busy, room
+
+
+def _fits_room(room: float, minutes: float) -> bool:
+    return minutes <= room + 1e-6
 
 
 def free_slots(day: date, duration: int, *, bay_type: str | None = None, bays: list[Bay] | None = None,
                schedule: Schedule | None = None, settings: dict | None = None, now: datetime | None = None,
                use_buffer: bool | None = None, skill: str | None = None) -> list[Slot]:
     """Start times on ``day`` (on the tenant's slot grid, counted from each opening) where a booking of
-    ``duration`` minutes fits on at least one bay: inside one open interval, clear of other bookings
-    (each padded by the buffer when buffers apply, and the new one too), not in the past. With
+    ``duration`` minutes fits on at least one bay: inside one open interval, clear of other bookings,
+    not in the past and (``planner.advanced``) leaving the bay's buffer share of the day free. With
     ``skill``, only bays whose technician assigned that day has the skill count."""
     tz = tenant_zone()
     settings = settings or load_settings(tenant_row())
@@ -721,30 +964,72 @@ def free_slots(day: date, duration: int, *, bay_type: str | None = None, bays: l
         bays = skilled_bays(day, bays, skill)
     if use_buffer is None:
         use_buffer = current_tenant().has(ADVANCED)
-    buffer_percent = settings["buffer_percent"] if use_buffer else 0
     step = timedelta(minutes=settings["slot_minutes"])
     need = timedelta(minutes=duration)
-    pad = timedelta(minutes=math.ceil(duration * buffer_percent / 100))
     now = now or datetime.now(timezone.utc)
-    day_start, day_end = day_range_utc(day, tz)
-    busy: dict[int, list[Interval]] = {b.id: [] for b in bays}
-    if bays:
-        # Bookings padded by their own buffer; those of the previous day may reach into this one.
-        for bk in bookings_between(day_start - timedelta(days=1), day_end + timedelta(days=1)):
-            bk_pad = timedelta(minutes=math.ceil(bk.duration_minutes * buffer_percent / 100))
-            for bay_id in bk.bay_ids:
-                if bay_id in busy:
-                    busy[bay_id].append((bk.start_at, bk.end_at + bk_pad))
+    busy, room = _day_state(day, bays, schedule, settings, use_buffer)
     by_start: dict[datetime, list[int]] = {}
     for bay in bays:
+        if not _fits_room(room[bay.id], duration):
+            continue
         for open_start, open_end in schedule.open_intervals(day, bay.id):
             candidate = open_start
             while candidate + need <= open_end:
-                span_end = candidate + need + pad
+                span_end = candidate + need
                 if candidate >= now and not any(s < span_end and candidate < e for s, e in busy[bay.id]):
                     by_start.setdefault(candidate, []).append(bay.id)
                 candidate += step
     return [Slot(s, s + need, ids) for s, ids in sorted(by_start.items())]
+
+
+def _step_bays(step: dict, bays: list[Bay]) -> list[Bay]:
+    if step.get("bay_id") is not None:
+        return [b for b in bays if b.id == step["bay_id"]]
+    return [b for b in bays if b.type == step["bay_type"]]
+
+
+def chain_slots(day: date, steps: list[dict], *, schedule: Schedule | None = None, settings: dict | None = None,
+                now: datetime | None = None, use_buffer: bool | None = None) -> list[Slot]:
+    """Start times on ``day`` where the ``steps`` (``{"bay_id" | "bay_type", "duration_minutes"}``) fit
+    one after another: each on the first bay of its kind that is open, free and (with buffers) still
+    has room for it. The start times are the first step's bays' slot grid."""
+    tz = tenant_zone()
+    settings = settings or load_settings(tenant_row())
+    schedule = schedule or Schedule.load(tz)
+    if use_buffer is None:
+        use_buffer = current_tenant().has(ADVANCED)
+    bays = active_bays()
+    choices = [_step_bays(step, bays) for step in steps]
+    used = {b.id: b for group in choices for b in group}
+    busy, room = _day_state(day, list(used.values()), schedule, settings, use_buffer)
+    step_len = timedelta(minutes=settings["slot_minutes"])
+    now = now or datetime.now(timezone.utc)
+    starts: set[datetime] = set()
+    for bay in choices[0] if choices else ():
+        for open_start, open_end in schedule.open_intervals(day, bay.id):
+            candidate = open_start
+            while candidate < open_end:
+                if candidate >= now:
+                    starts.add(candidate)
+                candidate += step_len
+    opening = {bay_id: schedule.open_intervals(day, bay_id) for bay_id in used}
+    out = []
+    for start in sorted(starts):
+        cursor, taken, placed = start, {}, []
+        for step, group in zip(steps, choices):
+            until = cursor + timedelta(minutes=step["duration_minutes"])
+            bay = next((b for b in group
+                        if any(s <= cursor and until <= e for s, e in opening[b.id])
+                        and not any(s < until and cursor < e for s, e in busy[b.id])
+                        and _fits_room(room[b.id] - taken.get(b.id, 0), step["duration_minutes"])), None)
+            if bay is None:
+                break
+            taken[bay.id] = taken.get(bay.id, 0) + step["duration_minutes"]
+            placed.append((bay.id, cursor, until))
+            cursor = until
+        else:
+            out.append(Slot(start, cursor, list(dict.fromkeys(p[0] for p in placed)), placed))
+    return out
 
 
 def skilled_bays(day: date, bays: list[Bay], skill: str) -> list[Bay]:
@@ -756,32 +1041,46 @@ def skilled_bays(day: date, bays: list[Bay], skill: str) -> list[Bay]:
     return [b for b in bays if staffed.get((day, b.id)) in skilled]
 
 
-def earliest_fit(duration: int, *, bay_type: str | None = None, from_day: date | None = None,
-                 days: int = 60, now: datetime | None = None, skill: str | None = None) -> tuple[date, Slot] | None:
-    """The first day (from ``from_day``, at most ``days`` ahead) with a free slot; its earliest slot.
-    With ``skill``, only bays whose technician assigned that day has the skill count."""
+def earliest_fits(duration: int | None = None, *, steps: list[dict] | None = None, bay_type: str | None = None,
+                  from_day: date | None = None, days: int = 60, now: datetime | None = None,
+                  skill: str | None = None, limit: int = 5) -> list[tuple[date, Slot]]:
+    """The ``limit`` earliest start times (from ``from_day``, at most ``days`` ahead) where the job fits:
+    ``duration`` minutes on one bay (of ``bay_type``; with ``skill``, only bays whose technician that
+    day has it), or a chain of ``steps`` one after another. Buffers apply (``planner.advanced``)."""
     tz = tenant_zone()
     now = now or datetime.now(timezone.utc)
     day = from_day or now.astimezone(tz).date()
     settings = load_settings(tenant_row())
     schedule = Schedule.load(tz)
-    bays = active_bays(bay_type)
+    bays = active_bays(bay_type) if steps is None else []
     staffed = None
-    if skill:
+    if skill and steps is None:
         from .staffing import assignments_between, skilled_users
 
         skilled = skilled_users(skill)
         staffed = {key: user_id for key, user_id in
                    assignments_between(day, day + timedelta(days=days)).items() if user_id in skilled}
+    found: list[tuple[date, Slot]] = []
     for offset in range(days):
         current = day + timedelta(days=offset)
-        day_bays = bays if staffed is None else [b for b in bays if (current, b.id) in staffed]
-        if not day_bays:
-            continue
-        slots = free_slots(current, duration, bays=day_bays, schedule=schedule, settings=settings, now=now)
-        if slots:
-            return current, slots[0]
-    return None
+        if steps is not None:
+            slots = chain_slots(current, steps, schedule=schedule, settings=settings, now=now)
+        else:
+            day_bays = bays if staffed is None else [b for b in bays if (current, b.id) in staffed]
+            if not day_bays:
+                continue
+            slots = free_slots(current, duration, bays=day_bays, schedule=schedule, settings=settings, now=now)
+        found.extend((current, slot) for slot in slots[:limit - len(found)])
+        if len(found) >= limit:
+            break
+    return found
+
+
+def earliest_fit(duration: int, *, bay_type: str | None = None, from_day: date | None = None,
+                 days: int = 60, now: datetime | None = None, skill: str | None = None) -> tuple[date, Slot] | None:
+    """The first of :func:`earliest_fits`."""
+    found = earliest_fits(duration, bay_type=bay_type, from_day=from_day, days=days, now=now, skill=skill, limit=1)
+    return found[0] if found else None
 
 
 def arrivals(day: date) -> list[Booking]:

@@ -17,9 +17,10 @@ class PlannerSettingsSchema(Schema):
 
     slot_minutes = fields.Integer(load_default=30, validate=validate.OneOf([15, 30, 60]),
                                   metadata={"title": _l("Slot length, minutes")})
-    # planner.advanced: extra time kept free after each booking, as a share of its duration.
-    buffer_percent = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100),
-                                    metadata={"title": _l("Buffer after each booking, %")})
+    # planner.advanced: the share of each bay's capacity of the day kept free for walk-ins and overruns
+    # (slot search, the earliest fit and the online page leave it free; a bay may override it).
+    buffer_percent = fields.Integer(load_default=0, validate=validate.Range(min=0, max=90),
+                                    metadata={"title": _l("Capacity kept free for walk-ins and overruns, %")})
     # The public booking page (planner.online_booking).
     online_enabled = fields.Boolean(load_default=True, metadata={"title": _l("Online booking page is open")})
     online_name = fields.String(load_default="", validate=validate.Length(max=200),

@@ -105,21 +105,22 @@ def _grid(day: date, bays: list[Bay], bookings: list[Booking], schedule: service
     while cursor < last:
         rows_at.append(cursor)
         cursor += timedelta(minutes=step)
-    placed: set[tuple[int, int]] = set()
+    placed: set[tuple] = set()
     rows = []
     for index, at in enumerate(rows_at):
         row_end = at + timedelta(minutes=step)
         cells = []
         for bay in bays:
-            here = [bk for bk in bookings if bay.id in bk.bay_ids and bk.start_at < row_end and bk.end_at > at]
+            # A sequence holds each bay only during its segments there (Booking.spans_on).
+            here = [(bk, s, e) for bk in bookings for s, e in bk.spans_on(bay.id) if s < row_end and e > at]
             if here:
-                bk = here[0]
-                if (bk.id, bay.id) in placed:
+                bk, held_from, held_until = here[0]
+                if (bk.id, bay.id, held_from) in placed:
                     cells.append(("covered",))
                     continue
-                placed.add((bk.id, bay.id))
-                span = sum(1 for r in rows_at[index:] if r < bk.end_at)
-                cells.append(("booking", bk, max(span, 1), here[1:]))
+                placed.add((bk.id, bay.id, held_from))
+                span = sum(1 for r in rows_at[index:] if r < held_until)
+                cells.append(("booking", bk, max(span, 1), [h[0] for h in here[1:]]))
             elif any(s <= at and row_end <= e for s, e in opening[bay.id]):
                 cells.append(("free", service.local_iso(at, tz)[:16]))
             else:

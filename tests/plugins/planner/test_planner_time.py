@@ -43,7 +43,9 @@ def test_the_night_of_the_clock_change(app, shop, api, book, set_hours):
     day = client.get(f"/api/v1/planner/day?date={BERLIN_DST_SUNDAY}").json
     assert [x["id"] for x in day["bookings"]] == [b["id"]]
     # Local 01:00-05:00 that night is three real hours.
-    assert day["load"] == [{"bay_id": s.bays["Lift 1"], "capacity_hours": 3.0, "booked_hours": 1.0, "percent": 33}]
+    assert day["load"] == [{"bay_id": s.bays["Lift 1"], "capacity_hours": 3.0, "buffer_percent": 0, "buffer_hours": 0.0,
+                            "bookable_hours": 3.0, "booked_hours": 1.0, "free_hours": 2.0, "into_buffer_hours": 0.0,
+                            "percent": 33}]
     client.post(f"/api/v1/planner/bookings/{b['id']}/cancel")
     slots = client.get(f"/api/v1/planner/slots?date={BERLIN_DST_SUNDAY}&duration=60").json["slots"]
     assert [x["start"] for x in slots] == [
@@ -78,30 +80,74 @@ def _settings(app, s, **values):
         db.session.commit()
 
 
-def test_buffers_keep_time_free_after_bookings_with_advanced_only(app, shop, api, book):
-    for tier, expected in (("free", ["09:00", "11:00", "11:30"]), ("specialist", ["11:30"])):
-        s = shop(tier=tier)
-        _settings(app, s, buffer_percent=50)
+def test_the_buffer_keeps_a_share_of_the_day_free_with_advanced_only(app, shop, api, book, set_hours):
+    """Mon 9-13 is 4 hours; 25% kept free leaves 3 bookable hours. An empty day keeps the hour free too."""
+    for tier in ("free", "specialist"):
+        s = shop(tier=tier, bays=(("Alignment", "alignment"),))
+        set_hours(s, {0: ("09:00", "13:00")})
+        _settings(app, s, buffer_percent=25)
         client = api(s)
-        assert book(client, s.bays["Alignment"], f"{MONDAY}T10:00", 60).status_code == 201
-        slots = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=alignment").json["slots"]
-        # Free tier: no buffers. Specialist: 50% after the 10:00-11:00 job (to 11:30) and after the new
-        # one, so 09:00 (+30 min buffer reaches 10:30) does not fit either.
-        assert [x["start"][11:16] for x in slots][:len(expected)] == expected, tier
+        url = f"/api/v1/planner/slots?date={MONDAY}&duration=60&bay_type=alignment"
+        assert len(client.get(url).json["slots"]) == 7  # 09:00..12:00 every 30 min, the buffer or not
+        four_hours = client.get(url.replace("duration=60", "duration=240")).json["slots"]
+        assert len(four_hours) == (1 if tier == "free" else 0), tier  # the whole day would eat the buffer
+        if tier == "free":
+            assert "load" not in client.get(f"/api/v1/planner/day?date={MONDAY}").json
+            continue
+        assert book(client, s.bays["Alignment"], f"{MONDAY}T09:00", 120).status_code == 201
+        # One bookable hour left: a 60-minute job still fits, a 90-minute one would eat the buffer.
+        assert [x["start"][11:16] for x in client.get(url).json["slots"]] == ["11:00", "11:30", "12:00"]
+        assert client.get(url.replace("duration=60", "duration=90")).json["slots"] == []
+        # Staff may still book over the buffer by hand; the load shows it.
+        assert book(client, s.bays["Alignment"], f"{MONDAY}T11:00", 120).status_code == 201
+        load = client.get(f"/api/v1/planner/day?date={MONDAY}").json
+        assert load["load"][0] == {"bay_id": s.bays["Alignment"], "capacity_hours": 4.0, "buffer_percent": 25,
+                                   "buffer_hours": 1.0, "bookable_hours": 3.0, "booked_hours": 4.0,
+                                   "free_hours": 0.0, "into_buffer_hours": 1.0, "percent": 100}
+        assert load["load_total"]["into_buffer_hours"] == 1.0
 
 
-def test_earliest_fit_across_days(app, shop, api, book):
+def test_a_bay_can_keep_its_own_buffer_share(app, shop, api, set_hours, in_tenant):
+    from plugins.planner.models import Bay
+
+    s = shop(tier="specialist", bays=(("Lift 1", "lift"), ("Lift 2", "lift")))
+    set_hours(s, {0: ("09:00", "13:00")})
+    _settings(app, s, buffer_percent=50)
+    with in_tenant(s) as session:
+        session.get(Bay, s.bays["Lift 2"]).buffer_percent = 0  # the walk-in lift is Lift 1
+        session.commit()
+    client = api(s)
+    slots = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=180").json["slots"]
+    assert [(x["start"][11:16], x["bay_ids"]) for x in slots] == [("09:00", [s.bays["Lift 2"]]),
+                                                                   ("09:30", [s.bays["Lift 2"]]),
+                                                                   ("10:00", [s.bays["Lift 2"]])]
+    day = client.get(f"/api/v1/planner/day?date={MONDAY}").json
+    assert [(x["buffer_hours"], x["bookable_hours"]) for x in day["load"]] == [(2.0, 2.0), (0.0, 4.0)]
+    total = day["load_total"]
+    assert (total["capacity_hours"], total["buffer_hours"], total["bookable_hours"], total["buffer_percent"],
+            total["booked_hours"]) == (8.0, 2.0, 6.0, 25, 0.0)
+
+
+def test_earliest_fits_across_days_leave_the_buffer_free(app, shop, api, book):
     s = shop(tier="specialist")
-    _settings(app, s, buffer_percent=10)
+    _settings(app, s, buffer_percent=10)  # Mon-Fri 9-19: one hour of ten kept free
     client = api(s)
     book(client, s.bays["Alignment"], f"{MONDAY}T09:00", 600)  # all Monday
-    book(client, s.bays["Alignment"], "2030-03-26T09:00", 180)  # Tuesday 9-12 (+18 min buffer)
+    book(client, s.bays["Alignment"], "2030-03-26T09:00", 360)  # Tuesday 9-15: 3 bookable hours left
     r = client.get(f"/api/v1/planner/earliest?duration=120&bay_type=alignment&from={MONDAY}")
     assert r.status_code == 200
-    assert r.json["slot"] == {"start": "2030-03-26T12:30+03:00", "end": "2030-03-26T14:30+03:00",
-                              "bay_ids": [s.bays["Alignment"]]}
+    assert r.json["slots"][0] == {"date": "2030-03-26", "start": "2030-03-26T15:00+03:00",
+                              "end": "2030-03-26T17:00+03:00", "bay_ids": [s.bays["Alignment"]]}
+    assert r.json["slot"] == {k: v for k, v in r.json["slots"][0].items() if k != "date"}
+    assert [x["start"] for x in r.json["slots"]] == ["2030-03-26T15:00+03:00", "2030-03-26T15:30+03:00",
+                                                     "2030-03-26T16:00+03:00", "2030-03-26T16:30+03:00",
+                                                     "2030-03-26T17:00+03:00"]
+    # A 4-hour job would eat into Tuesday's buffer: Wednesday.
+    four = client.get(f"/api/v1/planner/earliest?duration=240&bay_type=alignment&from={MONDAY}&limit=1").json
+    assert [x["start"] for x in four["slots"]] == ["2030-03-27T09:00+03:00"]
     none = client.get(f"/api/v1/planner/earliest?duration=900&bay_type=alignment&from={MONDAY}&days=5")
-    assert none.json["slot"] is None
+    assert none.json == {"slot": None, "slots": []}
+    assert client.get(f"/api/v1/planner/earliest?duration=60&limit=50").status_code == 422
 
 
 def test_a_bay_can_have_hours_of_its_own(app, shop, api, book, in_tenant):

@@ -114,6 +114,21 @@ def _vehicle_payload(row: dict, errors: dict) -> dict:
     return payload
 
 
+def _odometer(row: dict, errors: dict) -> int | None:
+    """The row's ``odometer`` as an int (``45 000`` and a spreadsheet's ``45000.0`` too), or None; a bad
+    value goes into ``errors`` in the validation pass, so that the report lists every bad row."""
+    from .schemas import MAX_ODOMETER
+
+    raw = _opt(row, "odometer")
+    if raw is None:
+        return None
+    text = re.sub(r"[\s\u00a0]", "", raw)
+    if re.fullmatch(r"\d+(\.0+)?", text) and int(text.split(".")[0]) <= MAX_ODOMETER:
+        return int(text.split(".")[0])
+    errors["odometer"] = [_("Mileage is a whole number from 0 to %(max)s.", max=MAX_ODOMETER)]
+    return None
+
+
 def _file_keys(kind: str, payload: dict) -> list[tuple[str, str]]:
     """The keys that must be unique within one file (checked even when the row has other errors)."""
     if kind == "vehicles":
@@ -137,6 +152,8 @@ def import_file(kind: str, filename: str, content: bytes, user=None) -> dict:
     for row in rows:
         errors: dict = {}
         payload = _client_payload(row) if kind == "clients" else _vehicle_payload(row, errors)
+        if kind == "vehicles":
+            row["_odometer"] = _odometer(row, errors)
         try:
             data = schema.load(payload)
         except ValidationError as exc:
@@ -163,12 +180,8 @@ def import_file(kind: str, filename: str, content: bytes, user=None) -> dict:
         db.session.add(obj)
         db.session.flush()
         created.append(obj.id)
-        if kind == "vehicles" and _opt(row, "odometer"):
-            try:
-                add_reading(obj, int(row["odometer"]), source="import", user=user)
-            except ValueError:
-                raise ImportRejected(_l("%(n)s row(s) have errors; nothing was imported.", n=1), [
-                    {"row": row["_row"], "errors": {"odometer": [_("Enter the mileage as a whole number.")]}}]) from None
+        if kind == "vehicles" and row.get("_odometer") is not None:
+            add_reading(obj, row["_odometer"], source="import", user=user)
     audit.record("import", None, user=user, object_type=f"crm_{kind}",
                  changes={"file": [None, filename], "created": [None, created]})
     return {"created": len(created), "ids": created}

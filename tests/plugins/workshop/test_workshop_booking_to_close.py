@@ -137,7 +137,7 @@ def test_a_third_party_plugin_vetoes_and_reacts_to_the_close(make_shop, app):
     # The parts are not issued: the close is refused with the plugin's message, nothing changes.
     r = shop.api.post(f"{API}/work-orders/{wo['id']}/transitions/close", json={})
     body = r.get_json()
-    assert r.status_code == 422, body
+    assert r.status_code == 422 and body["error"] == "vetoed", body
     assert "Parts not issued from stock: Амортизатор передний" in body["message"]
     after = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()
     assert (after["state"], after["version"], after["closed_at"]) == ("done", wo["version"], None)

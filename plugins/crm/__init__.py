@@ -37,12 +37,12 @@ _READ = _ALL + ("technician", "cashier", "accountant")
 
 @hookimpl
 def register_models():
-    from . import indexing  # noqa: F401 - installs the session hooks that keep search keys right
+    from . import forecasts, indexing  # noqa: F401 - install the session hooks that keep search keys and forecasts right
     from . import mailings, messages, reminders, reviews, segments, spend, tasks, visit_index
     from .models import ALL_MODELS
 
     return (ALL_MODELS + reminders.MODELS + messages.MODELS + segments.MODELS + reviews.MODELS + mailings.MODELS
-            + spend.MODELS + tasks.MODELS + visit_index.MODELS)
+            + spend.MODELS + tasks.MODELS + visit_index.MODELS + forecasts.MODELS)
 
 
 @hookimpl
@@ -231,13 +231,16 @@ def register_jobs():
 
     from core.jobs import Job
 
+    from .forecasts import refresh_job
     from .messages import send_job
     from .visit_index import MAX_AGE, index_job
 
     return [Job("crm.send_messages", send_job, feature=BASIC, schedule=timedelta(minutes=1),
                 title=_l("Send queued messages to clients")),
             Job("crm.index_visits", index_job, feature=BASIC, schedule=MAX_AGE,
-                title=_l("Index client visits for the client filters"))]
+                title=_l("Index client visits for the client filters")),
+            Job("crm.refresh_forecasts", refresh_job, feature=BASIC, schedule=timedelta(days=1),
+                title=_l("Recompute when each car's maintenance is due"))]
 
 
 @hookimpl

@@ -1,0 +1,200 @@
+"""Stored reminder forecasts: the due-soon list as one indexed query instead of a forecast of every car.
+
+A car's forecast (:func:`plugins.crm.reminders.vehicle_reminders`) depends on its make and model, its
+odometer readings, when each service was last done (typed in, or found in a manual service-book entry)
+and the shop's interval catalog; it does not depend on today's date (only the status does: overdue or
+due soon, decided when the list is read). So it is computed when one of those changes, not when the
+list is opened: :class:`ReminderForecast` keeps one row per car and service code with its due date,
+and the list reads ``due_on <= today + N days`` through the ``(tenant_id, due_on)`` index.
+
+Whoever writes (API, pages, importer, the workshop closing an order), the session's ``after_flush``
+notes the cars touched and ``before_commit`` recomputes them in the same transaction; a change of the
+interval catalog recomputes every car of the shop. Rows written around the ORM (bulk loads such as the
+bench's generator) are caught up by :func:`refresh_all`: the job ``crm.refresh_forecasts`` runs it
+nightly, and ``garage jobs run crm.refresh_forecasts`` at once.
+
+Measured (bench/crm_reminders.py): see the figures in that module.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, and_, delete, event, or_, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import GarageSession, TenantScoped, db
+
+from .models import Client, OdometerReading, ServiceEntry, Vehicle
+
+BATCH = 500
+DIRTY = "crm_forecast_dirty"  # session.info key: {tenant_id: set of vehicle ids, or None for "all cars"}
+
+
+class ReminderForecast(TenantScoped, db.Model):
+    """When service ``code`` is next due on a car (see the module's docstring)."""
+
+    __tablename__ = "crm_reminder_forecast"
+    __table_args__ = (Index(None, "tenant_id", "due_on"), Index(None, "tenant_id", "vehicle_id", "code", unique=True))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("crm_vehicle.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    interval_id: Mapped[int] = mapped_column(ForeignKey("crm_service_interval.id", ondelete="CASCADE"))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    due_km: Mapped[int | None] = mapped_column(Integer)
+    due_by: Mapped[str | None] = mapped_column(String(4))
+    due_key: Mapped[str] = mapped_column(String(40))  # which occurrence: see reminders.due_key
+    last_done_on: Mapped[date | None] = mapped_column(Date)
+    last_done_km: Mapped[int | None] = mapped_column(Integer)
+    last_done_source: Mapped[str] = mapped_column(String(20))
+    # What "km by today" is projected from: the last trusted reading and the daily mileage (m/day, exact).
+    last_km: Mapped[int | None] = mapped_column(Integer)
+    last_read_on: Mapped[date | None] = mapped_column(Date)
+    daily_m: Mapped[int | None] = mapped_column(Integer)
+
+
+MODELS = [ReminderForecast]
+
+
+# --- keeping the rows right -------------------------------------------------------------------------
+
+
+def _note(session, tenant_id: int | None, vehicle_id: int | None) -> None:
+    if tenant_id is None:
+        return
+    dirty = session.info.setdefault(DIRTY, {})
+    if vehicle_id is None:
+        dirty[tenant_id] = None  # every car of the shop
+    elif dirty.get(tenant_id, set()) is not None:
+        dirty.setdefault(tenant_id, set()).add(vehicle_id)
+
+
+@event.listens_for(GarageSession, "after_flush")
+def _collect(session, flush_context):
+    from .reminders import ServiceDone, ServiceInterval
+
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, (OdometerReading, ServiceDone, ServiceEntry)):
+            _note(session, obj.tenant_id, obj.vehicle_id)
+        elif isinstance(obj, Vehicle):
+            if obj in session.new or session.is_modified(obj):
+                _note(session, obj.tenant_id, obj.id)
+        elif isinstance(obj, ServiceInterval):
+            _note(session, obj.tenant_id, None)
+
+
+@event.listens_for(GarageSession, "before_commit")
+def _refresh_noted(session):
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import get_tenant_id, tenant_context
+
+    for _round in range(3):  # refreshing flushes; what that flush notes is done in the next round
+        session.flush()  # before_commit comes before the commit's own flush: note its changes first
+        dirty = session.info.pop(DIRTY, None)
+        if not dirty:
+            return
+        for tenant_id, vehicle_ids in dirty.items():
+            if get_tenant_id() == tenant_id:
+                _refresh(vehicle_ids)
+            else:
+                with tenant_context(tenant_info(session.get(Tenant, tenant_id))):
+                    _refresh(vehicle_ids)
+
+
+@event.listens_for(GarageSession, "after_rollback")
+def _forget(session):
+    session.info.pop(DIRTY, None)
+
+
+def _refresh(vehicle_ids: set[int] | None) -> None:
+    if vehicle_ids is None:
+        refresh_all()
+    else:
+        refresh(sorted(vehicle_ids))
+
+
+def refresh(vehicle_ids: list[int]) -> int:
+    """Recompute the forecasts of these cars (of the current tenant); returns the rows written."""
+    from .reminders import ServiceInterval, due_key, load_histories, vehicle_reminders
+    from .services import mileage_from
+
+    catalog = list(db.session.scalars(select(ServiceInterval)))
+    if not catalog:  # a shop without reminders (no crm.basic yet): nothing to forecast
+        db.session.execute(delete(ReminderForecast).execution_options(synchronize_session=False))
+        return 0
+    written = 0
+    for start in range(0, len(vehicle_ids), BATCH):
+        chunk = vehicle_ids[start:start + BATCH]
+        db.session.execute(delete(ReminderForecast).where(ReminderForecast.vehicle_id.in_(chunk))
+                           .execution_options(synchronize_session=False))
+        vehicles = list(db.session.scalars(select(Vehicle).where(Vehicle.id.in_(chunk))))
+        histories = load_histories([v.id for v in vehicles])
+        rows = []
+        for vehicle in vehicles:
+            usage = mileage_from(histories[vehicle.id].readings)
+            for item in vehicle_reminders(vehicle, catalog, history=histories[vehicle.id]):
+                rows.append(ReminderForecast(
+                    tenant_id=vehicle.tenant_id, vehicle_id=vehicle.id, code=item["code"],
+                    interval_id=item["interval_id"], due_on=_day(item["due_on"]), due_km=item["due_km"],
+                    due_by=item["due_by"], due_key=due_key(item), last_done_on=_day(item["last_done_on"]),
+                    last_done_km=item["last_done_km"], last_done_source=item["last_done_source"],
+                    last_km=usage.last_value, last_read_on=usage.last_read_on,
+                    daily_m=None if usage.daily_km is None else round(usage.daily_km * 1000)))
+        db.session.add_all(rows)
+        db.session.flush()
+        written += len(rows)
+    return written
+
+
+def refresh_all() -> int:
+    """Recompute every car of the current tenant (after a catalog change or a bulk load)."""
+    ids = list(db.session.scalars(select(Vehicle.id).order_by(Vehicle.id)))
+    return refresh(ids)
+
+
+def refresh_job(ctx):
+    written = refresh_all()
+    ctx.log.info("reminder forecasts: %s rows", written)
+    return {"forecasts": written}
+
+
+def _day(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
+
+
+# --- reading the list -------------------------------------------------------------------------------
+
+
+def due_rows(today: date, within_days: int, code: str | None, make: str | None, status: str | None,
+             state: str | None, active_states: tuple, limit: int):
+    """(forecast, vehicle, client name, state row) of cars with an owner whose service is due by
+    ``today + within_days``, soonest first: one query over the ``(tenant_id, due_on)`` index."""
+    from .reminders import ReminderState as RS
+
+    f = ReminderForecast
+    q = (select(f, Vehicle, Client.name, RS)
+         .join(Vehicle, Vehicle.id == f.vehicle_id)
+         .join(Client, Client.id == Vehicle.client_id)
+         .outerjoin(RS, and_(RS.vehicle_id == f.vehicle_id, RS.code == f.code, RS.due_key == f.due_key))
+         .where(f.due_on.is_not(None), f.due_on <= today + timedelta(days=within_days)))
+    if code:
+        q = q.where(f.code == code)
+    if make:
+        q = q.where(Vehicle.make.ilike(make.strip()))
+    if status == "overdue":
+        q = q.where(f.due_on <= today)  # the exact rule (km projected by today) is applied on the rows
+    elif status == "due_soon":
+        q = q.where(f.due_on >= today)
+    snooze_over = and_(RS.state == "snoozed", RS.snoozed_until.is_not(None), RS.snoozed_until <= today)
+    if state == "open":
+        q = q.where(or_(RS.id.is_(None), RS.state == "open", snooze_over))
+    elif state == "snoozed":
+        q = q.where(RS.state == "snoozed", ~snooze_over)
+    elif state and state != "all":
+        q = q.where(RS.state == state)
+    elif not state:
+        wanted = [s for s in active_states if s != "open"]
+        q = q.where(or_(RS.id.is_(None), RS.state == "open", RS.state.in_(wanted), snooze_over)
+                    if "open" in active_states else RS.state.in_(wanted))
+    # a margin for the rows the exact status rule drops at the boundary
+    return db.session.execute(q.order_by(f.due_on, f.vehicle_id, f.code).limit(limit + 50)).all()

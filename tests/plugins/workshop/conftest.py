@@ -61,7 +61,16 @@ def make_shop(app, tenant, user, token):
     """``make_shop(tier="specialist", role="owner")`` -> :class:`Shop` with an API client (bearer token)."""
 
     def make(tier="specialist", role="owner", t=None):
-        t = t or tenant(tier=tier)
+        if t is None:
+            t = tenant(tier=tier)
+            # An English-speaking shop, so that its prints (in the shop's language) read like the API's
+            # messages; tests of Russian or Chinese prints set the language themselves.
+            from core.db import db
+            from core.models import Tenant
+
+            with app.app_context():
+                db.session.get(Tenant, t.id).language = "en"
+                db.session.commit()
         u = user(role=role, tenant=t)
         c = app.test_client()
         c.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + token(u)

@@ -1,6 +1,6 @@
 """Keep derived CRM rows right on every write, whoever writes (generic API, services, importer):
 
-* search keys of client names and vehicle plates (:class:`SearchKey`);
+* search keys of client names and vehicle plates, former plates included (:class:`SearchKey`);
 * plate history and owner history of vehicles;
 * odometer readings are append-only: changing or deleting one through the ORM raises.
 
@@ -35,11 +35,16 @@ def client_key_rows(tenant_id: int, client_id: int, name: str, phones: list[str]
     return [{"tenant_id": tenant_id, "key": k, "client_id": client_id, "vehicle_id": None} for k in sorted(keys)]
 
 
-def vehicle_key_rows(tenant_id: int, vehicle_id: int, plate: str | None, vin: str | None = None) -> list[dict]:
-    """``p:`` every suffix of the plate (substring search), ``v:`` the reversed VIN (suffix search)."""
+def vehicle_key_rows(tenant_id: int, vehicle_id: int, plate: str | None, vin: str | None = None,
+                     former_plates=()) -> list[dict]:
+    """``p:`` every suffix of the plate (substring search), ``v:`` the reversed VIN (suffix search),
+    ``o:`` every suffix of each former plate followed by ``|`` and the whole former plate (so that a
+    hit can say which plate the car used to have)."""
     keys = [f"p:{s}" for s in plate_keys(plate)] if plate else []
     if vin:
         keys.append(f"v:{vin[::-1]}")
+    for old in sorted(set(former_plates) - {plate}):
+        keys += [f"o:{s}|{old}"[:64] for s in plate_keys(old)]
     return [{"tenant_id": tenant_id, "key": k, "client_id": None, "vehicle_id": vehicle_id} for k in keys]
 
 
@@ -61,9 +66,14 @@ def _reindex_client(conn, obj: Client, fresh: bool) -> None:
 
 def _reindex_vehicle(conn, obj: Vehicle, fresh: bool) -> None:
     table = SearchKey.__table__
+    former = ()
     if not fresh:
         conn.execute(delete(table).where(table.c.tenant_id == obj.tenant_id, table.c.vehicle_id == obj.id))
-    rows = vehicle_key_rows(obj.tenant_id, obj.id, obj.plate, obj.vin)
+        # Every plate the car has had (the one being replaced now is still the open history row).
+        history = PlateHistory.__table__
+        former = conn.execute(select(history.c.plate).where(
+            history.c.tenant_id == obj.tenant_id, history.c.vehicle_id == obj.id)).scalars().all()
+    rows = vehicle_key_rows(obj.tenant_id, obj.id, obj.plate, obj.vin, former)
     if rows:
         conn.execute(insert(table), rows)
 

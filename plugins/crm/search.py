@@ -10,6 +10,8 @@ full VIN           equality on the reversed VIN                          ``v:``
 last 4-16 of VIN   prefix of the reversed VIN                            ``v:``
 plate, any part    prefix of one of the plate's suffixes, after folding  ``p:``
                    Cyrillic look-alikes to Latin (``а123вс`` = A123BC)
+former plate       the same on the car's earlier plates (ranked below   ``o:``
+                   any current-plate match; the result names it)
 phone, any format  E.164 equality; the national number or its last 4+    ``t:``
                    digits as a prefix of the reversed digits
 name / company     word prefix                                           ``n:``
@@ -54,7 +56,9 @@ S_VIN_SUFFIX = 85
 S_PLATE_PREFIX = 80
 S_PHONE_SUFFIX = 75
 S_PLATE_PART = 65
+S_FORMER_PLATE_EXACT = 64  # the whole former plate: below any match of a current plate
 S_NAME_WORD = 60
+S_FORMER_PLATE = 55
 S_NAME_PREFIX = 50
 S_NAME_TYPO = 30
 
@@ -111,6 +115,7 @@ def _plan_vehicle(token: str, index: int, plan: _Plan) -> None:
         plan.prefix(index, "vin", S_VIN_SUFFIX, "v:" + folded[::-1])
     if _HAS_DIGIT.search(folded) and len(folded) <= 12:
         plan.prefix(index, "plate", S_PLATE_PART, "p:" + folded)
+        plan.prefix(index, "former_plate", S_FORMER_PLATE, "o:" + folded)
 
 
 def _plan_name(word: str, index: int, plan: _Plan) -> None:
@@ -318,12 +323,20 @@ def search(q: str, limit: int = 20) -> list[dict]:
     p = plan(q)
     hits = _Hits()
     vehicle_rows: dict[int, _Vehicle] = {}
-    p.rows = _lookup(p, vehicles=vehicle_rows if any(s[1] in ("vin", "plate") for s in p.scans) else None)
+    p.rows = _lookup(p, vehicles=vehicle_rows if any(s[1] in ("vin", "plate", "former_plate") for s in p.scans)
+                     else None)
+    former: dict[int, str] = {}  # vehicle -> the former plate it was found by
     _typo_phase(p, limit)
     for scan, token, what, key, client_id, vehicle_id in p.rows:
         score = p.scans[scan][2]
         if what == "name" and key == p.scans[scan][3]:
             score = S_NAME_WORD  # the whole word, not just its beginning
+        if what == "former_plate":
+            suffix, _bar, whole = key[2:].partition("|")
+            if whole == suffix == p.scans[scan][3][2:]:
+                score = S_FORMER_PLATE_EXACT
+            if vehicle_id not in former or score == S_FORMER_PLATE_EXACT:
+                former[vehicle_id] = whole
         if vehicle_id is not None:
             hits.add(hits.vehicles, vehicle_id, token, score, what)
         elif what == "name2":  # a pair stands for both of its tokens
@@ -401,6 +414,8 @@ def search(q: str, limit: int = 20) -> list[dict]:
     for total, kind, v, cid, matched in results:
         item = {"type": kind, "score": total, "matched": matched,
                 "vehicle": vehicle_dict(v) if v is not None else None, "client": client_dict(cid)}
+        if v is not None and "former_plate" in matched:
+            item["former_plate"] = former.get(v.id)  # found by a plate the car no longer has
         if kind == "client":
             cars = owned.get(cid, [])[:5]
             item["vehicles"] = [{**vehicle_dict(x), "last_visit": visits.get(x.id)} for x in cars]

@@ -208,7 +208,7 @@ def test_service_book_recommendations_and_histories(crm):
     assert [x["state"] for x in h["recommendations"]] == ["declined"]
     assert [p["plate"] for p in h["plates"]] == ["A123BC77", "B456OP99"] and h["plates"][0]["to"]
     assert [o["client_id"] for o in h["owners"]] == [owner1["id"], owner2["id"]] and h["owners"][0]["until"]
-    # The old plate no longer finds the car; the new one does.
+    # The new plate finds the car (the old one too, as a former plate: test_crm_former_plates.py).
     assert c.get("/api/v1/crm/search?q=B456OP99").get_json()["results"][0]["vehicle"]["id"] == car["id"]
     r = c.post(f"/api/v1/crm/vehicles/{car['id']}/drivers", json={"client_id": owner1["id"], "note": "сын"})
     assert r.status_code == 201 and r.get_json()["drivers"][0]["name"] == "Первый Владелец"

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from core import audit
 from core.api.errors import translate_errors
 from core.db import db
 from core.i18n import domain
 
 from . import service
-from .models import BAY_TYPES
+from .models import BAY_TYPES, Bay
 from .schemas import BookingCreateSchema
 from .service import ADVANCED, PlannerError
+from .settings import load_settings
 from .views import _ctx, _day_arg, _today, ui_view
 
 _ = domain("planner").gettext
@@ -54,9 +57,42 @@ def day_plan():
                                                  "steps": len(item["segments"])})
     for items in per_bay.values():
         items.sort(key=lambda x: (x["at"], x["id"]))
+    own_buffers = {b.id: b.buffer_percent for b in db.session.scalars(select(Bay))}
     return render_template("planner/day_plan.html", day=day, today=_today(), tz=tz, bays=view["bays"], load=load,
+                           own_buffers=own_buffers, can_edit_bays=current_user.can("planner.bay.update"),
+                           shop_buffer=load_settings(service.tenant_row())["buffer_percent"],
                            total=view["load_total"], technicians=technicians, per_bay=per_bay, closed=view["closed"],
                            prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1), **_ctx())
+
+
+@bp.post("/plan/buffers")
+@ui_view("planner.bay.update", feature=ADVANCED)
+def save_bay_buffers():
+    """The share of capacity each bay keeps free (empty: the shop's setting), from the day plan."""
+    day = _day_arg()
+    bays = {b.id: b for b in db.session.scalars(select(Bay))}
+    wanted: dict[int, int | None] = {}
+    for key, raw in request.form.items():
+        if not key.startswith("buffer-"):
+            continue
+        try:
+            bay = bays[int(key[7:])]
+        except (ValueError, KeyError):
+            abort(400)
+        raw = raw.strip()
+        if raw and not (raw.isdigit() and 0 <= int(raw) <= 90):
+            flash(_("%(bay)s: enter a share from 0 to 90, or leave it empty for the shop's setting.",
+                    bay=bay.name), "error")
+            return redirect(url_for("planner_advanced.day_plan", date=day.isoformat()))
+        wanted[bay.id] = int(raw) if raw else None
+    for bay_id, percent in wanted.items():
+        bay = bays[bay_id]
+        if bay.buffer_percent != percent:
+            audit.record("update", bay, changes={"buffer_percent": [bay.buffer_percent, percent]}, user=current_user)
+            bay.buffer_percent = percent
+    db.session.commit()
+    flash(_("Buffers saved."), "success")
+    return redirect(url_for("planner_advanced.day_plan", date=day.isoformat()))
 
 
 # --- find a time -----------------------------------------------------------------------------------------------

@@ -222,3 +222,64 @@ def test_find_a_time_lists_the_earliest_fits_and_books_a_chain_in_one_click(app,
         assert booking.sequential and [seg.bay_id for seg in booking.segments] == [s.bays["Diag"], s.bays["Lift 2"]]
     again = staff.post(url, data={**form, "client_name": "Late"})
     assert again.status_code == 409 and "already booked" in again.get_data(as_text=True)
+
+
+def test_a_bay_keeps_its_own_buffer_set_on_the_day_plan(app, shop, api, ui, csrf, in_tenant):
+    from core.audit import AuditLog
+    from plugins.planner.models import Bay
+    from tests.plugins.planner.test_planner_time import _settings
+
+    s = shop(tier="specialist", bays=BAYS)
+    _settings(app, s, buffer_percent=20)
+    staff = ui(s)
+    html = staff.get(f"/planner/plan?date={MONDAY}").get_data(as_text=True)
+    assert "Buffer per bay" in html and "the shop&#39;s setting, 20%" in html
+    url = f"/planner/plan/buffers?date={MONDAY}"
+    token = csrf(html)
+    refused = staff.post(url, data={"csrf_token": token, f"buffer-{s.bays['Diag']}": "95"}, follow_redirects=True)
+    assert "enter a share from 0 to 90" in refused.get_data(as_text=True)
+    saved = staff.post(url, data={"csrf_token": token, f"buffer-{s.bays['Diag']}": "50",
+                                  f"buffer-{s.bays['Lift 1']}": ""})
+    assert saved.status_code == 302
+    load = {x["bay_id"]: x["buffer_percent"] for x in api(s).get(f"/api/v1/planner/day?date={MONDAY}").json["load"]}
+    assert load == {s.bays["Diag"]: 50, s.bays["Lift 1"]: 20, s.bays["Lift 2"]: 20}
+    with in_tenant(s) as session:
+        assert session.get(Bay, s.bays["Diag"]).buffer_percent == 50
+        [entry] = session.scalars(select(AuditLog).where(AuditLog.object_type == "planner_bay")).all()
+        assert entry.changes == {"buffer_percent": [None, 50]}
+    technician = ui(s, role="technician")
+    assert "Buffer per bay" not in technician.get(f"/planner/plan?date={MONDAY}").get_data(as_text=True)
+    assert technician.post(url, data={"csrf_token": token, f"buffer-{s.bays['Diag']}": "0"}).status_code in (400, 403)
+
+
+def test_the_day_reads_a_fixed_number_of_statements_with_sequences_and_many_bookings(app, shop, api, book):
+    """No N+1: the day's statements do not grow with its bookings, segments or further bays."""
+    from sqlalchemy import event
+
+    from core.db import db
+
+    s = shop(tier="specialist", bays=BAYS)
+    client = api(s)
+
+    def statements(day):
+        seen = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(f"/api/v1/planner/day?date={day}").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    _sequence(client, f"{MONDAY}T09:00", [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
+                                           {"bay_id": s.bays["Lift 1"], "duration_minutes": 30}])
+    few = statements(MONDAY)
+    for hour in range(10, 18):
+        _sequence(client, f"{MONDAY}T{hour}:00", [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
+                                                   {"bay_id": s.bays["Lift 1"], "duration_minutes": 30}])
+        book(client, s.bays["Lift 2"], f"{MONDAY}T{hour}:00", 30, bay_ids=[s.bays["Lift 2"]])
+    many = client.get(f"/api/v1/planner/day?date={MONDAY}").json
+    assert len(many["bookings"]) == 17
+    assert statements(MONDAY) == few

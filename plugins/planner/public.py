@@ -26,7 +26,7 @@ from core.i18n import domain
 from core.web import tenant_from_url
 
 from . import service
-from .models import RELEASED_STATUSES, Bay, Booking, BookingBay
+from .models import RELEASED_STATUSES, Bay, Booking, BookingBay, BookingSegment
 from .service import PlannerError
 from .settings import load_settings
 
@@ -194,9 +194,11 @@ def _directory_client(phone: str) -> dict:
 # --- calendar feed per bay ----------------------------------------------------------------------------
 
 def on_bays(bay_ids: list[int]):
-    """SQL condition: the booking holds one of ``bay_ids`` (its first bay or a further bay)."""
+    """SQL condition: the booking holds one of ``bay_ids`` (its first bay, a further bay, or a step of
+    a sequence)."""
     return or_(Booking.bay_id.in_(bay_ids),
-               Booking.id.in_(select(BookingBay.booking_id).where(BookingBay.bay_id.in_(bay_ids))))
+               Booking.id.in_(select(BookingBay.booking_id).where(BookingBay.bay_id.in_(bay_ids))),
+               Booking.id.in_(select(BookingSegment.booking_id).where(BookingSegment.bay_id.in_(bay_ids))))
 
 
 def bay_bookings(bay_ids: list[int], start: datetime, end: datetime) -> list[Booking]:

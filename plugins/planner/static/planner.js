@@ -62,42 +62,109 @@
     });
   }
 
-  // Drag a booking onto a free cell: PATCH its bay and start through the API (the same conflict and
-  // working-hours checks as every other change; a refusal is shown and nothing moves).
+  // Drag a booking to another time or bay (pointer events: mouse, pen and touch alike): PATCH its bay
+  // and start through the API (the same conflict and working-hours checks as every other change; a
+  // refusal is shown and nothing moves). The target is worked out from the rows' and columns'
+  // positions, so a booking can move by one slot over its own time (the server ignores the booking
+  // itself when looking for overlaps). Mouse: a drag starts after a few pixels (a click still opens
+  // the booking); touch: after holding the booking still for a moment (a swipe still scrolls).
+  var moving = null;
+  var suppressClick = false;
   if (grid && grid.dataset.moveUrl) {
-    var dragged = null;
-    var errorBox = document.querySelector("[data-move-error]");
-    grid.addEventListener("dragstart", function (ev) {
-      var cell = ev.target.closest("[data-booking]");
-      if (resizing) { ev.preventDefault(); return; }
-      if (!cell) { return; }
-      dragged = cell;
-      ev.dataTransfer.effectAllowed = "move";
-      ev.dataTransfer.setData("text/plain", cell.dataset.booking);
-    });
-    grid.addEventListener("dragover", function (ev) {
-      if (dragged && ev.target.closest(".planner-free")) { ev.preventDefault(); }
-    });
-    grid.addEventListener("drop", function (ev) {
-      var free = ev.target.closest(".planner-free");
-      var link = free && free.querySelector("a[data-bay]");
-      if (!dragged || !link) { return; }
-      ev.preventDefault();
-      var body = { bay_id: Number(link.dataset.bay), start: link.dataset.start, version: Number(dragged.dataset.version) };
-      fetch(grid.dataset.moveUrl + dragged.dataset.booking, {
+    var rowsOf = function () { return Array.prototype.slice.call(grid.tBodies[0].rows); };
+    var indexAt = function (items, coord, vertical) {
+      for (var i = 0; i < items.length; i++) {
+        var box = items[i].getBoundingClientRect();
+        if (!box.width && !box.height) { continue; }  // a bay column hidden on a phone
+        if (vertical ? (coord >= box.top && coord < box.bottom) : (coord >= box.left && coord < box.right)) { return i; }
+      }
+      return -1;
+    };
+    var columns = function () { return Array.prototype.slice.call(grid.tHead.querySelectorAll("th[data-col]")); };
+    var beginMove = function () {
+      var m = moving;
+      m.active = true;
+      m.ghost = document.createElement("div");
+      m.ghost.className = "planner-move-ghost";
+      m.ghost.setAttribute("aria-hidden", "true");
+      document.body.appendChild(m.ghost);
+      m.cell.classList.add("planner-moving");
+    };
+    var place = function (ev) {
+      var m = moving;
+      var rows = rowsOf();
+      var row = indexAt(rows, ev.clientY, true);
+      var col = indexAt(m.columns, ev.clientX, false);
+      if (row < 0 || col < 0) { m.target = null; m.ghost.hidden = true; return; }
+      var first = Math.max(0, Math.min(rows.length - 1, m.startRow + row - m.grabRow));
+      var top = rows[first].getBoundingClientRect().top;
+      var colBox = m.columns[col].getBoundingClientRect();
+      m.target = { bay: m.columns[col].dataset.col, start: rows[first].dataset.at };
+      m.ghost.hidden = false;
+      m.ghost.style.left = (colBox.left + window.scrollX) + "px";
+      m.ghost.style.top = (top + window.scrollY) + "px";
+      m.ghost.style.width = colBox.width + "px";
+      m.ghost.style.height = m.cell.getBoundingClientRect().height + "px";
+      m.ghost.textContent = m.target.start.slice(11, 16);
+    };
+    var endMove = function (commit) {
+      var m = moving;
+      moving = null;
+      if (!m) { return; }
+      clearTimeout(m.timer);
+      if (!m.active) { return; }
+      suppressClick = true;  // the click that ends a drag must not open the booking
+      setTimeout(function () { suppressClick = false; }, 0);
+      if (m.ghost.parentNode) { m.ghost.parentNode.removeChild(m.ghost); }
+      m.cell.classList.remove("planner-moving");
+      var t = m.target;
+      if (!commit || !t || (t.bay === m.cell.dataset.col && t.start === m.cell.parentElement.dataset.at)) { return; }
+      fetch(grid.dataset.moveUrl + m.cell.dataset.booking, {
         method: "PATCH", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": grid.dataset.csrf },
-        body: JSON.stringify(body)
+        body: JSON.stringify({ bay_id: Number(t.bay), start: t.start, version: Number(m.cell.dataset.version) })
       }).then(function (r) {
         if (r.ok) { window.location.reload(); return null; }
-        return r.json().then(function (data) {
-          errorBox.textContent = (data && data.message) || grid.dataset.moveFailed;
-          errorBox.hidden = false;
-          errorBox.focus && errorBox.focus();
-        });
-      }).catch(function () { errorBox.textContent = grid.dataset.moveFailed; errorBox.hidden = false; });
-      dragged = null;
+        return r.json().then(function (data) { showError(data && data.message); });
+      }).catch(function () { showError(); });
+    };
+    grid.addEventListener("dragstart", function (ev) {
+      if (ev.target.closest && ev.target.closest("[data-booking]")) { ev.preventDefault(); }  // links drag natively
     });
+    grid.addEventListener("pointerdown", function (ev) {
+      var cell = ev.target.closest("[data-booking]");
+      if (!cell || ev.target.closest("[data-resize]") || ev.button !== 0 || resizing) { return; }
+      var rows = rowsOf();
+      moving = { cell: cell, x: ev.clientX, y: ev.clientY, id: ev.pointerId, touch: ev.pointerType === "touch",
+                 startRow: rows.indexOf(cell.parentElement), grabRow: indexAt(rows, ev.clientY, true),
+                 columns: columns(), active: false, target: null, timer: null };
+      if (moving.touch) {
+        moving.timer = setTimeout(function () {
+          if (moving && !moving.active) { beginMove(); place({ clientX: moving.x, clientY: moving.y }); }
+        }, 400);
+      }
+    });
+    grid.addEventListener("pointermove", function (ev) {
+      if (!moving || ev.pointerId !== moving.id) { return; }
+      var far = Math.abs(ev.clientX - moving.x) + Math.abs(ev.clientY - moving.y) > 6;
+      if (!moving.active) {
+        if (moving.touch) { if (far) { clearTimeout(moving.timer); moving = null; } return; }  // a swipe: scroll
+        if (!far) { return; }
+        beginMove();
+        if (moving.cell.setPointerCapture) { moving.cell.setPointerCapture(ev.pointerId); }
+      }
+      ev.preventDefault();
+      place(ev);
+    });
+    // While a touch drag is on, the finger must not scroll the page (touchmove is cancelable until then).
+    grid.addEventListener("touchmove", function (ev) { if (moving && moving.active) { ev.preventDefault(); } },
+                          { passive: false });
+    grid.addEventListener("pointerup", function (ev) { if (moving && ev.pointerId === moving.id) { endMove(true); } });
+    grid.addEventListener("pointercancel", function () { endMove(false); });
+    grid.addEventListener("click", function (ev) {
+      if (suppressClick) { ev.preventDefault(); ev.stopPropagation(); }
+    }, true);
+    document.addEventListener("keydown", function (ev) { if (ev.key === "Escape" && moving) { endMove(false); } });
   }
 
   // Drag a booking's lower edge to change its length: whole slots, at least one; the server checks

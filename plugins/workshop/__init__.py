@@ -255,24 +255,20 @@ def document_panels(document, ctx):
     if isinstance(document, WorkOrder):
         from .due import due_panel
 
+        from .staff_views import clock_for_panel, job_notes_panel
+        from .views import planned_jobs_panel, recommendations_panel
+
         panels = [Panel("workshop.lines", _l("Lines and payers"), work_order_panel(document, ctx.user), order=100),
                   Panel("workshop.photos", _l("Photos of the jobs"), photos_panel(document, ctx.user), order=120)]
-        due = due_panel(document, ctx.user)
-        if due is not None:
-            panels.append(Panel("workshop.due", _l("Due for this car"), due, order=110))
-        from .staff_views import clock_for_panel, job_notes_panel
-
-        clocks = clock_for_panel(document, ctx.user)
-        if clocks is not None:
-            panels.append(Panel("workshop.clock_for", _l("Job time of employees"), clocks, order=115))
-        from .views import recommendations_panel
-
-        recs = recommendations_panel(document, ctx.user)
-        if recs is not None:
-            panels.append(Panel("workshop.recommendations", _l("Recommended for this car"), recs, order=108))
-        notes = job_notes_panel(document, ctx.user)
-        if notes is not None:
-            panels.append(Panel("workshop.job_notes", _l("From the technicians"), notes, order=105))
+        optional = (("workshop.planned_jobs", _l("Planned at reception"), planned_jobs_panel, 104),
+                    ("workshop.job_notes", _l("From the technicians"), job_notes_panel, 105),
+                    ("workshop.recommendations", _l("Recommended for this car"), recommendations_panel, 108),
+                    ("workshop.due", _l("Due for this car"), due_panel, 110),
+                    ("workshop.clock_for", _l("Job time of employees"), clock_for_panel, 115))
+        for key, title, make, order in optional:  # each answers None when it has nothing to show
+            html = make(document, ctx.user)
+            if html is not None:
+                panels.append(Panel(key, title, html, order=order))
         return panels
     if isinstance(document, ServiceOrder):
         return [Panel("workshop.photos", _l("Photos"), photos_panel(document, ctx.user), order=100)]

@@ -680,6 +680,55 @@ def price_labor_line(order: WorkOrder, values: dict, given: set[str]) -> dict:
     return values
 
 
+def catalog_jobs_by_text(texts: list[str]) -> dict[str, Any]:
+    """``{text: Job}`` for the texts that name an active catalog job by its name or code (compared
+    case-insensitively in Python: SQLite's lower() leaves Cyrillic as it is). One query."""
+    from .models import Job
+
+    wanted = {t.strip().casefold(): t for t in texts if t and t.strip()}
+    if not wanted:
+        return {}
+    found: dict[str, Any] = {}
+    for job in db.session.scalars(select(Job).where(Job.active.is_(True)).order_by(Job.id)):
+        for key in (job.name.strip().casefold(), (job.code or "").strip().casefold()):
+            if key in wanted and wanted[key] not in found:
+                found[wanted[key]] = job
+    return found
+
+
+def add_job_line(order: WorkOrder, text: str, user, **extra) -> LaborLine:
+    """A pending job line for ``text``: the catalog job it names (its hours, fixed price and usual parts,
+    priced as a line added by hand), else a free-text job."""
+    from core.tenancy import current_tenant
+
+    from .schemas import LaborLineSchema
+
+    job = catalog_jobs_by_text([text]).get(text)
+    values = LaborLineSchema().load({"name": job.name if job else text.strip()[:300],
+                                     **({"job_id": job.id} if job else {}), **extra})
+    price_labor_line(order, values, set())
+    return add_line(order, "labor", values, user, with_job_parts=current_tenant().has("workshop.norms"))
+
+
+def planned_jobs(order: WorkOrder) -> list[dict]:
+    """The jobs planned on the order's service order (one a line: the planner's catalog picks or free
+    text), each with its catalog job and whether the order has it already."""
+    so = db.session.get(ServiceOrder, order.service_order_id) if order.service_order_id else None
+    texts = [t.strip() for t in (so.planned_jobs or "").splitlines() if t.strip()] if so else []
+    jobs = catalog_jobs_by_text(texts)
+    names = {line.name.strip().casefold() for line in order.labor_lines}
+    job_ids = {line.job_id for line in order.labor_lines if line.job_id}
+    return [{"index": i, "text": text, "job": jobs.get(text),
+             "on_order": text.casefold() in names or (jobs.get(text) is not None and (
+                 jobs[text].id in job_ids or jobs[text].name.strip().casefold() in names))}
+            for i, text in enumerate(texts)]
+
+
+def add_planned_jobs(order: WorkOrder, user) -> list[LaborLine]:
+    """The service order's planned jobs the order does not have yet, as pending job lines."""
+    return [add_job_line(order, item["text"], user) for item in planned_jobs(order) if not item["on_order"]]
+
+
 def _new_order(user, **fields) -> WorkOrder:
     from core.documents import create_document
 

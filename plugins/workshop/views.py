@@ -181,7 +181,9 @@ def service_order_to_work_order(doc_id: int):
 
     def make():
         values = WorkOrderSchema().load({"service_order_id": so.id})
-        return create_document(WorkOrder, current_user_obj(), **values)
+        order = create_document(WorkOrder, current_user_obj(), commit=False, **values)
+        services.add_planned_jobs(order, current_user_obj())  # pending lines: the client decides on each
+        return order
 
     return _make_order(make, f"/workshop/service-orders/{doc_id}")
 
@@ -474,40 +476,21 @@ def _remove_row(index: int):
     return change
 
 
-@bp.post("/jobs/<int:obj_id>/parts")
-@permission_required("workshop.job.update", feature=FEATURE)
-def add_job_part(obj_id: int):
-    return _edit_list("jobs", obj_id, _add_row)
+def _list_routes(resource: str, segment: str, permission: str) -> None:
+    """``POST /<resource>/<id>/<segment>`` adds a line, ``.../<index>/remove`` removes one."""
+    guard = permission_required(permission, feature=FEATURE)
+    name = resource.replace("-", "_")
+    bp.add_url_rule(f"/{resource}/<int:obj_id>/{segment}", f"add_{name}_{segment}", methods=["POST"],
+                    view_func=guard(lambda obj_id: _edit_list(resource, obj_id, _add_row)))
+    bp.add_url_rule(f"/{resource}/<int:obj_id>/{segment}/<int:index>/remove", f"remove_{name}_{segment}",
+                    methods=["POST"],
+                    view_func=guard(lambda obj_id, index: _edit_list(resource, obj_id, _remove_row(index))))
 
 
-@bp.post("/jobs/<int:obj_id>/parts/<int:index>/remove")
-@permission_required("workshop.job.update", feature=FEATURE)
-def remove_job_part(obj_id: int, index: int):
-    return _edit_list("jobs", obj_id, _remove_row(index))
-
-
-@bp.post("/estimates/<int:obj_id>/items")
-@permission_required("workshop.estimate.update", feature=FEATURE)
-def add_estimate_item(obj_id: int):
-    return _edit_list("estimates", obj_id, _add_row)
-
-
-@bp.post("/estimates/<int:obj_id>/items/<int:index>/remove")
-@permission_required("workshop.estimate.update", feature=FEATURE)
-def remove_estimate_item(obj_id: int, index: int):
-    return _edit_list("estimates", obj_id, _remove_row(index))
-
-
-@bp.post("/diagnostic-acts/<int:obj_id>/findings")
-@permission_required("workshop.diagnostic_act.update", feature=FEATURE)
-def add_finding(obj_id: int):
-    return _edit_list("diagnostic-acts", obj_id, _add_row)
-
-
-@bp.post("/diagnostic-acts/<int:obj_id>/findings/<int:index>/remove")
-@permission_required("workshop.diagnostic_act.update", feature=FEATURE)
-def remove_finding(obj_id: int, index: int):
-    return _edit_list("diagnostic-acts", obj_id, _remove_row(index))
+for _resource, _segment, _permission in (("jobs", "parts", "workshop.job.update"),
+                                         ("estimates", "items", "workshop.estimate.update"),
+                                         ("diagnostic-acts", "findings", "workshop.diagnostic_act.update")):
+    _list_routes(_resource, _segment, _permission)
 
 
 @bp.app_template_global("ws_job_parts_panel")
@@ -546,23 +529,40 @@ def recommendations_panel(order, user) -> str | None:
 @permission_required("workshop.work_order.update", feature=FEATURE)
 def add_recommendation(order_id: int, rec_id: int):
     """"Add as a job line": the recommended job (the catalog's, when its name matches) priced as usual."""
-    from sqlalchemy import func, select
-
-    from .models import Job
 
     def action(order):
         if any(line.recommendation_id == rec_id for line in order.labor_lines):
             raise services.WorkshopError(_("This recommendation is already on the order."), 409)
         values = {"recommendation_id": rec_id}
         services.check_line_refs(order, "labor", values)  # the car's recommendation, or 422; brings the name
-        # By name, case-insensitively in Python: SQLite's lower() leaves Cyrillic as it is.
-        wanted = values["name"].strip().casefold()
-        job_id = next((job_id for job_id, name in db.session.execute(
-            select(Job.id, Job.name).where(Job.active.is_(True), func.length(Job.name) == len(values["name"].strip()))
-            .order_by(Job.id)) if name.strip().casefold() == wanted), None)
-        values = LaborLineSchema().load({"recommendation_id": rec_id, "name": values["name"], **(
-            {"job_id": job_id} if job_id else {})})
-        services.price_labor_line(order, values, set())
-        services.add_line(order, "labor", values, current_user_obj(), with_job_parts=_tenant_has("workshop.norms"))
+        services.add_job_line(order, values["name"], current_user_obj(), recommendation_id=rec_id)
+
+    return _run(order_id, action)
+
+
+def planned_jobs_panel(order, user) -> str | None:
+    """The jobs planned at reception (the service order's) not yet on the order, each added in one click."""
+    from flask import render_template
+
+    items = [item for item in services.planned_jobs(order) if not item["on_order"]]
+    if not items:
+        return None
+    from core.documents import get_document_type
+
+    state = get_document_type(order).workflow.states.get(order.state)
+    editable = bool(user is not None and user.can("workshop.work_order.update") and not (state and state.immutable))
+    return render_template("workshop/panels/planned_jobs.html", doc=order, items=items, editable=editable)
+
+
+@bp.post("/work-orders/<int:order_id>/planned-jobs/<int:index>")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def add_planned_job(order_id: int, index: int):
+    def action(order):
+        item = next((i for i in services.planned_jobs(order) if i["index"] == index), None)
+        if item is None:
+            raise services.WorkshopError(_("Not found"), 404)
+        if item["on_order"]:
+            raise services.WorkshopError(_("This job is already on the order."), 409)
+        services.add_job_line(order, item["text"], current_user_obj())
 
     return _run(order_id, action)

@@ -44,6 +44,16 @@ class Shop:
         assert r.status_code == status, (r.status_code, r.get_json())
         return r.get_json()
 
+    def approved_job(self, **line):
+        """A work order with one job line the client approved, the order approved: ``(order, line)``."""
+        client, car = self.client_and_car()
+        wo = self.work_order(client_id=client["id"], vehicle_id=car["id"])
+        made = self.line(wo["id"], name="Замена ремня ГРМ", hours="3", rate="2000.00", **line)["line"]
+        self.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+            {"line_id": made["id"], "decision": "approved"}]})
+        self.transition("work-orders", wo["id"], "approve")
+        return wo, made
+
     @contextmanager
     def ctx(self):
         from core.db import db
@@ -83,3 +93,23 @@ def make_shop(app, tenant, user, token):
 @pytest.fixture
 def shop(make_shop):
     return make_shop()
+
+
+@pytest.fixture
+def signed_in(login):
+    """``signed_in(shop, lang="en")`` -> a test client of the pages, signed in as the shop's user."""
+
+    def make(shop, lang="en"):
+        ui = shop.app.test_client()
+        ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+        return login(ui, shop.user)
+
+    return make
+
+
+@pytest.fixture
+def csrf_token():
+    """``csrf_token(html)`` -> the CSRF token of a page's forms."""
+    import re
+
+    return lambda html: re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

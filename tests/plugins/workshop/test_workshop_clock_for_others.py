@@ -7,13 +7,8 @@ PERIOD = f"from={(date.today() - timedelta(days=1)).isoformat()}&to={(date.today
 
 
 def _job_in_progress(owner, **line):
-    client, car = owner.client_and_car()
-    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
-    made = owner.line(wo["id"], name="Замена ремня ГРМ", hours="3", rate="2000.00", **line)["line"]
-    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
-        {"line_id": made["id"], "decision": "approved"}]})
-    for name in ("approve", "start"):
-        owner.transition("work-orders", wo["id"], name)
+    wo, made = owner.approved_job(**line)
+    owner.transition("work-orders", wo["id"], "start")
     return wo, made
 
 

@@ -1,20 +1,8 @@
 """The order's flow as shops live it: a technician restarts a job of a waiting order from his phone,
 the order's job clocks stop when its work is over, the service order follows its work order."""
-import re
-
 from sqlalchemy import select
 
 API = "/api/v1/workshop"
-
-
-def _approved_job(owner, **line):
-    client, car = owner.client_and_car()
-    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
-    made = owner.line(wo["id"], name="Замена ремня ГРМ", hours="3", rate="2000.00", **line)["line"]
-    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
-        {"line_id": made["id"], "decision": "approved"}]})
-    owner.transition("work-orders", wo["id"], "approve")
-    return wo, made
 
 
 def _running(shop, order_id):
@@ -25,17 +13,15 @@ def _running(shop, order_id):
                                                           TimeEntry.ended_at.is_(None))).all()
 
 
-def test_a_technician_restarts_a_job_of_a_waiting_order_from_his_phone(make_shop, login):
+def test_a_technician_restarts_a_job_of_a_waiting_order_from_his_phone(make_shop, signed_in, csrf_token):
     owner = make_shop(tier="master")
     tech = make_shop(role="technician", t=owner.tenant)
-    wo, line = _approved_job(owner, technician_id=tech.user.id)
+    wo, line = owner.approved_job(technician_id=tech.user.id)
     owner.transition("work-orders", wo["id"], "start")
     owner.transition("work-orders", wo["id"], "wait")  # the parts are late
-    ui = tech.app.test_client()
-    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(ui, tech.user)
+    ui = signed_in(tech)
     page = ui.get("/workshop/my-jobs").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     r = ui.post(f"/workshop/my-jobs/{wo['id']}/{line['id']}", data={"csrf_token": token, "do": "start"})
     assert r.status_code == 302
     assert owner.api.get(f"{API}/work-orders/{wo['id']}").get_json()["state"] == "in_progress"
@@ -47,7 +33,7 @@ def test_the_orders_job_clocks_stop_when_its_work_is_over(make_shop):
     apprentice = owner.post(f"{API}/employees", {"name": "Сидоров Миша"})
     results = {}
     for ending in (("finish",), ("wait", "cancel"), ("void",)):
-        wo, line = _approved_job(owner)
+        wo, line = owner.approved_job()
         owner.transition("work-orders", wo["id"], "start")
         clock = f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}/clock"
         owner.post(f"{clock}/start", {"employee_id": apprentice["id"]})  # no login: nobody would stop it
@@ -86,22 +72,20 @@ def test_a_draft_service_order_closes_with_its_work_order(shop):
     assert values == [45100]
 
 
-def test_advisors_see_the_technicians_comments_and_grant_part_requests(make_shop, login):
+def test_advisors_see_the_technicians_comments_and_grant_part_requests(make_shop, signed_in, csrf_token):
     owner = make_shop(tier="master")
     tech = make_shop(role="technician", t=owner.tenant)
-    wo, line = _approved_job(owner, technician_id=tech.user.id)
+    wo, line = owner.approved_job(technician_id=tech.user.id)
     owner.transition("work-orders", wo["id"], "start")
     base = f"{API}/work-orders/{wo['id']}/labor-lines/{line['id']}"
     tech.post(f"{base}/comments", {"text": "Помпа течёт, нужна замена"})
     tech.post(f"{base}/part-requests", {"name": "Помпа", "quantity": "1"})
     tech.post(f"{base}/part-requests", {"name": "Антифриз", "quantity": "5"})
-    ui = owner.app.test_client()
-    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(ui, owner.user)
+    ui = signed_in(owner)
     page = ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
     assert "From the technicians" in page and "Помпа течёт, нужна замена" in page and "Антифриз" in page
     requests = owner.api.get(f"{API}/part-requests?work_order_id={wo['id']}").get_json()["items"]
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     r = ui.post(f"/workshop/part-requests/{requests[0]['id']}",
                 data={"csrf_token": token, "state": "done", "add_line": "1", "price": "4500.00"})
     assert r.status_code == 302
@@ -112,9 +96,7 @@ def test_advisors_see_the_technicians_comments_and_grant_part_requests(make_shop
     assert [(p["name"], p["amount"], p["labor_line_id"]) for p in parts] == [("Помпа", "4500.00", line["id"])]
 
     # The technician's phone page shows the car and the job's comments.
-    tech_ui = tech.app.test_client()
-    tech_ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(tech_ui, tech.user)
+    tech_ui = signed_in(tech)
     mine = tech_ui.get("/workshop/my-jobs").get_data(as_text=True)
     car = owner.api.get(f"/api/v1/crm/vehicles/{wo['vehicle_id']}").get_json()
     assert f"Kia Rio, {car['plate']}" in mine and "Помпа течёт, нужна замена" in mine

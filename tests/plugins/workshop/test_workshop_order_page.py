@@ -8,10 +8,8 @@ API = "/api/v1/workshop"
 
 
 @pytest.fixture
-def page(shop, login):
-    ui = shop.app.test_client()
-    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(ui, shop.user)
+def page(shop, signed_in, csrf_token):
+    ui = signed_in(shop)
 
     class Page:
         def __init__(self):
@@ -23,7 +21,7 @@ def page(shop, login):
             return ui.get(self.url).get_data(as_text=True)
 
         def post(self, path, **data):
-            token = re.search(r'name="csrf_token" value="([^"]+)"', self.html()).group(1)
+            token = csrf_token(self.html())
             r = ui.post(self.url + path, data={"csrf_token": token, **data})
             assert r.status_code == 302
             return ui.get(self.url).get_data(as_text=True)  # with the flashed messages
@@ -89,7 +87,7 @@ def test_a_closed_order_has_no_edit_forms(shop, page):
     assert len(page.api()["labor_lines"]) == 1
 
 
-def test_the_cars_recommendations_are_offered_and_added_in_one_click(make_shop, login):
+def test_the_cars_recommendations_are_offered_and_added_in_one_click(make_shop, signed_in, csrf_token):
     shop = make_shop(tier="master")
     shop.post(f"{API}/labor-rates", {"rate": "2000.00"})
     shop.post(f"{API}/jobs", {"name": "Замена ремня ГРМ", "standard_hours": "3"})
@@ -98,16 +96,14 @@ def test_the_cars_recommendations_are_offered_and_added_in_one_click(make_shop, 
     belt = shop.line(first["id"], name="Замена ремня ГРМ", hours="3")["line"]
     shop.post(f"{API}/work-orders/{first['id']}/decisions", {"by": "Клиент", "decisions": [
         {"line_id": belt["id"], "decision": "declined"}]})
-    ui = shop.app.test_client()
-    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    login(ui, shop.user)
+    ui = signed_in(shop)
     # Not offered back on the order that made it.
     assert "Recommended for this car" not in ui.get(f"/workshop/work-orders/{first['id']}").get_data(as_text=True)
     wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
     html = ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
     assert "Recommended for this car" in html and "Замена ремня ГРМ" in html
     rec_id = int(re.search(rf'/workshop/work-orders/{wo["id"]}/recommendations/(\d+)', html).group(1))
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    token = csrf_token(html)
     assert ui.post(f"/workshop/work-orders/{wo['id']}/recommendations/{rec_id}",
                    data={"csrf_token": token}).status_code == 302
     line = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"][0]
@@ -120,9 +116,39 @@ def test_the_cars_recommendations_are_offered_and_added_in_one_click(make_shop, 
     other = make_shop(tier="master")
     oc, ocar = other.client_and_car()
     owo = other.work_order(client_id=oc["id"], vehicle_id=ocar["id"])
-    other_ui = other.app.test_client()
-    login(other_ui, other.user)
-    token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      other_ui.get(f"/workshop/work-orders/{owo['id']}").get_data(as_text=True)).group(1)
+    other_ui = signed_in(other)
+    token = csrf_token(other_ui.get(f"/workshop/work-orders/{owo['id']}").get_data(as_text=True))
     other_ui.post(f"/workshop/work-orders/{owo['id']}/recommendations/{rec_id}", data={"csrf_token": token})
     assert other.api.get(f"{API}/work-orders/{owo['id']}").get_json()["labor_lines"] == []
+
+
+def test_a_work_order_made_from_a_service_order_brings_its_planned_jobs(make_shop, signed_in, csrf_token):
+    shop = make_shop(tier="master")
+    shop.post(f"{API}/labor-rates", {"rate": "2000.00"})
+    shop.post(f"{API}/jobs", {"name": "Замена масла ДВС", "code": "OIL", "standard_hours": "0.5", "parts": [
+        {"name": "Масло 5W-30", "quantity": "4", "price": "800.00"}]})
+    shop.post(f"{API}/jobs", {"name": "Развал-схождение", "fixed_price": "2500.00"})
+    client, car = shop.client_and_car()
+    so = shop.post(f"{API}/service-orders", {"client_id": client["id"], "vehicle_id": car["id"],
+                                             "planned_jobs": "oil\nразвал-схождение\nПосмотреть стук справа"})
+    ui = signed_in(shop)
+    html = ui.get(f"/workshop/service-orders/{so['id']}").get_data(as_text=True)
+    token = csrf_token(html)
+    r = ui.post(f"/workshop/service-orders/{so['id']}/make-work-order", data={"csrf_token": token})
+    assert r.status_code == 302 and "/work-orders/" in r.headers["Location"]
+    wo = shop.api.get(f"{API}/work-orders/{r.headers['Location'].rsplit('/', 1)[1]}").get_json()
+    assert [(x["name"], x["amount"], x["decision"]) for x in wo["labor_lines"]] == [
+        ("Замена масла ДВС", "1000.00", "pending"), ("Развал-схождение", "2500.00", "pending"),
+        ("Посмотреть стук справа", "0.00", "pending")]
+    assert [p["name"] for p in wo["part_lines"]] == ["Масло 5W-30"]  # the job's usual parts come along
+
+    # An order made through the API offers them on its page instead; one click adds one.
+    api_wo = shop.work_order(service_order_id=so["id"])
+    html = ui.get(f"/workshop/work-orders/{api_wo['id']}").get_data(as_text=True)
+    assert "Planned at reception" in html and "Посмотреть стук справа" in html
+    assert ui.post(f"/workshop/work-orders/{api_wo['id']}/planned-jobs/1", data={"csrf_token": token}).status_code == 302
+    lines = shop.api.get(f"{API}/work-orders/{api_wo['id']}").get_json()["labor_lines"]
+    assert [x["name"] for x in lines] == ["Развал-схождение"]
+    html = ui.get(f"/workshop/work-orders/{api_wo['id']}").get_data(as_text=True)
+    assert f"/workshop/work-orders/{api_wo['id']}/planned-jobs/1" not in html
+    assert f"/workshop/work-orders/{api_wo['id']}/planned-jobs/0" in html

@@ -8,6 +8,15 @@ worker) never sends it again; ``idempotency_key`` (unique per tenant) stops the 
 it twice. A failed send goes back to ``queued`` with an exponential back-off; after ``max_attempts``
 it is ``failed``. Consent is checked when queueing and again when sending; quiet hours (the shop's
 local time) defer sending to their end.
+
+A worker that dies between the claim and the result leaves a message in ``sending``. The claim is
+therefore a lease: ``next_attempt_at`` holds when it expires (:data:`SENDING_LEASE`), and ``sent_at``
+is written (and committed) just before the message is handed to the provider. The next run reclaims a
+message whose lease expired: never handed over (``sent_at`` empty) -> back to ``queued``, sent normally;
+handed over -> ``failed`` with a note that it may have been delivered, and NOT sent again. So at most
+once holds; the price is that a message handed over just before a crash is reported as failed even
+when the provider delivered it (staff see the note and may resend it by hand), and a stuck message waits
+for its lease to expire. A stuck message can also be cancelled once its lease has expired.
 """
 from __future__ import annotations
 
@@ -39,6 +48,9 @@ CHANNELS = ("sms", "email")
 MODES = ("auto", "ask")
 STATUSES = ("draft", "queued", "sending", "sent", "failed", "skipped", "cancelled")
 # Template event -> the core event that triggers it (None: queued by a user action, e.g. an invitation).
+# How long a claim holds: far above a provider call (the channels time out after seconds), so that only
+# a worker that died leaves a message in "sending" for longer.
+SENDING_LEASE = timedelta(minutes=15)
 EVENTS = {
     "booking_confirmed": "planner.booking.confirmed",
     "car_ready": "workshop.work_order.finish",
@@ -403,13 +415,15 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
         db.session.commit()
         counts["deferred"] = result.rowcount or 0
         return counts
+    counts.update(reclaim_stale(now))
     by_kind = channels()
     ids = list(db.session.scalars(select(Message.id).where(due).order_by(Message.id).limit(batch)))
     for message_id in ids:
         # The claim: only one runner turns this row from queued to sending; the rest skip it.
         claimed = db.session.execute(
             update(Message).where(Message.id == message_id, Message.status == "queued")
-            .values(status="sending", attempts=Message.attempts + 1).execution_options(synchronize_session=False))
+            .values(status="sending", attempts=Message.attempts + 1, next_attempt_at=now + SENDING_LEASE,
+                    sent_at=None).execution_options(synchronize_session=False))
         db.session.commit()
         if not claimed.rowcount:
             continue
@@ -436,9 +450,13 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
                     message.status = "failed"
                     counts["failed"] += 1
                 else:
+            # Handed over from here on: committed first, so a crash during the call is never resent.
+            message.sent_at = utcnow()
+            db.session.commit()
                     message.status = "queued"
                     message.next_attempt_at = now + backoff(message.attempts, conf)
                     counts["retry"] += 1
+                message.sent_at = None  # the provider refused it: nothing went out
                 log_.warning("message %s: attempt %s failed: %s", message.id, message.attempts, exc)
             else:
                 message.status, message.sent_at, message.last_error = "sent", utcnow(), None
@@ -455,6 +473,34 @@ def _unsubscribed(client_id: int, channel: str) -> bool:
 
     return db.session.scalar(select(Unsubscribe.id).where(Unsubscribe.client_id == client_id,
                                                           Unsubscribe.channel == channel)) is not None
+
+
+def reclaim_stale(now: datetime) -> dict:
+    """Messages whose claim expired (the worker died): see the module's docstring. One transaction,
+    audited per message; ``{"reclaimed": n, "unknown": n}``."""
+    expired = (Message.status == "sending") & (Message.next_attempt_at.is_(None) | (Message.next_attempt_at <= now))
+    counts = {"reclaimed": 0, "unknown": 0}
+    for message in db.session.scalars(select(Message).where(expired).order_by(Message.id).with_for_update()):
+        # No lease at all: claimed before leases existed, so whether it was handed over is unknown.
+        if message.sent_at is None and message.next_attempt_at is not None:
+            message.status, message.next_attempt_at = "queued", now
+            message.last_error = _("The sending was interrupted before the message reached the provider; "
+                                   "it is sent again.")
+            counts["reclaimed"] += 1
+        else:
+            message.status = "failed"
+            message.last_error = _("The sending was interrupted after the message was handed to the provider: "
+                                   "it may have been delivered, so it is not sent again automatically.")
+            counts["unknown"] += 1
+        audit.record("send", message, changes={"status": ["sending", message.status]})
+    db.session.commit()
+    return counts
+
+
+def stuck(message: Message, now: datetime | None = None) -> bool:
+    """In ``sending`` past its lease: the worker that claimed it is gone."""
+    now = now or utcnow()
+    return message.status == "sending" and (message.next_attempt_at is None or message.next_attempt_at <= now)
 
 
 def send_job(ctx):
@@ -475,10 +521,16 @@ def approve(message: Message, user=None) -> Message:
 
 
 def cancel(message: Message, user=None) -> Message:
-    if message.status not in ("draft", "queued"):
+    """A draft, a queued message, or one stuck in ``sending`` (its lease expired) can be cancelled; one
+    being sent right now cannot (the sender is about to write its result)."""
+    if message.status not in ("draft", "queued") and not stuck(message):
         from .services import CrmError
 
-        raise CrmError(_l("Only a draft or a queued message can be cancelled."), status=409, field="status")
+        if message.status == "sending":
+            raise CrmError(_l("The message is being sent right now; try again in a few minutes."), status=409,
+                           field="status")
+        raise CrmError(_l("Only a draft, a queued or a stuck message can be cancelled."), status=409,
+                       field="status")
     before = message.status
     message.status = "cancelled"
     db.session.flush()

@@ -1,11 +1,17 @@
 """Test plugin: another SMS provider offered through the CRM's ``crm_message_channels`` hook. It keeps
-what it was asked to send; a recipient ending in 0 is refused permanently (a blocked number)."""
+what it was asked to send; a recipient ending in 0 is refused permanently (a blocked number); one ending
+in 9 makes the call die like a killed worker (not a ChannelError: the send job itself crashes)."""
 from core.plugins import Manifest, hookimpl
 
 manifest = Manifest(slug="crm_channel_test", version="1.0", title="SMS provider (test)",
                     features={"crm_channel_test.use": "SMS provider (test)"}, requires=("crm",))
 
 SENT: list = []
+CRASH = False
+
+
+class WorkerDied(BaseException):
+    """Stands for the process being killed mid-call: nothing in the send job catches it."""
 
 
 class OtherSms:
@@ -16,6 +22,9 @@ class OtherSms:
 
         if message.recipient.endswith("0"):
             raise ChannelError("number blocked", permanent=True)
+        if message.recipient.endswith("9") and CRASH:
+            SENT.append((message.recipient, message.body))  # the provider got it, then the worker died
+            raise WorkerDied("killed")
         SENT.append((message.recipient, message.body))
         return f"other-{len(SENT)}"
 

@@ -47,10 +47,10 @@ FEATURE = "crm.basic"
 CHANNELS = ("sms", "email")
 MODES = ("auto", "ask")
 STATUSES = ("draft", "queued", "sending", "sent", "failed", "skipped", "cancelled")
-# Template event -> the core event that triggers it (None: queued by a user action, e.g. an invitation).
 # How long a claim holds: far above a provider call (the channels time out after seconds), so that only
 # a worker that died leaves a message in "sending" for longer.
 SENDING_LEASE = timedelta(minutes=15)
+# Template event -> the core event that triggers it (None: queued by a user action, e.g. an invitation).
 EVENTS = {
     "booking_confirmed": "planner.booking.confirmed",
     "car_ready": "workshop.work_order.finish",
@@ -407,6 +407,7 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
     conf = settings()
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
     due = (Message.status == "queued") & ((Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now))
+    counts.update(reclaim_stale(now))
     quiet = quiet_until(now, conf)
     if quiet is not None:
         # Quiet hours: nothing goes out; the due messages show when they will.
@@ -415,7 +416,6 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
         db.session.commit()
         counts["deferred"] = result.rowcount or 0
         return counts
-    counts.update(reclaim_stale(now))
     by_kind = channels()
     ids = list(db.session.scalars(select(Message.id).where(due).order_by(Message.id).limit(batch)))
     for message_id in ids:
@@ -442,21 +442,21 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
             counts["failed"] += 1
         else:
             message.recipient = address
+            # Handed over from here on: committed first, so a crash during the call is never resent.
+            message.sent_at = utcnow()
+            db.session.commit()
             try:
                 message.provider_id = channel.send(message)
             except ChannelError as exc:
+                message.sent_at = None  # the provider refused it: nothing went out
                 message.last_error = str(exc)
                 if exc.permanent or message.attempts >= conf["max_attempts"]:
                     message.status = "failed"
                     counts["failed"] += 1
                 else:
-            # Handed over from here on: committed first, so a crash during the call is never resent.
-            message.sent_at = utcnow()
-            db.session.commit()
                     message.status = "queued"
                     message.next_attempt_at = now + backoff(message.attempts, conf)
                     counts["retry"] += 1
-                message.sent_at = None  # the provider refused it: nothing went out
                 log_.warning("message %s: attempt %s failed: %s", message.id, message.attempts, exc)
             else:
                 message.status, message.sent_at, message.last_error = "sent", utcnow(), None
@@ -465,14 +465,6 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
                                                "attempts": [None, message.attempts]})
         db.session.commit()
     return counts
-
-
-def _unsubscribed(client_id: int, channel: str) -> bool:
-    """Opted out of mailings on ``channel`` after the mailing was queued (e.g. during quiet hours)."""
-    from .mailings import Unsubscribe
-
-    return db.session.scalar(select(Unsubscribe.id).where(Unsubscribe.client_id == client_id,
-                                                          Unsubscribe.channel == channel)) is not None
 
 
 def reclaim_stale(now: datetime) -> dict:
@@ -501,6 +493,14 @@ def stuck(message: Message, now: datetime | None = None) -> bool:
     """In ``sending`` past its lease: the worker that claimed it is gone."""
     now = now or utcnow()
     return message.status == "sending" and (message.next_attempt_at is None or message.next_attempt_at <= now)
+
+
+def _unsubscribed(client_id: int, channel: str) -> bool:
+    """Opted out of mailings on ``channel`` after the mailing was queued (e.g. during quiet hours)."""
+    from .mailings import Unsubscribe
+
+    return db.session.scalar(select(Unsubscribe.id).where(Unsubscribe.client_id == client_id,
+                                                          Unsubscribe.channel == channel)) is not None
 
 
 def send_job(ctx):

@@ -77,24 +77,28 @@ def _non_negative(value):
 
 class JobNormSchema(Schema):
     id = fields.Integer(dump_only=True)
-    job_id = fields.Integer(required=True, validate=_check_exists(Job, _l("No such job in the catalog.")))
-    make = fields.String(required=True, validate=validate.Length(min=1, max=60, error=_l("Enter the make.")))
-    model = fields.String(allow_none=True, validate=validate.Length(max=60))
-    hours = Exact(places=3, required=True, validate=_non_negative)
+    job_id = fields.Integer(required=True, validate=_check_exists(Job, _l("No such job in the catalog.")),
+                            metadata={"label": _l("Job")})
+    make = fields.String(required=True, validate=validate.Length(min=1, max=60, error=_l("Enter the make.")),
+                         metadata={"label": _l("Make")})
+    model = fields.String(allow_none=True, validate=validate.Length(max=60), metadata={"label": _l("Model")})
+    hours = Exact(places=3, required=True, validate=_non_negative, metadata={"label": _l("Hours")})
 
 
 class LaborRateSchema(Schema):
     id = fields.Integer(dump_only=True)
-    category = fields.String(allow_none=True, validate=validate.Length(max=80))
-    rate = MoneyField(required=True, validate=_non_negative)
+    category = fields.String(allow_none=True, validate=validate.Length(max=80), metadata={
+        "label": _l("Category"), "help": _l("Empty: the shop's rate for every other job.")})
+    rate = MoneyField(required=True, validate=_non_negative, metadata={"label": _l("Hourly rate")})
 
 
 class ContractRateSchema(Schema):
     id = fields.Integer(dump_only=True)
-    client_id = fields.Integer(required=True, validate=_client_check)
-    rate = MoneyField(allow_none=True, validate=_non_negative)
+    client_id = fields.Integer(required=True, validate=_client_check, metadata={"label": _l("Client")})
+    rate = MoneyField(allow_none=True, validate=_non_negative, metadata={"label": _l("Hourly rate")})
     discount_percent = Exact(places=2, allow_none=True, validate=validate.Range(
-        min=Decimal(0), max=Decimal(100), error=_l("Enter a percentage from 0 to 100.")))
+        min=Decimal(0), max=Decimal(100), error=_l("Enter a percentage from 0 to 100.")),
+        metadata={"label": _l("Discount on labour, %")})
 
     @validates_schema
     def _something(self, data, partial=None, **kwargs):

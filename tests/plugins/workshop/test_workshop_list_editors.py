@@ -150,3 +150,11 @@ def test_the_workshop_forms_speak_the_users_language(shop, signed_in, lang, expe
     assert re.search(r'<textarea[^>]*name="complaint"', page) and re.search(r'<textarea[^>]*name="condition_notes"', page)
     job_form = ui.get("/workshop/jobs/new").get_data(as_text=True)
     assert "Standard hours" not in job_form and "Fixed price" not in job_form
+
+
+def test_the_norms_forms_are_labelled_too(make_shop, signed_in):
+    ui = signed_in(make_shop(tier="master"), "ru")
+    assert "Ставка нормо-часа" in ui.get("/workshop/labor-rates/new").get_data(as_text=True)
+    page = ui.get("/workshop/job-norms/new").get_data(as_text=True)
+    assert "Марка" in page and "Job id" not in page
+    assert "Скидка на работы, %" in ui.get("/workshop/contract-rates/new").get_data(as_text=True)

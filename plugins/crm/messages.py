@@ -38,6 +38,7 @@ from core.i18n import domain, shop_language
 from core.models import utcnow
 
 from .models import Client, Vehicle
+from .schemas import CHANNEL_LABELS, TEMPLATE_EVENT_LABELS, TEMPLATE_MODE_LABELS
 
 _ = domain("crm").gettext
 _l = domain("crm").lazy_gettext
@@ -202,18 +203,25 @@ def condition_holds(condition: str | None, context: dict) -> bool:
 
 
 class TemplateSchema(Schema):
+    # Labels only (metadata) are kept by the CRM's forms work; see plugins/crm/schemas.py for the maps.
     id = fields.Integer(dump_only=True)
     event = fields.String(required=True, validate=validate.OneOf(
-        list(EVENTS), error=_l("Event is one of: %(choices)s.", choices=", ".join(EVENTS))))
+        list(EVENTS), error=_l("Event is one of: %(choices)s.", choices=", ".join(EVENTS))),
+        metadata={"label": _l("Event"), "choices": TEMPLATE_EVENT_LABELS})
     channel = fields.String(load_default="sms", validate=validate.OneOf(
-        CHANNELS, error=_l("Channel is one of: %(choices)s.", choices=", ".join(CHANNELS))))
-    title = fields.String(load_default="", validate=validate.Length(max=200))
-    subject = fields.String(allow_none=True, validate=validate.Length(max=300))
-    body = fields.String(required=True, validate=validate.Length(min=1, error=_l("Write the message.")))
-    condition = fields.String(allow_none=True)
+        CHANNELS, error=_l("Channel is one of: %(choices)s.", choices=", ".join(CHANNELS))),
+        metadata={"label": _l("Channel"), "choices": CHANNEL_LABELS})
+    title = fields.String(load_default="", validate=validate.Length(max=200), metadata={"label": _l("Title")})
+    subject = fields.String(allow_none=True, validate=validate.Length(max=300),
+                            metadata={"label": _l("Subject"), "help": _l("E-mail only.")})
+    body = fields.String(required=True, validate=validate.Length(min=1, error=_l("Write the message.")),
+                         metadata={"label": _l("Text"), "multiline": True})
+    condition = fields.String(allow_none=True, metadata={
+        "label": _l("Condition"), "help": _l("Send only when this holds, e.g. document.state == \"done\"; empty: always.")})
     mode = fields.String(load_default="auto", validate=validate.OneOf(
-        MODES, error=_l("Mode is one of: %(choices)s.", choices=", ".join(MODES))))
-    active = fields.Boolean(load_default=True)
+        MODES, error=_l("Mode is one of: %(choices)s.", choices=", ".join(MODES))),
+        metadata={"label": _l("Mode"), "choices": TEMPLATE_MODE_LABELS})
+    active = fields.Boolean(load_default=True, metadata={"label": _l("Active")})
     created_at = fields.DateTime(dump_only=True)
 
     @validates("body")

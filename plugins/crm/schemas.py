@@ -85,10 +85,14 @@ MESSAGE_STATUS_LABELS = {"draft": _l("Awaiting approval"), "queued": _l("Queued"
                          "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Skipped"),
                          "cancelled": _l("Cancelled")}
 CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("E-mail")}
+TEMPLATE_EVENT_LABELS = {"booking_confirmed": _l("Booking confirmed"), "car_ready": _l("Car ready"),
+                         "work_order_closed": _l("Work order closed"), "reminder_due": _l("Maintenance due"),
+                         "review_request": _l("Review request"), "mailing": _l("Mass mailing")}
+TEMPLATE_MODE_LABELS = {"auto": _l("Send automatically"), "ask": _l("Ask the user first")}
 VALUE_LABELS = {"kind": KIND_LABELS, "fuel": FUEL_LABELS, "odometer_source": ODOMETER_SOURCE_LABELS,
                 "urgency": URGENCY_LABELS, "recommendation_source": RECOMMENDATION_SOURCE_LABELS,
                 "recommendation_state": RECOMMENDATION_STATE_LABELS, "message_status": MESSAGE_STATUS_LABELS,
-                "channel": CHANNEL_LABELS}
+                "channel": CHANNEL_LABELS, "template_event": TEMPLATE_EVENT_LABELS}
 
 
 def value_label(kind: str, value):

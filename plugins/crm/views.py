@@ -53,6 +53,13 @@ def _crm_template_helpers():
         return list(db.session.scalars(_select(Unsubscribe).where(Unsubscribe.client_id == client_id)
                                        .order_by(Unsubscribe.created_at)))
 
+    def service_titles():
+        """Service code -> the catalog's title (the shop's own words), for selects of services."""
+        from .reminders import ServiceInterval
+
+        return dict(db.session.execute(select(ServiceInterval.code, ServiceInterval.title)
+                                       .where(ServiceInterval.vehicle_id.is_(None))).all())
+
     def vehicle_card(vehicle):
         """The vehicle card's panels: owners, plates, drivers, odometer, recommendations."""
         from .api import vehicle_history
@@ -61,7 +68,7 @@ def _crm_template_helpers():
 
     return {"crm_vehicle_actions": vehicle_actions, "crm_client_reviews": client_reviews,
             "crm_client_optouts": client_optouts, "crm_client_card": client_card, "crm_vehicle_card": vehicle_card,
-            "crm_label": value_label, "crm_choices": lambda kind: list(VALUE_LABELS.get(kind, {}).items())}
+            "crm_label": value_label, "crm_service_titles": service_titles, "crm_choices": lambda kind: list(VALUE_LABELS.get(kind, {}).items())}
 
 
 def _recommendation_rows(stmt) -> list[dict]:

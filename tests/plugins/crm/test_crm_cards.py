@@ -251,3 +251,27 @@ def test_new_forms_take_initial_values_and_entries_take_parts(crm):
     bad = c.post("/crm/vehicles/new", data={"csrf_token": _csrf(form), "client_id": "999999", "make": "Kia",
                                            "odometer_unit": "km"})
     assert bad.status_code == 422 and "There is no client #999999." in bad.get_data(as_text=True)
+
+
+def test_messages_templates_and_intervals_speak_russian(crm, tenant, user, api_client):
+    shop = tenant(tier="master")
+    _make(crm, shop)
+    c = api_client(user(role="owner", tenant=shop))
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    outbox = c.get("/crm/messages").get_data(as_text=True)
+    assert '<td class="crm-message-status">Отправлено' in outbox and "<td>SMS +79161234567</td>" in outbox
+    assert ">Ждёт подтверждения</option>" in outbox and ">draft<" not in outbox
+    template_form = c.get("/crm/message-templates/new").get_data(as_text=True)
+    for label in ("Событие", "Запись подтверждена", "Канал", "Режим", "Сначала спросить пользователя", "Условие"):
+        assert label in template_form, label
+    interval_form = c.get("/crm/service-intervals/new").get_data(as_text=True)
+    for label in ("Код", "Каждые, км", "Каждые, месяцев", "Ключевые слова"):
+        assert label in interval_form, label
+    page = c.get("/crm/service-intervals/new").get_data(as_text=True)
+    r = c.post("/crm/service-intervals/new", data={"csrf_token": _csrf(page), "code": "cabin_filter",
+                                                   "title": "Салонный фильтр", "every_km": "15000",
+                                                   "keywords": "салонный, cabin", "active": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    assert "салонный, cabin" in c.get(r.headers["Location"]).get_data(as_text=True)
+    due = c.get("/crm/reminders").get_data(as_text=True)
+    assert '<option value="cabin_filter" >Салонный фильтр</option>' in due

@@ -377,8 +377,13 @@ def _segment_specs(data: dict, booking: Booking | None) -> list[dict] | None:
         return steps
     if booking is None or not booking.sequential:
         return None
-    if data.get("bay_id") is not None or data.get("bay_ids"):
-        return None  # the bays given again: a plain booking from now on
+    given = list(dict.fromkeys(int(i) for i in data["bay_ids"])) if data.get("bay_ids") else (
+        [int(data["bay_id"])] if data.get("bay_id") is not None else None)
+    # Other bays: a plain booking from now on. The same bays (a form sends them back as they are, in
+    # any order): still the sequence.
+    if given is not None and sorted(given) != sorted(booking.bay_ids) and not (
+            data.get("bay_ids") is None and given[0] == booking.bay_id):
+        return None
     if data.get("duration_minutes") is not None and int(data["duration_minutes"]) != booking.duration_minutes:
         raise PlannerError(_("Change the segments to change the length of a booking in a sequence."),
                            field_name="duration_minutes")
@@ -467,8 +472,7 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
     if steps is not None:
         duration = sum(step["duration_minutes"] for step in steps)
     else:
-        duration = int(data.get("duration_minutes") or (0 if creating or booking.sequential
-                                                         else booking.duration_minutes))
+        duration = int(data.get("duration_minutes") or (0 if creating else booking.duration_minutes))
     if not duration and data.get("planned_jobs"):
         duration = jobs_minutes([str(j) for j in data["planned_jobs"]], data.get("vehicle_id")) or 0
         if not duration:

@@ -120,7 +120,10 @@ def _grid(day: date, bays: list[Bay], bookings: list[Booking], schedule: service
                     continue
                 placed.add((bk.id, bay.id, held_from))
                 span = sum(1 for r in rows_at[index:] if r < held_until)
-                cells.append(("booking", bk, max(span, 1), [h[0] for h in here[1:]]))
+                step_no = next((n for n, seg in enumerate(bk.segments, 1) if seg.start_at == held_from), None) \
+                    if bk.sequential else None
+                cells.append(("booking", bk, max(span, 1), [h[0] for h in here[1:]],
+                              (held_from, held_until, step_no)))
             elif any(s <= at and row_end <= e for s, e in opening[bay.id]):
                 cells.append(("free", service.local_iso(at, tz)[:16]))
             else:

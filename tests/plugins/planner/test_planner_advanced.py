@@ -283,3 +283,41 @@ def test_the_day_reads_a_fixed_number_of_statements_with_sequences_and_many_book
     many = client.get(f"/api/v1/planner/day?date={MONDAY}").json
     assert len(many["bookings"]) == 17
     assert statements(MONDAY) == few
+
+
+def test_the_day_grid_shows_each_step_on_its_bay(app, shop, api, ui):
+    import re
+
+    s = shop(tier="specialist", bays=BAYS)
+    seq = _sequence(api(s), f"{MONDAY}T10:00", [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
+                                                 {"bay_id": s.bays["Lift 1"], "duration_minutes": 90}]).json
+    html = ui(s).get(f"/planner/?date={MONDAY}").get_data(as_text=True)
+    cells = re.findall(r'<td rowspan="(\d+)" data-col="(\d+)" class="planner-booking[^"]*"[^>]*>(.*?)</td>', html, re.S)
+    shown = {int(col): (int(rows), re.search(r"<strong>([^<]+)</strong>", body).group(1), "step" in body)
+             for rows, col, body in cells}
+    # 30-minute rows: one row on the diagnostics bay, three on the lift, nothing on Lift 2.
+    assert shown == {s.bays["Diag"]: (1, "10:00–10:30", True), s.bays["Lift 1"]: (3, "10:30–12:00", True)}
+    assert f'data-booking="{seq["id"]}"' not in html  # a sequence is moved through its form, not dragged
+
+
+def test_editing_a_sequence_in_the_form_keeps_its_steps(app, shop, api, ui, csrf, in_tenant):
+    from plugins.planner.models import Booking
+
+    s = shop(tier="specialist", bays=BAYS)
+    client = api(s)
+    seq = _sequence(client, f"{MONDAY}T10:00", [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
+                                                 {"bay_id": s.bays["Lift 1"], "duration_minutes": 90}]).json
+    staff = ui(s)
+    page = staff.get(f"/planner/bookings/{seq['id']}").get_data(as_text=True)
+    form = {"csrf_token": csrf(page), "bay_ids": [str(s.bays["Diag"]), str(s.bays["Lift 1"])],
+            "start": f"{MONDAY}T11:00", "duration_minutes": "120", "client_name": "Oleg", "client_phone": "",
+            "vehicle": "Lada Vesta", "reason": "Knock", "version": str(seq["version"])}
+    assert staff.post(f"/planner/bookings/{seq['id']}", data=form).status_code == 302
+    with in_tenant(s) as session:
+        booking = session.get(Booking, seq["id"])
+        assert booking.sequential and booking.reason == "Knock"
+        assert [(seg.bay_id, seg.start_at.hour, seg.duration_minutes) for seg in booking.segments] == [
+            (s.bays["Diag"], 8, 30), (s.bays["Lift 1"], 8, 90)]  # 11:00 and 11:30 Moscow time
+    # Other bays given: a plain booking on them from now on.
+    plain = client.patch(f"/api/v1/planner/bookings/{seq['id']}", json={"bay_ids": [s.bays["Lift 2"]]})
+    assert plain.status_code == 200 and plain.json["segments"] == [] and plain.json["bay_ids"] == [s.bays["Lift 2"]]

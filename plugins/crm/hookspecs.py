@@ -29,11 +29,15 @@ def crm_clients_merged(target_id, source_id):
 
 @hookspec
 def crm_message_channels():
-    """Return a list of message channels: objects with ``kind`` (``"sms"`` or ``"email"``) and
-    ``send(message) -> str`` (the provider's message id). ``message`` is a :class:`plugins.crm.messages.Message` with ``recipient``, ``subject`` and ``body`` filled in;
-    raise :class:`plugins.crm.messages.ChannelError` when sending fails (it is retried with back-off,
-    or failed at once with ``permanent=True``). Called with the tenant context pushed, inside the
-    sending job; a plugin's channel replaces the CRM's built-in one of the same kind."""
+    """Return a list of message channels: objects with ``kind`` and ``send(message) -> str`` (the
+    provider's message id). ``message`` is a :class:`plugins.crm.messages.Message` with ``recipient``,
+    ``subject`` and ``body`` filled in; raise :class:`plugins.crm.messages.ChannelError` when sending
+    fails (it is retried with back-off, or failed at once with ``permanent=True``). Called with the
+    tenant context pushed. A channel of kind ``"sms"`` or ``"email"`` replaces the CRM's built-in one;
+    any other kind (2-10 of ``a-z0-9_``, e.g. ``"tg"``) adds a channel templates and mailings can use,
+    and says how to find a client's address: ``recipient(client) -> str | None`` (a per-client handle
+    your plugin keeps; None: the client has none) or ``client_field = "phone" | "email"`` (the client's
+    first one, with the consent ``consent = "sms" | "email"`` names, by default the field's own)."""
 
 
 @hookspec

@@ -144,13 +144,22 @@ def audience(segment, channel: str) -> tuple[list[tuple[Client, str]], dict]:
     clients = filter_clients(segment.filters)
     opted_out = set(db.session.scalars(select(Unsubscribe.client_id).where(Unsubscribe.channel == channel)))
     excluded = dict.fromkeys(REASONS, 0)
+    offered = messages.channels().get(channel) if channel not in messages.BUILTIN_KINDS else None
     out = []
     for client in clients:
-        consent = client.consent_sms if channel == "sms" else client.consent_email
-        addresses = client.phones if channel == "sms" else client.emails
         if client.id in opted_out:
             excluded["unsubscribed"] += 1
-        elif not consent:
+            continue
+        if channel not in messages.BUILTIN_KINDS:  # a plugin's kind (a messenger): its channel finds the address
+            address = messages.plugin_recipient(offered, client)[0] if offered is not None else None
+            if address is None:
+                excluded["no_address"] += 1
+            else:
+                out.append((client, address))
+            continue
+        consent = client.consent_sms if channel == "sms" else client.consent_email
+        addresses = client.phones if channel == "sms" else client.emails
+        if not consent:
             excluded["no_consent"] += 1
         elif not addresses:
             excluded["no_address"] += 1

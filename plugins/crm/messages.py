@@ -21,6 +21,8 @@ for its lease to expire. A stuck message can also be cancelled once its lease ha
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -45,7 +47,32 @@ _l = domain("crm").lazy_gettext
 log = logging.getLogger(__name__)
 
 FEATURE = "crm.basic"
-CHANNELS = ("sms", "email")
+BUILTIN_KINDS = ("sms", "email")
+
+
+class _ChannelKinds(Sequence):
+    """The current tenant's channel kinds: ``sms`` and ``email``, plus the kinds its plugins add through
+    ``crm_message_channels`` (a messenger). Read at each use, so validators and checks built on it
+    (``value in CHANNELS``) follow the tenant; outside an app context only the built-in kinds."""
+
+    def _kinds(self) -> tuple:
+        try:
+            return channel_kinds()
+        except (RuntimeError, NameError):  # no app context, or this module still loading (import time)
+            return BUILTIN_KINDS
+
+    def __getitem__(self, index):
+        return self._kinds()[index]
+
+    def __len__(self) -> int:
+        return len(self._kinds())
+
+    def __contains__(self, value) -> bool:
+        return value in self._kinds()
+
+
+CHANNELS = _ChannelKinds()
+KIND_RE = re.compile(r"^[a-z][a-z0-9_]{1,9}$")  # fits crm_message.channel (10 characters)
 MODES = ("auto", "ask")
 STATUSES = ("draft", "queued", "sending", "sent", "failed", "skipped", "cancelled")
 # How long a claim holds: far above a provider call (the channels time out after seconds), so that only
@@ -278,7 +305,13 @@ def seed_templates() -> int:
 
 
 def _recipient(client: Client, channel: str) -> tuple[str | None, str | None]:
-    """``(address, why not)``: the client's first phone or e-mail if the client consented."""
+    """``(address, why not)``: the client's first phone or e-mail if the client consented; for a kind a
+    plugin adds, what its channel says (:func:`plugin_recipient`)."""
+    if channel not in BUILTIN_KINDS:
+        offered = channels().get(channel)
+        if offered is None:
+            return None, _("No %(kind)s channel is set up.", kind=channel)
+        return plugin_recipient(offered, client)
     if channel == "sms":
         if not client.consent_sms:
             return None, _("The client has not consented to SMS.")
@@ -286,6 +319,28 @@ def _recipient(client: Client, channel: str) -> tuple[str | None, str | None]:
     if not client.consent_email:
         return None, _("The client has not consented to e-mail.")
     return (client.emails[0], None) if client.emails else (None, _("The client has no e-mail address."))
+
+
+def plugin_recipient(channel, client: Client) -> tuple[str | None, str | None]:
+    """The address of ``client`` on a plugin's own kind of channel: ``channel.recipient(client)`` (a
+    per-client handle the plugin keeps, e.g. a messenger chat id; None: the client has none, which for
+    a messenger also means no consent), else ``channel.client_field`` (``"phone"`` or ``"email"``: the
+    client's first one, with the consent ``channel.consent`` names, ``"sms"`` or ``"email"``, by default
+    the field's own)."""
+    kind = channel.kind
+    finder = getattr(channel, "recipient", None)
+    if callable(finder):
+        address = finder(client)
+        return (str(address)[:254], None) if address else (
+            None, _("The client has no %(kind)s address.", kind=kind))
+    field = getattr(channel, "client_field", None)
+    if field not in ("phone", "email"):
+        return None, _("No %(kind)s channel is set up.", kind=kind)
+    consent = getattr(channel, "consent", None) or ("sms" if field == "phone" else "email")
+    if not getattr(client, f"consent_{consent}", False):
+        return None, _("The client has not consented to %(kind)s messages.", kind=kind)
+    values = client.phones if field == "phone" else client.emails
+    return (values[0], None) if values else (None, _("The client has no %(kind)s address.", kind=kind))
 
 
 def context_for(client: Client, vehicle: Vehicle | None, **extra) -> dict:
@@ -400,8 +455,15 @@ def channels() -> dict:
     offered = [channel for result in hooks().crm_message_channels() or [] for channel in result or []]
     out: dict = {}
     for channel in sorted(offered, key=lambda c: any(c is b for b in BUILTIN)):  # others first
-        out.setdefault(channel.kind, channel)
+        kind = getattr(channel, "kind", None)
+        if isinstance(kind, str) and KIND_RE.match(kind) and callable(getattr(channel, "send", None)):
+            out.setdefault(kind, channel)
     return out
+
+
+def channel_kinds() -> tuple:
+    """``sms``, ``email`` and the kinds the tenant's plugins add (raises RuntimeError without an app)."""
+    return BUILTIN_KINDS + tuple(sorted(set(channels()) - set(BUILTIN_KINDS)))
 
 
 def backoff(attempts: int, conf: dict) -> timedelta:

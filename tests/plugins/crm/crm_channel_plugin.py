@@ -29,6 +29,34 @@ class OtherSms:
         return f"other-{len(SENT)}"
 
 
+HANDLES: dict = {}  # client id -> messenger chat handle (a client who started the shop's bot)
+DELIVERED: list = []
+
+
+class Messenger:
+    """A new kind of channel: the client's address is the handle this plugin keeps per client."""
+
+    kind = "tg"
+
+    def recipient(self, client):
+        return HANDLES.get(client.id)
+
+    def send(self, message):
+        DELIVERED.append((message.recipient, message.body))
+        return f"tg-{len(DELIVERED)}"
+
+
+class Viber:
+    """Another new kind that reuses the client's phone (and the SMS consent)."""
+
+    kind = "viber"
+    client_field = "phone"
+
+    def send(self, message):
+        DELIVERED.append((message.recipient, message.body))
+        return "viber"
+
+
 @hookimpl
 def crm_message_channels():
-    return [OtherSms()]
+    return [OtherSms(), Messenger(), Viber()]

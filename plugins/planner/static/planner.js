@@ -354,14 +354,15 @@
   });
 
   // "Save and open a service order" is for a car already here: walk-in, unless a source was chosen.
-  var sourceSelect = document.getElementById("bk-source");
-  if (sourceSelect) {
-    sourceSelect.addEventListener("change", function () { sourceSelect.dataset.chosen = "1"; });
-    document.addEventListener("click", function (ev) {
-      var convert = ev.target.closest && ev.target.closest("button[name=then][value=convert]");
-      if (convert && !sourceSelect.dataset.chosen) { sourceSelect.value = "walk_in"; }
-    });
-  }
+  // (Delegated: the quick-booking dialog's form arrives later.)
+  document.addEventListener("change", function (ev) {
+    if (ev.target.id === "bk-source") { ev.target.dataset.chosen = "1"; }
+  });
+  document.addEventListener("click", function (ev) {
+    var convert = ev.target.closest && ev.target.closest("button[name=then][value=convert]");
+    var select = convert && convert.form && convert.form.querySelector("#bk-source");
+    if (select && !select.dataset.chosen) { select.value = "walk_in"; }
+  });
 
   // Working hours: "Remove" clears a span's times (an empty pair is not saved) and hides it.
   document.addEventListener("click", function (ev) {

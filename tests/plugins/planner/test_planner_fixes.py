@@ -238,3 +238,14 @@ def test_merging_crm_clients_moves_their_bookings(app, shop, api, book, in_tenan
     # A form opened before the merge is stale now, not saved over the merge.
     stale = client.patch(f"/api/v1/planner/bookings/{first['id']}", json={"reason": "x", "version": first["version"]})
     assert stale.status_code == 409
+
+
+def test_save_and_open_a_service_order_defaults_the_source_to_walk_in(app, shop, ui, csrf, in_tenant):
+    s = shop(tier="basic")
+    page = ui(s)
+    html = page.get(f"/planner/bookings/new?bay_id={s.bays['Lift 1']}&start={MONDAY}T10:00").get_data(as_text=True)
+    form = {"csrf_token": csrf(html), "bay_id": str(s.bays["Lift 1"]), "start": f"{MONDAY}T10:00",
+            "duration_minutes": "60", "client_name": "Oleg", "status": "arrived", "then": "convert"}
+    assert page.post("/planner/bookings/new", data=form).status_code == 302
+    [booking] = _bookings(in_tenant, s)
+    assert booking.source == "walk_in"

@@ -18,7 +18,7 @@ def _bookings(in_tenant, s):
         return rows
 
 
-def test_saving_hours_keeps_and_edits_split_shifts(app, shop, ui, csrf, in_tenant, set_hours):
+def test_saving_hours_keeps_and_edits_split_shifts(app, shop, ui, csrf, in_tenant):
     from datetime import time
 
     from plugins.planner.models import WorkingHours

@@ -65,7 +65,6 @@ def test_an_online_booking_from_a_known_phone_is_linked_and_confirmed_by_message
 
 
 def test_hook_planner_client_by_phone(app, shop, api, in_tenant):
-    from core.features import tenant_info  # noqa: F401
     from plugins.planner import service
 
     s = shop(tier="basic")

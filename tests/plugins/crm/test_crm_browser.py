@@ -97,3 +97,76 @@ def test_reminders_mailing_and_reviews_in_the_browser(browser, live_url, shop):
     assert "Average score: 5.0 of 5; reviews: 1" in reviews and "Fast and clean" in reviews
     shot(page, "crm-client-card")
     context.close()
+
+
+@pytest.fixture
+def big_shop(app, tenant, user):
+    """A shop with more clients than a select can hold (the owner field becomes the search picker)."""
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import Client, Recommendation, Vehicle
+
+    t = tenant(tier="basic")
+    advisor = user(role="service_advisor", tenant=t)
+    with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, t.id))):
+        db.session.add_all([Client(name=f"Walk-in {i:03d}") for i in range(200)])
+        anna = Client(name="Anna Smirnova")
+        anna.phones = ["+79167770011"]
+        boris = Client(name="Boris Kuznetsov")
+        db.session.add_all([anna, boris])
+        db.session.flush()
+        car = Vehicle(client_id=boris.id, plate="Е777КХ77", make="Lada")
+        db.session.add(car)
+        db.session.flush()
+        db.session.add(Recommendation(vehicle_id=car.id, text="Replace the wiper blades", urgency="low"))
+        ids = {"anna": anna.id}
+        db.session.commit()
+    return advisor, ids
+
+
+def test_owner_and_driver_pickers_and_deciding_a_recommendation(browser, live_url, big_shop):
+    advisor, ids = big_shop
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, advisor)
+
+    # New car: the owner is found by a part of the phone and picked from the suggestions; a name typed
+    # but not picked is not saved as "no owner".
+    page.goto(f"{live_url}/crm/vehicles/new")
+    page.fill("input.crm-client-picker", "Nobody")
+    page.click("button:has-text('Save')")
+    assert page.is_visible(".crm-client-picker-hint") and page.url.endswith("/crm/vehicles/new")
+    page.fill("input.crm-client-picker", "7770011")
+    page.click(".crm-client-option:has-text('Anna Smirnova')")
+    assert page.input_value("input[name=client_id]") == str(ids["anna"])
+    page.fill("input[name=plate]", "А001АА77")
+    page.fill("input[name=make]", "Kia")
+    shot(page, "crm-owner-picker")
+    page.click("button:has-text('Save')")
+    page.wait_for_selector(".flash--success")
+    assert "Anna Smirnova" in page.inner_text("dl.props")
+
+    # The same car card: a driver picked by name; the new car's card shows him among the drivers.
+    page.fill(".crm-driver-add input.crm-client-picker", "Kuzn")
+    page.click(".crm-driver-add .crm-client-option:has-text('Boris Kuznetsov')")
+    page.click("button:has-text('Add driver')")
+    page.wait_for_selector(".flash--success")
+    assert "Boris Kuznetsov" in page.inner_text(".crm-drivers")
+
+    # "Add car" on a client card opens the form with the owner filled in, shown by name.
+    page.goto(f"{live_url}/crm/clients/{ids['anna']}")
+    page.click("a.crm-add-car")
+    page.wait_for_function("document.querySelector('input.crm-client-picker').value === 'Anna Smirnova'")
+
+    # Boris's car: the client declines the recommendation; it stays, with the date.
+    page.goto(f"{live_url}/crm/search?q=E777")
+    assert "Open recommendations: 1" in page.inner_text("#crm-results")
+    page.click("a.crm-result-car")
+    page.click(".crm-recommendations button:has-text('Client declines')")
+    page.wait_for_selector(".flash--success")
+    assert page.inner_text(".crm-rec-state") == f"Declined {TODAY.isoformat()}"
+    shot(page, "crm-vehicle-card")
+    context.close()

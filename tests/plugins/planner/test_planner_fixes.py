@@ -249,3 +249,34 @@ def test_save_and_open_a_service_order_defaults_the_source_to_walk_in(app, shop,
     assert page.post("/planner/bookings/new", data=form).status_code == 302
     [booking] = _bookings(in_tenant, s)
     assert booking.source == "walk_in"
+
+
+def test_technician_feed_reads_only_the_bookings_of_their_bays_and_days(app, shop, api, book):
+    from datetime import date, timedelta
+
+    from sqlalchemy import event
+
+    from plugins.planner.models import Booking
+
+    today = date.today()  # the feed covers 30 days back and 90 ahead of today
+    monday = today + timedelta(days=7 + (7 - today.weekday()) % 7)
+    tuesday, wednesday = monday + timedelta(days=1), monday + timedelta(days=2)
+    s = shop()
+    owner, tech = api(s), api(s, role="technician")
+    mine = [book(owner, s.bays["Lift 1"], f"{day}T10:00").json["id"] for day in (monday, tuesday)]
+    for day in (monday, tuesday, wednesday):  # another bay, and their bay on a day they are not on it
+        book(owner, s.bays["Lift 2"], f"{day}T10:00")
+    book(owner, s.bays["Lift 1"], f"{wednesday}T12:00")
+    for day in (monday, tuesday):
+        assert owner.put(f"/api/v1/planner/assignments?date={day}", json={"assignments": [
+            {"bay_id": s.bays["Lift 1"], "user_id": tech.user.id}]}).status_code == 200
+    url = tech.get("/api/v1/planner/feed").json["url"].replace("http://localhost", "")
+    loaded = []
+    listener = lambda target, context: loaded.append(target.id)  # noqa: E731
+    event.listen(Booking, "load", listener)
+    try:
+        r = app.test_client().get(url)
+    finally:
+        event.remove(Booking, "load", listener)
+    assert r.status_code == 200 and r.get_data(as_text=True).count("BEGIN:VEVENT") == 2
+    assert sorted(set(loaded)) == sorted(mine)

@@ -85,6 +85,7 @@ MESSAGE_STATUS_LABELS = {"draft": _l("Awaiting approval"), "queued": _l("Queued"
                          "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Skipped"),
                          "cancelled": _l("Cancelled")}
 CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("E-mail")}
+MAILING_STATUS_LABELS = {"draft": _l("Not sent yet"), "sent": _l("Sent")}
 TEMPLATE_EVENT_LABELS = {"booking_confirmed": _l("Booking confirmed"), "car_ready": _l("Car ready"),
                          "work_order_closed": _l("Work order closed"), "reminder_due": _l("Maintenance due"),
                          "review_request": _l("Review request"), "mailing": _l("Mass mailing")}
@@ -92,7 +93,8 @@ TEMPLATE_MODE_LABELS = {"auto": _l("Send automatically"), "ask": _l("Ask the use
 VALUE_LABELS = {"kind": KIND_LABELS, "fuel": FUEL_LABELS, "odometer_source": ODOMETER_SOURCE_LABELS,
                 "urgency": URGENCY_LABELS, "recommendation_source": RECOMMENDATION_SOURCE_LABELS,
                 "recommendation_state": RECOMMENDATION_STATE_LABELS, "message_status": MESSAGE_STATUS_LABELS,
-                "channel": CHANNEL_LABELS, "template_event": TEMPLATE_EVENT_LABELS}
+                "channel": CHANNEL_LABELS, "template_event": TEMPLATE_EVENT_LABELS,
+                "mailing_status": MAILING_STATUS_LABELS}
 
 
 def value_label(kind: str, value):

@@ -275,3 +275,16 @@ def test_messages_templates_and_intervals_speak_russian(crm, tenant, user, api_c
     assert "салонный, cabin" in c.get(r.headers["Location"]).get_data(as_text=True)
     due = c.get("/crm/reminders").get_data(as_text=True)
     assert '<option value="cabin_filter" >Салонный фильтр</option>' in due
+
+
+def test_sent_mailings_show_channel_and_status_by_name(crm, tenant, user, api_client):
+    from plugins.crm.mailings import Mailing
+
+    shop = tenant(tier="profi")
+    with crm.ctx(shop) as s:
+        s.add(Mailing(key="k1", segment_name="Kia owners", channel="email", status="sent", recipients=3))
+    c = api_client(user(role="owner", tenant=shop))
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    row = re.search(r"<tr><td>[^<]*</td><td>Kia owners</td>(.*?)</tr>", c.get("/crm/mailings").get_data(as_text=True),
+                    re.S).group(1)
+    assert "<td>E-mail</td>" in row and "<td>Отправлено</td>" in row and ">sent<" not in row

@@ -113,4 +113,4 @@ def test_the_list_is_a_fixed_number_of_statements_whatever_the_number_of_cars(sh
         db.session.commit()
         many, rows_many = statements()
     assert len(rows_many) > len(rows_few) + 40
-    assert many == few <= 3
+    assert many == few <= 5  # catalog, a chunk of forecasts, its cars, their owners, their states

@@ -36,7 +36,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_crm_reminder_forecast'))
     )
     with op.batch_alter_table('crm_reminder_forecast', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_crm_reminder_forecast_tenant_id_crm_reminder_forecast_due_on'), ['tenant_id', 'due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_crm_reminder_forecast_tenant_id_crm_reminder_forecast_due_on_crm_reminder_forecast_vehicle_id_crm_reminder_forecast_code'), ['tenant_id', 'due_on', 'vehicle_id', 'code'], unique=False)
         batch_op.create_index(batch_op.f('ix_crm_reminder_forecast_tenant_id_crm_reminder_forecast_vehicle_id_crm_reminder_forecast_code'), ['tenant_id', 'vehicle_id', 'code'], unique=True)
     # Existing cars get their forecasts from `garage crm refresh-forecasts` (also run nightly).
 
@@ -44,6 +44,6 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('crm_reminder_forecast', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_crm_reminder_forecast_tenant_id_crm_reminder_forecast_vehicle_id_crm_reminder_forecast_code'))
-        batch_op.drop_index(batch_op.f('ix_crm_reminder_forecast_tenant_id_crm_reminder_forecast_due_on'))
+        batch_op.drop_index(batch_op.f('ix_crm_reminder_forecast_tenant_id_crm_reminder_forecast_due_on_crm_reminder_forecast_vehicle_id_crm_reminder_forecast_code'))
 
     op.drop_table('crm_reminder_forecast')

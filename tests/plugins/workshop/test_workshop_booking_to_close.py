@@ -128,6 +128,8 @@ def test_a_third_party_plugin_vetoes_and_reacts_to_the_close(make_shop, app):
     from core.tenants import get_tenant, set_feature
     from tests.plugins.workshop import workshop_gate_plugin as gate
 
+    gate.ISSUED.clear()  # the plugin's state outlives one database (the suite runs on SQLite and PostgreSQL)
+    gate.EVENTS.clear()
     shop = make_shop(tier="master")
     with app.app_context():
         set_feature(get_tenant(shop.tenant.slug), "ws_gate_test.use", True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, delete, event, insert, select, tuple_
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, delete, event, func, insert, select, tuple_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import GarageSession, TenantScoped, db
@@ -61,7 +61,8 @@ MODELS = [ReminderForecast]
 # --- keeping the rows right -------------------------------------------------------------------------
 
 
-def _note(session, tenant_id: int | None, vehicle_id: int | None) -> None:
+def _note(session, tenant_id: int | None, vehicle_id) -> None:
+    """Note a car (its id, or ``("make", name)`` for every car of a make; None: every car) to recompute."""
     if tenant_id is None:
         return
     dirty = session.info.setdefault(DIRTY, {})
@@ -82,7 +83,27 @@ def _collect(session, flush_context):
             if obj in session.new or session.is_modified(obj):
                 _note(session, obj.tenant_id, obj.id)
         elif isinstance(obj, ServiceInterval):
-            _note(session, obj.tenant_id, None)
+            _note_catalog_line(session, obj)
+
+
+def _note_catalog_line(session, line) -> None:
+    """The cars a catalog line applies to, before and after the change: its car, the cars of its make,
+    or (a default line) every car of the shop."""
+    from sqlalchemy import inspect as sa_inspect
+
+    state = sa_inspect(line)
+    values = {}
+    for attr in ("vehicle_id", "make"):
+        history = state.attrs[attr].history
+        values[attr] = {v for v in (*history.added, *history.unchanged, *history.deleted) if v}
+    if values["vehicle_id"]:
+        for vehicle_id in values["vehicle_id"]:
+            _note(session, line.tenant_id, vehicle_id)
+    elif values["make"]:
+        for make in values["make"]:
+            _note(session, line.tenant_id, ("make", make.strip().lower()))
+    else:
+        _note(session, line.tenant_id, None)
 
 
 @event.listens_for(GarageSession, "before_commit")
@@ -109,11 +130,15 @@ def _forget(session):
     session.info.pop(DIRTY, None)
 
 
-def _refresh(vehicle_ids: set[int] | None) -> None:
-    if vehicle_ids is None:
+def _refresh(noted: set | None) -> None:
+    if noted is None:
         refresh_all()
-    else:
-        refresh(sorted(vehicle_ids))
+        return
+    ids = {n for n in noted if isinstance(n, int)}
+    makes = sorted(n[1] for n in noted if isinstance(n, tuple))
+    if makes:
+        ids.update(db.session.scalars(select(Vehicle.id).where(func.lower(func.trim(Vehicle.make)).in_(makes))))
+    refresh(sorted(ids))
 
 
 def refresh(vehicle_ids: list[int]) -> int:

@@ -114,3 +114,24 @@ def test_the_list_is_a_fixed_number_of_statements_whatever_the_number_of_cars(sh
         many, rows_many = statements()
     assert len(rows_many) > len(rows_few) + 40
     assert many == few <= 5  # catalog, a chunk of forecasts, its cars, their owners, their states
+
+
+def test_a_make_line_recomputes_only_the_cars_of_that_make(shop, app):
+    from sqlalchemy import select
+
+    from core.db import db
+    from plugins.crm.forecasts import ReminderForecast
+    from plugins.crm.models import Vehicle
+    from plugins.crm.reminders import ServiceInterval
+
+    with app.app_context(), shop["ctx"]():
+        lada = Vehicle(client_id=shop["client"], plate="Е555ЕЕ77", make="Lada", model="Vesta")
+        db.session.add(lada)
+        db.session.commit()
+        lada_id = lada.id
+        before = set(db.session.scalars(select(ReminderForecast.id).where(ReminderForecast.vehicle_id == lada_id)))
+        db.session.add(ServiceInterval(code="oil", title="Oil (Skoda)", make=" skoda ", every_km=7_500, every_months=1))
+        db.session.commit()
+        after = set(db.session.scalars(select(ReminderForecast.id).where(ReminderForecast.vehicle_id == lada_id)))
+    assert before and after == before  # the Lada's forecasts were not rewritten
+    assert _listed(shop) == [shop["car"]]  # the Skoda's oil is now due monthly: overdue

@@ -321,3 +321,18 @@ def test_editing_a_sequence_in_the_form_keeps_its_steps(app, shop, api, ui, csrf
     # Other bays given: a plain booking on them from now on.
     plain = client.patch(f"/api/v1/planner/bookings/{seq['id']}", json={"bay_ids": [s.bays["Lift 2"]]})
     assert plain.status_code == 200 and plain.json["segments"] == [] and plain.json["bay_ids"] == [s.bays["Lift 2"]]
+
+
+def test_find_a_time_takes_the_duration_from_planned_jobs(app, shop, api, ui):
+    from tests.plugins.planner.test_planner_workshop import _jobs
+
+    s = shop(tier="master", bays=BAYS)  # the workshop's job catalog answers planner_job_catalog
+    _jobs(api(s))
+    staff = ui(s)
+    found = staff.get(f"/planner/find?jobs=Oil+change%0AALIGN&bay_type_0=lift&from={MONDAY}")
+    assert found.status_code == 200
+    html = found.get_data(as_text=True)
+    # 0.5 + 1.2 hours, rounded up to the 30-minute slot: 2 hours.
+    assert f'bay_id={s.bays["Lift 1"]}&amp;start={MONDAY}T09:00&amp;duration=120' in html
+    unknown = staff.get(f"/planner/find?jobs=Paint+the+roof&from={MONDAY}")
+    assert unknown.status_code == 422 and "None of the planned jobs is in the job catalog" in unknown.get_data(as_text=True)

@@ -824,7 +824,7 @@ def clock(order: WorkOrder, line: LaborLine, action: str, user, at=None, subject
     return entry
 
 
-CLOCK_STOPPING = ("finish", "close", "cancel", "void")  # the order's work is over: no clock may run on
+CLOCK_STOPPING = ("wait", "finish", "close", "cancel", "void")  # no work on the order: no clock may run on
 
 
 def stop_job_clocks(order: WorkOrder, actor, reason: str) -> list:

@@ -785,6 +785,13 @@ DAY_COLUMNS = (Booking.id, Booking.bay_id, Booking.start_at, Booking.end_at, Boo
                Booking.version, Booking.converted_to, Booking.sequential)
 
 
+def shop_buffer_percent(tenant: Tenant) -> int:
+    """The tenant's ``buffer_percent`` setting without a full settings load (the day view is the hot
+    read); a stored value that no longer validates counts as the default, 0, as in load_settings."""
+    value = ((tenant.plugin_settings or {}).get("planner") or {}).get("buffer_percent", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 90 else 0
+
+
 def buffer_percent_of(bay_percent: int | None, settings: dict) -> int:
     """A bay's own buffer share, else the shop's."""
     return settings["buffer_percent"] if bay_percent is None else bay_percent
@@ -861,7 +868,7 @@ def day_view(day: date, *, with_load: bool) -> dict:
         "assignments": _day_assignments(day),
     }
     if with_load:
-        settings = load_settings(tenant_row())
+        settings = {"buffer_percent": shop_buffer_percent(tenant_row())}
         booked = {b.id: 0.0 for b in bays}
 
         def add(bay_id, s, e):

@@ -167,3 +167,16 @@ def test_a_bay_can_have_hours_of_its_own(app, shop, api, book, in_tenant):
     assert [x["start"][11:16] for x in slots] == ["13:00", "13:30", "14:00", "14:30", "15:00"]
     hours = client.get(f"/api/v1/planner/day?date={MONDAY}").json["hours"]
     assert hours[str(s.bays["Alignment"])] == [[f"{MONDAY}T12:00+03:00", f"{MONDAY}T16:00+03:00"]]
+
+
+def test_the_day_views_quick_buffer_read_agrees_with_the_settings():
+    from types import SimpleNamespace
+
+    from plugins.planner.service import shop_buffer_percent
+    from plugins.planner.settings import load_settings
+
+    for stored in ({}, {"planner": {}}, {"planner": {"buffer_percent": 15}}, {"planner": {"buffer_percent": 90}},
+                   {"planner": {"buffer_percent": 95}}, {"planner": {"buffer_percent": -1}},
+                   {"planner": {"buffer_percent": "x"}}, {"planner": {"buffer_percent": None}}):
+        tenant = SimpleNamespace(plugin_settings=stored)
+        assert shop_buffer_percent(tenant) == load_settings(tenant)["buffer_percent"], stored

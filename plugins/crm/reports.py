@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from core.db import db
 from core.i18n import domain
 
-from .models import Client, ServiceEntry, Vehicle
+from .models import Client
 from .reminders import add_months
 from .services import hooks
 

@@ -93,7 +93,7 @@ def _advisors() -> list[tuple[int, str]]:
 
 
 def _render(values: dict, status: int = 200, errors: dict | None = None, save_errors: dict | None = None,
-            segment_name: str = ""):
+            segment_name: str = "", rename_errors: dict | None = None):
     from .visit_index import JOB, TECHNICIAN, refreshed_at, suggestions
 
     errors = dict(errors or {})
@@ -110,7 +110,7 @@ def _render(values: dict, status: int = 200, errors: dict | None = None, save_er
         "crm/segments.html", values=values, filters=filters, errors=errors, count=count, rows=rows,
         page_size=segments.PAGE_SIZE, segments=all_segments, advisors=_advisors(), jobs=suggestions(JOB),
         technicians=suggestions(TECHNICIAN), indexed_at=refreshed_at(), save_errors=save_errors or {},
-        segment_name=segment_name, can_create=current_user.can("crm.segment.create"),
+        segment_name=segment_name, rename_errors=rename_errors or {}, can_create=current_user.can("crm.segment.create"),
         can_update=current_user.can("crm.segment.update"), can_delete=current_user.can("crm.segment.delete"),
         can_mail=g.tenant.has("crm.advanced") and current_user.can("crm.mailing.read"), _=_), status
 
@@ -162,8 +162,7 @@ def segment_rename_page(segment_id: int):
         segments.rename_segment(segment, request.form.get("name"))
     except ReportError as exc:
         db.session.rollback()
-        flash(" ".join(str(m) for m in exc.errors.get("name", [])), "error")
-        return redirect(url_for("crm_segment_ui.segments_page")), 303
+        return _render({}, 422, rename_errors={segment_id: exc.errors.get("name", [])})
     db.session.commit()
     flash(_("The segment is renamed."), "success")
     return redirect(url_for("crm_segment_ui.segments_page")), 303

@@ -158,6 +158,8 @@ def test_filters_page_counts_saves_renames_and_deletes_segments(shop, app, login
     r = page.post("/crm/segments", data={"csrf_token": _csrf(html), "name": "Oleg's clients", "job": "belt"})
     assert r.status_code == 422 and 'class="field field--error"><label for="segment-name"' in r.get_data(as_text=True)
     assert len(_c.get("/api/v1/crm/segments").get_json()["results"]) == 1
+    r = page.post(f"/crm/segments/{seg_id}/rename", data={"csrf_token": _csrf(html), "name": " "})
+    assert r.status_code == 422 and 'role="alert"' in r.get_data(as_text=True)
     r = page.post(f"/crm/segments/{seg_id}/rename", data={"csrf_token": _csrf(html), "name": "Oleg"})
     assert r.status_code == 303
     r = _c.get("/api/v1/crm/segments")

@@ -288,3 +288,58 @@ def test_sent_mailings_show_channel_and_status_by_name(crm, tenant, user, api_cl
     row = re.search(r"<tr><td>[^<]*</td><td>Kia owners</td>(.*?)</tr>", c.get("/crm/mailings").get_data(as_text=True),
                     re.S).group(1)
     assert "<td>E-mail</td>" in row and "<td>Отправлено</td>" in row and ">sent<" not in row
+
+
+def _statements(c, url) -> int:
+    """SQL statements one page load runs."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    count = [0]
+
+    def tick(*args):
+        count[0] += 1
+
+    event.listen(Engine, "before_cursor_execute", tick)
+    try:
+        assert c.get(url).status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", tick)
+    return count[0]
+
+
+def test_cards_load_each_list_in_one_query(crm, tenant, user, api_client):
+    """A client with six cars (readings, drivers, recommendations, messages) costs the same number of
+    statements as a client with one: no query per row."""
+    from datetime import date, timedelta
+
+    from plugins.crm.messages import Message
+    from plugins.crm.models import Client, OdometerReading, Recommendation, Vehicle, VehicleDriver
+
+    shop = tenant(tier="master")
+    c = api_client(user(role="service_advisor", tenant=shop))
+
+    def client_with(n):
+        with crm.ctx(shop) as s:
+            owner = Client(name=f"Owner of {n}")
+            s.add(owner)
+            s.flush()
+            cars = [Vehicle(client_id=owner.id, plate=f"А{n}{i:02d}ВС77", make="Kia") for i in range(n)]
+            s.add_all(cars)
+            s.flush()
+            for i, car in enumerate(cars):
+                s.add_all([Recommendation(vehicle_id=car.id, text=f"Job {i}"),
+                           VehicleDriver(vehicle_id=car.id, client_id=owner.id),
+                           Message(client_id=owner.id, event="reminder_due", channel="sms", recipient="",
+                                   body="Hi", status="sent", idempotency_key=f"{n}-{i}")])
+                s.add_all([OdometerReading(vehicle_id=car.id, read_on=date.today() - timedelta(days=30 * k),
+                                           value=50_000 - 1000 * k) for k in range(n)])
+            return owner.id, cars[0].id
+
+    one_client, one_car = client_with(1)
+    six_client, six_car = client_with(6)
+    assert _statements(c, f"/crm/clients/{six_client}") == _statements(c, f"/crm/clients/{one_client}")
+    assert _statements(c, f"/crm/vehicles/{six_car}") == _statements(c, f"/crm/vehicles/{one_car}")
+    assert _statements(c, f"/crm/vehicles/{six_car}/history") == _statements(c, f"/crm/vehicles/{one_car}/history")
+    assert _statements(c, "/crm/search?q=Owner") <= _statements(c, "/crm/search?q=Owner of 1") + 2
+    assert _statements(c, "/crm/recommendations") == _statements(c, "/crm/recommendations?urgency=high")

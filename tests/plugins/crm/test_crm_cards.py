@@ -150,6 +150,7 @@ def test_recommendations_are_decided_on_the_card_and_listed(crm, user, api_clien
     assert f"Declined {date.today().isoformat()}" in row  # a decline stays, with its date
     listed = c.get("/crm/recommendations").get_data(as_text=True)
     assert "Replace the brake pads" in listed and "Ivan Petrov" in listed and "A123BC77 Kia Rio" in listed
+    assert 'href="/crm/recommendations/new"' in listed
     assert "Replace the brake pads" not in c.get("/crm/recommendations?state=open").get_data(as_text=True)
     # The menu leads to the list.
     assert 'href="/crm/recommendations"' in c.get("/crm/search").get_data(as_text=True)

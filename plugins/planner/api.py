@@ -269,10 +269,18 @@ def day():
 @api_view("planner.booking.read")
 def slots():
     """Free start times on a date for a job of ``duration`` minutes (optional ``bay_type``; ``skill``
-    with ``planner.advanced``: only bays whose technician of the day has it)."""
+    with ``planner.advanced``: only bays whose technician of the day has it), or (``planner.advanced``)
+    for a chain: ``segments=diagnostics:30,lift:90``."""
     day_ = _day_arg()
-    duration = _int_arg("duration", 5, 24 * 60)
     tz = service.tenant_zone()
+    steps = _segments_arg()
+    if steps is not None:
+        if not g.tenant.has(ADVANCED):
+            raise validation_error({"segments": [_("Booking several bays one after another is not in your plan.")]})
+        found = service.chain_slots(day_, steps)
+        return jsonify(date=day_.isoformat(), duration_minutes=sum(s["duration_minutes"] for s in steps),
+                       slots=[service.slot_json(s, tz) for s in found])
+    duration = _int_arg("duration", 5, 24 * 60)
     found = service.free_slots(day_, duration, bay_type=_bay_type_arg(), skill=_skill_arg())
     return jsonify(date=day_.isoformat(), duration_minutes=duration,
                    slots=[service.slot_json(s, tz) for s in found])

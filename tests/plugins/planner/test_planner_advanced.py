@@ -117,6 +117,8 @@ def test_earliest_fit_of_a_chain(app, shop, api, book):
     assert [(x["bay_id"], x["start"][11:16], x["end"][11:16]) for x in first["segments"]] == [
         (s.bays["Diag"], "11:00", "11:30"), (s.bays["Lift 2"], "11:30", "13:00")]
     assert r.json["slots"][1]["start"] == f"{MONDAY}T11:30+03:00"
+    day = client.get(f"/api/v1/planner/slots?date={MONDAY}&segments=diagnostics:30,lift:90").json
+    assert day["duration_minutes"] == 120 and day["slots"][0] == first
     bad = client.get(f"/api/v1/planner/earliest?segments=boat:30&from={MONDAY}")
     assert bad.status_code == 422 and "segments" in bad.json["fields"]
     # Booking the proposal as it is succeeds.
@@ -131,6 +133,8 @@ def test_basic_tier_is_refused_several_bays_skills_segments_and_advanced_endpoin
     assert several.status_code == 422 and "bay_ids" in several.json["fields"]
     chain = _sequence(client, f"{MONDAY}T10:00", [{"bay_type": "diagnostics", "duration_minutes": 30}])
     assert chain.status_code == 422 and "segments" in chain.json["fields"]
+    chain_slots = client.get(f"/api/v1/planner/slots?date={MONDAY}&segments=diagnostics:30,lift:60")
+    assert chain_slots.status_code == 422 and "segments" in chain_slots.json["fields"]
     skill = client.get(f"/api/v1/planner/slots?date={MONDAY}&duration=60&skill=Electrics")
     assert skill.status_code == 422 and "skill" in skill.json["fields"]
     assert client.get(f"/api/v1/planner/earliest?duration=60&from={MONDAY}").status_code == 404

@@ -138,6 +138,7 @@ def client_activity(params: dict) -> dict:
     least ``gap`` months earlier; ``future``: of them, served (or booked) again at least ``gap`` months
     later; ``one_time``: of them, neither before nor after; ``new``: client cards created in the month;
     ``lost``: served in the month and never again (``total - future``); ``growth``: ``new - lost``.
+    Beside the seed's columns, ``booked``: clients with a booking in the month not served in it.
 
     Visits before and after the period count too (the seed: "all documents, whatever the period"); a
     visit closer than ``gap`` months is taken as part of the same episode (continued or warranty work)."""
@@ -147,12 +148,15 @@ def client_activity(params: dict) -> dict:
     # Every document, also after the period: the plugins' visits and bookings up to a year ahead.
     visits, source = load_visits(max(add_months(end, 1), today) + timedelta(days=366))
     done: dict[int, set[int]] = defaultdict(set)
+    booked: dict[int, set[int]] = defaultdict(set)  # month -> clients with a booking in it
     later: dict[int, int] = {}  # client -> the latest month with a visit or a booking
     earliest: dict[int, int] = {}
     for v in visits:
         m = _month_index(v.day)
         later[v.client_id] = max(later.get(v.client_id, m), m)
-        if not v.booked:
+        if v.booked:
+            booked[m].add(v.client_id)
+        else:
             done[v.client_id].add(m)
             earliest[v.client_id] = min(earliest.get(v.client_id, m), m)
     counts = {m: defaultdict(int) for m in range(first, last + 1)}
@@ -179,9 +183,10 @@ def client_activity(params: dict) -> dict:
     for m in range(first, last + 1):
         row = counts[m]
         lost = row["total"] - row["future"]
+        not_served = {cid for cid in booked.get(m, ()) if m not in done.get(cid, ())}
         rows.append({"month": month.strftime("%Y-%m"), "total": row["total"], "served": row["total"],
                      "returning": row["returning"], "future": row["future"], "one_time": row["one_time"],
-                     "new": row["new"], "lost": lost, "growth": row["new"] - lost})
+                     "new": row["new"], "lost": lost, "growth": row["new"] - lost, "booked": len(not_served)})
         month = add_months(month, 1)
     return {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m"), "gap": gap, "source": source,
             "rows": rows}

@@ -38,12 +38,18 @@ class CrmError(ValueError):
 
 
 def hooks():
-    """The tenant's hook proxy in a request; the whole manager elsewhere (CLI, tests)."""
+    """The tenant's hook proxy: the request's, else (jobs, CLI) the one of the tenant context pushed, so
+    that a plugin the tenant does not have never answers (e.g. its message channel in the send job);
+    the whole manager only with no tenant at all."""
     if has_request_context() and g.get("hooks") is not None:
         return g.hooks
     from flask import current_app
 
-    return current_app.extensions["garage"].pm.hook
+    from core.tenancy import get_tenant
+
+    host = current_app.extensions["garage"]
+    info = get_tenant()
+    return host.hooks_for(info.plugins) if info is not None else host.pm.hook
 
 
 def safe_url(url) -> bool:

@@ -80,3 +80,26 @@ def plugin_template_model():
     from plugins.crm.messages import MessageTemplate
 
     return MessageTemplate
+
+
+def test_jobs_see_only_the_channels_of_the_tenants_plugins(app, tenant):
+    """Outside a request (the send job) a tenant without the plugin gets neither its new kind nor its
+    replacement of the built-in SMS channel."""
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from core.tenants import get_tenant, set_feature
+    from plugins.crm.channels import BUILTIN
+    from plugins.crm.messages import CHANNELS, channels
+
+    with_plugin, without = tenant(tier="master"), tenant(tier="master")
+    with app.app_context():
+        set_feature(get_tenant(with_plugin.slug), "crm_channel_test.use", True)
+        db.session.commit()
+        with tenant_context(tenant_info(db.session.get(Tenant, with_plugin.id))):
+            assert {"tg", "viber"} <= set(channels()) and "tg" in CHANNELS
+            assert channels()["sms"] not in BUILTIN
+        with tenant_context(tenant_info(db.session.get(Tenant, without.id))):
+            assert set(channels()) == {"sms", "email"} and "tg" not in CHANNELS
+            assert channels()["sms"] in BUILTIN

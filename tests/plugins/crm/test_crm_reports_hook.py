@@ -43,8 +43,8 @@ def test_visits_and_bookings_come_from_the_other_plugin(app, tenant, user, api_c
     assert body["source"] == "plugins"
     # Both served in January; "Booked" has a booking in February: a future visit. Their cards are not
     # from 2025, so nobody is new.
-    assert [(r["served"], r["new"], r["future"], r["lost"]) for r in body["rows"]] == [
-        (2, 0, 1, 1), (0, 0, 0, 0), (0, 0, 0, 0)]
+    assert [(r["served"], r["new"], r["future"], r["lost"], r["booked"]) for r in body["rows"]] == [
+        (2, 0, 1, 1, 0), (0, 0, 0, 0, 1), (0, 0, 0, 0, 0)]
     channels = c.get("/api/v1/crm/reports/channels?from=2025-01-01&to=2025-12-31").get_json()["rows"]
     assert [(r["source"], r["served_clients"], r["visits"], r["revenue"]) for r in channels] == [
         ("radio", 2, 2, "3000.00")]

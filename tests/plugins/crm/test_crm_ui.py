@@ -45,3 +45,14 @@ def test_import_page_lists_bad_rows(crm, user, api_client):
                                         "file": (io.BytesIO(good), "c.csv")})
     assert r.status_code == 200 and "Imported: 1." in r.get_data(as_text=True)
     assert crm.client.get("/crm/import").status_code == 403  # a service advisor does not import
+
+
+def test_the_shell_around_a_plugin_page_speaks_the_users_language(crm):
+    """The header (menu, log out) is the core's: a plugin page that translates with its own domain must
+    not turn it into English."""
+    crm.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = crm.client.get("/crm/search?q=").get_data(as_text=True)
+    assert "Меню" in page and "Выйти" in page and "Log out" not in page
+    crm.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh"
+    page = crm.client.get("/crm/search?q=").get_data(as_text=True)
+    assert "Log out" not in page and "Skip to content" not in page

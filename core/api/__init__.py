@@ -97,6 +97,14 @@ def healthz():
 docs_bp.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
 
 
+@docs_bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on pages without a ``<link rel="icon">`` (prints, public pages)."""
+    from flask import redirect, url_for
+
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/openapi.json")
 def openapi_json():
     """The OpenAPI 3 document of the installation's API (every plugin's; a tenant sees a subset)."""

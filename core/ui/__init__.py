@@ -71,12 +71,25 @@ def _plan_widget(ctx) -> str:
     from ..db import db
     from ..models import Tier
 
+    from flask_babel import gettext
+
+    from .shell import menu
+
     host = current_app.extensions["garage"]
     tier = db.session.execute(select(Tier).where(Tier.key == ctx.tenant.tier)).scalar_one_or_none()
-    modules = [str(host.plugins[s].manifest.title) for s in host.order if s in ctx.tenant.plugins]
-    items = "".join(f"<li>{escape(m)}</li>" for m in modules)
+    # A module the plan includes but that offers nothing to open yet (no menu entry: a plugin still being
+    # built) is named as such, not advertised as if it were there.
+    in_menu = {str(item.key).split(".", 1)[0] for item in menu()}
+    ready = [s for s in host.order if s in ctx.tenant.plugins and s in in_menu]
+    later = [s for s in host.order if s in ctx.tenant.plugins and s not in in_menu]
+
+    def items(slugs):
+        return "".join(f"<li>{escape(str(host.plugins[s].manifest.title))}</li>" for s in slugs)
+
     return (f"<p class='big'>{escape(tier.title if tier else ctx.tenant.tier)}</p>"
-            + (f"<ul class='plain'>{items}</ul>" if items else ""))
+            + (f"<ul class='plain'>{items(ready)}</ul>" if ready else "")
+            + (f"<p class='muted'>{escape(gettext('In your plan, not available yet:'))}</p>"
+               f"<ul class='plain muted'>{items(later)}</ul>" if later else ""))
 
 
 @hookimpl

@@ -56,3 +56,13 @@ def test_the_shell_around_a_plugin_page_speaks_the_users_language(crm):
     crm.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh"
     page = crm.client.get("/crm/search?q=").get_data(as_text=True)
     assert "Log out" not in page and "Skip to content" not in page
+
+
+def test_the_plan_widget_names_modules_not_built_yet_as_such(app, tenant, user, login):
+    owner = login(app.test_client(), user(role="owner", tenant=tenant(tier="profi")))
+    owner.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = owner.get("/").get_data(as_text=True)
+    ready, _sep, later = page.partition("In your plan, not available yet:")
+    assert "CRM" in ready and "Warehouse" in later and "Warehouse" not in ready  # no pages of its own yet
+    icon = owner.get("/favicon.ico")
+    assert icon.status_code == 301 and owner.get(icon.headers["Location"]).status_code == 200

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from core import audit, events
 from core.db import db, tenant_sql
@@ -271,6 +271,36 @@ def find_conflict(bay_ids: list[int], start: datetime, end: datetime, exclude_id
     return min(found, key=lambda b: b.start_at) if found else None
 
 
+def lock_vehicle(vehicle_id: int) -> None:
+    """Serialise bookings of one directory car for the rest of the transaction, so two concurrent
+    bookings on different bays cannot both see the car free. PostgreSQL: a transaction-level advisory
+    lock on (tenant, car) (the car's row belongs to the CRM, which the planner does not import);
+    SQLite: :func:`lock_bays` has already taken the database's single write lock."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    # Two int4 keys: the tenant, and the car id moved out of the range other advisory users may take.
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:tenant, :car)"),
+                       {"tenant": int(current_tenant().id), "car": -(int(vehicle_id) % 2_000_000_000) - 1})
+
+
+def find_vehicle_conflict(vehicle_id: int, start: datetime, end: datetime,
+                          exclude_id: int | None = None) -> Booking | None:
+    """The earliest other active booking of the same directory car overlapping [start, end): one car
+    cannot be on two bays at once (the steps of one sequence are one booking, so never clash)."""
+    q = (select(Booking).where(Booking.vehicle_id == vehicle_id, *overlapping(start, end),
+                               Booking.status.not_in(RELEASED_STATUSES))
+         .order_by(Booking.start_at).limit(1))
+    if exclude_id is not None:
+        q = q.where(Booking.id != exclude_id)
+    return db.session.scalars(q).first()
+
+
+def vehicle_conflict_message(other: Booking, tz: ZoneInfo) -> str:
+    return _("This car is already booked at this time: booking #%(id)s, %(start)s–%(end)s, %(client)s.",
+             id=other.id, start=f"{other.start_at.astimezone(tz):%Y-%m-%d %H:%M}",
+             end=f"{other.end_at.astimezone(tz):%H:%M}", client=other.client_name or "—")
+
+
 def conflict_message(other: Booking, tz: ZoneInfo) -> str:
     return _("The bay is already booked at this time: booking #%(id)s, %(start)s–%(end)s, %(client)s.",
              id=other.id, start=f"{other.start_at.astimezone(tz):%Y-%m-%d %H:%M}",
@@ -512,6 +542,13 @@ def save_booking(data: dict, booking: Booking | None = None, *, actor=None) -> B
         other = find_conflict(bay_ids, start, end, exclude_id=None if creating else booking.id)
         if other is not None:
             raise PlannerError(conflict_message(other, tz), 409, conflict=other)
+    vehicle_id = data["vehicle_id"] if "vehicle_id" in data else (None if creating else booking.vehicle_id)
+    if vehicle_id is not None and (creating or placed is not None or moved or start != booking.start_at
+                                   or end != booking.end_at or vehicle_id != booking.vehicle_id):
+        lock_vehicle(int(vehicle_id))
+        other = find_vehicle_conflict(int(vehicle_id), start, end, exclude_id=None if creating else booking.id)
+        if other is not None:
+            raise PlannerError(vehicle_conflict_message(other, tz), 409, conflict=other)
 
     if creating:
         booking = Booking(status=data.get("status") or "confirmed", source=data.get("source") or "phone")

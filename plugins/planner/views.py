@@ -64,6 +64,12 @@ def _day_arg(default: date | None = None) -> date:
         return default or _today()
 
 
+@bp.app_template_test("planner_same_text")
+def _same_text(value, other) -> bool:
+    """``jobs|reject('planner_same_text', reason)``: the same words, whatever the case and spaces."""
+    return " ".join(str(value or "").split()).casefold() == " ".join(str(other or "").split()).casefold()
+
+
 @bp.app_template_filter("planner_hhmm")
 def _hhmm(value: datetime) -> str:
     return value.strftime("%H:%M")

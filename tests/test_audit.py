@@ -1,6 +1,7 @@
 """The audit log: rows for every security event, browsing with filters (page and API), owner/admin
 only, tenant-scoped, and append-only."""
 import re
+from zoneinfo import ZoneInfo
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -70,7 +71,7 @@ def test_api_filters_and_paging(client, shop):
     assert set(actions(get(user=tech.email.upper()))) >= {"login", "logout", "login_failed"}
     by_object = get(object_type="core_user", object_id=str(tech.id))
     assert set(actions(by_object)) >= {"create", "login", "login_failed", "logout"}
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()  # the shop's day: filters are in its time zone
     assert get(date_from=str(today), date_to=str(today))["total"] == get()["total"]
     assert get(date_to=str(today - timedelta(days=1)))["total"] == 0
     assert get(date_from=str(today + timedelta(days=1)))["total"] == 0
@@ -154,3 +155,19 @@ def test_no_route_writes_the_audit_log(app):
     for rule in app.url_map.iter_rules():
         if "audit" in rule.rule:
             assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule.rule
+
+
+def test_the_page_shows_times_in_the_shops_time_zone(client, login, shop):
+    from core.models import Tenant
+
+    owner, _tech, _text = shop
+    login(client, owner)
+    with client.application.app_context():
+        tenant = db.session.get(Tenant, owner.tenant.id)
+        tenant.timezone = "Asia/Vladivostok"  # UTC+10
+        db.session.commit()
+        with tenant_context(tenant_info(tenant)):
+            latest = db.session.query(AuditLog).order_by(AuditLog.id.desc()).first()
+        shown = latest.at.replace(tzinfo=latest.at.tzinfo or timezone.utc).astimezone(ZoneInfo("Asia/Vladivostok"))
+    html = client.get("/audit").get_data(as_text=True)
+    assert shown.strftime("%Y-%m-%d %H:%M") in html

@@ -42,7 +42,12 @@ def _parse_when(value: str, end: bool) -> datetime:
             moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(_("Use a date like 2026-01-31.")) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if not moment.tzinfo:
+        # A day or a time without a zone is the shop's, as the page shows them (not UTC).
+        from ..documents import tenant_now
+
+        moment = moment.replace(tzinfo=tenant_now().tzinfo)
+    return moment.astimezone(timezone.utc)  # compared as stored: UTC (SQLite compares the text)
 
 
 def _int(value: str, low: int = 1) -> int:

@@ -1,7 +1,8 @@
 """Browse the audit log: the ``/audit`` page and ``GET /api/v1/audit`` (permission ``core.audit.read``).
 
 Filters (both): ``user`` (id or e-mail), ``action``, ``object_type``, ``object_id``, ``date_from`` and
-``date_to`` (ISO dates or date-times, inclusive days), ``page`` and ``per_page`` (at most 200).
+``date_to`` (ISO dates or date-times, inclusive days; without a zone they are the shop's), ``page`` and
+``per_page`` (at most 200).
 There is deliberately no route that edits or deletes a row.
 """
 from __future__ import annotations

@@ -40,6 +40,8 @@ def load(overrides: dict | None = None) -> dict:
         # broker for `garage worker`.
         "GARAGE_JOBS": os.environ.get("GARAGE_JOBS", "celery" if os.environ.get("REDIS_URL") else "eager"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # The address clients reach the server at, for links in messages (e.g. https://garage.example).
+        "GARAGE_PUBLIC_URL": os.environ.get("GARAGE_PUBLIC_URL", ""),
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "ru", "zh"],
         "SESSION_COOKIE_HTTPONLY": True,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from core.db import db
 from core.i18n import domain
 
+from .clock import local_today
 from . import messages, reminders
 from .api import _crm_error, _errors, _get, requires
 from .models import Client, Vehicle
@@ -104,8 +105,8 @@ def service_done_view(vehicle_id: int):
     if code not in codes:
         errors["code"] = [_("Choose a service from the catalog.")]
     try:
-        done_on = date.fromisoformat(body.get("done_on") or date.today().isoformat())
-        if done_on > date.today():
+        done_on = date.fromisoformat(body.get("done_on") or local_today().isoformat())
+        if done_on > local_today():
             errors["done_on"] = [_("The date cannot be in the future.")]
     except (TypeError, ValueError):
         errors["done_on"] = [_("Enter a date as YYYY-MM-DD.")]
@@ -158,7 +159,7 @@ def change_state(vehicle: Vehicle, code, action: str, until_text=None) -> remind
             until = date.fromisoformat(str(until_text or ""))
         except ValueError:
             raise CrmError(_("Enter a date as YYYY-MM-DD."), field="until") from None
-        if until <= date.today() or (until - date.today()).days > 366:
+        if until <= local_today() or (until - local_today()).days > 366:
             raise CrmError(_("Snooze until a date within the next year."), field="until")
     state = {"snooze": "snoozed", "convert": "converted", "dismiss": "dismissed", "reopen": "open"}[action]
     return reminders.set_state(vehicle, item, state, snoozed_until=until, user=current_user)
@@ -274,7 +275,7 @@ def reminders_page():
     return render_template("crm/reminders.html", results=results, args=args, errors=errors, codes=codes,
                            states=reminders.REMINDER_STATES, can_invite=current_user.can("crm.message.create"),
                            can_update=current_user.can("crm.reminder.update"),
-                           min_snooze=date.fromordinal(date.today().toordinal() + 1).isoformat(),
+                           min_snooze=date.fromordinal(local_today().toordinal() + 1).isoformat(),
                            _=_), (422 if errors else 200)
 
 
@@ -386,10 +387,19 @@ def report_page(name: str):
     if denied is not None:
         return denied
     args = request.args.to_dict()
+    if name != "client-activity" and not args.get("from") and not args.get("to"):
+        # A page opened without a period shows the current month in the shop's time zone (the form shows
+        # it too); the API keeps "no bounds" for callers that want everything.
+        today = local_today()
+        args.update({"from": today.replace(day=1).isoformat(), "to": today.isoformat()})
     try:
         data, errors = run(args), {}
     except ReportError as exc:
         data, errors = None, exc.errors
+    labels = {"from": _("From month") if name == "client-activity" else _("From"),
+              "to": _("To month") if name == "client-activity" else _("To"),
+              "gap": _("Lost after (months without a visit)")}
+    errors = {labels.get(field, field): messages for field, messages in errors.items()}
     titles = {"client-activity": _("Client base activity per month"),
               "channels": _("Advertising channel efficiency"),
               "advisors": _("Service advisor statistics")}

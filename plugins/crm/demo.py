@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.db import db
 
+from .clock import local_today
 from .models import Client, Recommendation, ServiceEntry, Vehicle
 from .normalize import inn_with_check, vin_check_digit
 
@@ -49,7 +50,7 @@ def add_demo_data(tenant) -> int:
     if db.session.execute(select(Client.id).where(Client.source == DEMO_SOURCE).limit(1)).first():
         return 0
     rnd = random.Random(f"crm-demo-{tenant.slug}")
-    today = date.today()
+    today = local_today()
     made = 0
     names = [f"{SURNAMES[i]} {rnd.choice(FIRST)} {rnd.choice(PATRONYMIC)}" for i in range(25)] + COMPANIES
     for i, name in enumerate(names):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, g, render_template, url_for
+from flask import Blueprint, abort, current_app, g, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import TemplateError
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, insert, select, update
@@ -90,10 +90,9 @@ def unsubscribe_base() -> str:
     from core.tenancy import current_tenant
 
     slug = current_tenant().slug
-    try:
-        url = url_for("crm_mailing_public.unsubscribe_page", station=slug, token="TOKEN", _external=True)
-    except RuntimeError:  # no request and no SERVER_NAME: the path only
-        url = f"/crm/unsubscribe/{slug}/TOKEN"
+    from .links import absolute_url
+
+    url = absolute_url("crm_mailing_public.unsubscribe_page", station=slug, token="TOKEN")
     return url[: url.rindex("TOKEN")] + "{token}"
 
 

@@ -26,6 +26,7 @@ from core.db import TenantScoped, db
 from core.i18n import domain, shop_language
 from core.models import utcnow
 
+from .clock import local_today
 from .models import Client, OdometerReading, ServiceEntry, Vehicle
 from .schemas import StringList
 from .services import Mileage, mileage_from
@@ -246,7 +247,7 @@ def load_histories(vehicle_ids: list[int]) -> dict[int, CarHistory]:
 
 def vehicle_reminders(vehicle: Vehicle, catalog: list[ServiceInterval], today: date | None = None,
                       within_days: int = 30, history: CarHistory | None = None) -> list[dict]:
-    today = today or date.today()
+    today = today or local_today()
     history = history or load_histories([vehicle.id])[vehicle.id]
     usage = mileage_from(history.readings)
     first = history.readings[0] if history.readings else None
@@ -310,7 +311,7 @@ def due_list(within_days: int = 30, code: str | None = None, make: str | None = 
     """
     from .forecasts import due_rows
 
-    today = today or date.today()
+    today = today or local_today()
     catalog = {line.id: line for line in db.session.scalars(select(ServiceInterval))}
     out = []
     for f, vehicle, client_name, state_row in due_rows(today, within_days, code, make, status, state,
@@ -376,7 +377,7 @@ def convert_for_booking(vehicle_id: int, today: date | None = None, within_days:
     vehicle = db.session.get(Vehicle, vehicle_id) if vehicle_id else None
     if vehicle is None:
         return []
-    today = today or date.today()
+    today = today or local_today()
     catalog = list(db.session.scalars(select(ServiceInterval)))
     states = load_states([vehicle.id])
     out = []

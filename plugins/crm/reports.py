@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from core.db import db
 from core.i18n import domain
 
+from .clock import local_today
 from .models import Client
 from .reminders import add_months
 from .services import hooks
@@ -100,7 +101,7 @@ def parse_month(value: str | None, default: date) -> date:
 def month_params(params: dict) -> tuple[date, date, int]:
     """``(first month, last month, gap)`` from ``from=YYYY-MM&to=YYYY-MM&gap=6``; raises ReportError."""
     errors = {}
-    today = date.today()
+    today = local_today()
     start = end = None
     try:
         end = parse_month(params.get("to"), today)
@@ -144,7 +145,7 @@ def client_activity(params: dict) -> dict:
     visit closer than ``gap`` months is taken as part of the same episode (continued or warranty work)."""
     start, end, gap = month_params(params)
     first, last = _month_index(start), _month_index(end)
-    today = date.today()
+    today = local_today()
     # Every document, also after the period: the plugins' visits and bookings up to a year ahead.
     visits, source = load_visits(max(add_months(end, 1), today) + timedelta(days=366))
     done: dict[int, set[int]] = defaultdict(set)
@@ -212,7 +213,7 @@ def channel_efficiency(params: dict) -> dict:
     """Per advertising channel (``Client.source``): clients who came in the period (created), clients
     served in the period, visits and revenue of those visits. ``from``/``to`` are dates (inclusive)."""
     start, end = date_params(params)
-    until = end or date.today()
+    until = end or local_today()
     created = select(Client.source, func.count()).where(Client.is_client.is_(True))
     # Whole UTC days as timestamp bounds: portable, and the created_at index still applies.
     if start:
@@ -271,7 +272,7 @@ def advisor_statistics(params: dict) -> dict:
     none, so ``calls`` is None and ``calls_available`` False. Visits without an advisor are one row with
     ``advisor_id`` None."""
     start, end = date_params(params)
-    today = date.today()
+    today = local_today()
     start = start or today.replace(day=1)
     end = end or today
     if start > end:

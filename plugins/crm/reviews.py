@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,11 +52,10 @@ def request_review(client: Client, vehicle: Vehicle | None = None) -> ReviewRequ
 def public_url(row: ReviewRequest) -> str:
     from core.tenancy import current_tenant
 
+    from .links import absolute_url
+
     slug = current_tenant().slug  # also outside a request (events dispatched after the commit, jobs)
-    try:
-        return url_for("crm_public.review_page", station=slug, token=row.token, _external=True)
-    except RuntimeError:  # no request and no SERVER_NAME: the path only
-        return f"/crm/review/{slug}/{row.token}"
+    return absolute_url("crm_public.review_page", station=slug, token=row.token)
 
 
 def summary(client_id: int) -> dict:
@@ -130,6 +129,13 @@ def as_dict(row: ReviewRequest, with_link: bool = False) -> dict:
 
 
 public = Blueprint("crm_public", __name__, url_prefix="/crm", template_folder="templates")
+
+
+@public.before_app_request
+def _remember_host():
+    from .links import remember_request_host
+
+    remember_request_host()
 
 
 def _find(token: str) -> ReviewRequest:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from core.db import db
 from core.i18n import domain
 
+from .clock import local_today
 from .models import (CLIENT_KINDS, FUELS, ODOMETER_SOURCES, RECOMMENDATION_SOURCES, RECOMMENDATION_STATES,
                      URGENCIES, Client, ClientPhone, Vehicle)
 from .normalize import (InvalidValue, fold_plate, normalize_email, normalize_phone, phone_digits_reversed,
@@ -264,8 +265,8 @@ def _vehicle_exists(vehicle_id: int) -> bool:
 
 
 def _year_range(value):
-    if value is not None and not (1900 <= value <= date.today().year + 1):
-        raise ValidationError(_("Enter a model year between 1900 and %(max)s.", max=date.today().year + 1))
+    if value is not None and not (1900 <= value <= local_today().year + 1):
+        raise ValidationError(_("Enter a model year between 1900 and %(max)s.", max=local_today().year + 1))
 
 
 class VehicleSchema(Schema):
@@ -338,7 +339,7 @@ class VehicleSchema(Schema):
 
 
 def _not_future(value):
-    if value > date.today():
+    if value > local_today():
         raise ValidationError(_("The date cannot be in the future."))
 
 

@@ -14,6 +14,7 @@ from core.db import db
 from core.i18n import domain
 from core.models import utcnow
 
+from .clock import local_today
 from .models import (Client, ClientEmail, ClientPhone, OdometerReading, Ownership, Recommendation, SearchKey,
                      ServiceEntry, Vehicle, VehicleDriver)
 from .normalize import InvalidValue, clean_vin, fold_plate, normalize_phone, phone_digits_reversed
@@ -119,7 +120,7 @@ def check_reading(history: list[OdometerReading], read_on: date, value: int) -> 
 def add_reading(vehicle: Vehicle, value: int, read_on: date | None = None, source: str = "client",
                 user=None) -> OdometerReading:
     """Append a reading; a suspicious one is stored with ``flagged`` and the reason, never refused."""
-    read_on = read_on or date.today()
+    read_on = read_on or local_today()
     reason = check_reading(_readings(vehicle.id, include_flagged=False), read_on, value)
     reading = OdometerReading(vehicle_id=vehicle.id, read_on=read_on, value=value, source=source,
                               flagged=reason is not None, flag_reason=reason,
@@ -148,7 +149,7 @@ class Mileage:
         return {"daily_km": None if self.daily_km is None else round(self.daily_km, 1),
                 "last_value": self.last_value,
                 "last_read_on": self.last_read_on.isoformat() if self.last_read_on else None,
-                "projected_today": self.projected(date.today()), "readings_used": self.readings_used}
+                "projected_today": self.projected(local_today()), "readings_used": self.readings_used}
 
 
 def mileage(vehicle_id: int) -> Mileage:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Money, TenantScoped, db
 from core.models import utcnow
 
+from .clock import local_today
 from .models import KeyString
 
 MAX_AGE = timedelta(minutes=10)
@@ -119,7 +120,7 @@ def rebuild() -> int:
     visit_rows, term_rows = [], []
     seen_terms = set()
     # Up to tomorrow (UTC): the shop's today, in any time zone (visits that happened are never later).
-    for v in load_visits(date.today() + timedelta(days=1))[0]:
+    for v in load_visits(local_today() + timedelta(days=1))[0]:
         if v.booked:
             continue
         visit_rows.append({"tenant_id": tenant_id, "client_id": v.client_id, "day": v.day, "amount": v.amount,

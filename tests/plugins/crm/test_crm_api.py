@@ -2,6 +2,7 @@
 from datetime import date, timedelta
 
 import pytest
+from tests.plugins.crm.shop_clock import shop_today
 
 VIN_US = "1M8GDM9AXKP042788"
 
@@ -153,7 +154,7 @@ def test_odometer_flags_and_daily_mileage(crm):
     c = crm.client
     car = make_vehicle(c, plate="А123ВС77")
     url = f"/api/v1/crm/vehicles/{car['id']}/odometer"
-    today = date.today()
+    today = shop_today()
 
     def add(days_ago, value, **extra):
         r = c.post(url, json={"read_on": (today - timedelta(days=days_ago)).isoformat(), "value": value, **extra})

@@ -11,9 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from test_browser import browser, live_url, shot, sign_in  # noqa: E402,F401  (shared fixtures and helpers)
+from tests.plugins.crm.shop_clock import shop_today
 
 pytestmark = [pytest.mark.browser, pytest.mark.backends("sqlite")]
-TODAY = date.today()
+TODAY = shop_today()
 
 
 @pytest.fixture

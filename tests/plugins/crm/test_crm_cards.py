@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 from test_crm_ui import _csrf
+from tests.plugins.crm.shop_clock import shop_today
 
 VIN = "XTA219000K0123456"
 
@@ -106,7 +107,7 @@ def test_vehicle_card_odometer_flags_drivers_owners_and_plates(crm):
     card = f"/crm/vehicles/{ids['car']}"
     page = c.get(card).get_data(as_text=True)
     token = _csrf(page)
-    old = (date.today() - timedelta(days=30)).isoformat()
+    old = (shop_today() - timedelta(days=30)).isoformat()
     r = c.post(f"{card}/odometer", data={"csrf_token": token, "value": "10 000", "read_on": old, "source": "intake",
                                          "next": card})
     assert r.status_code == 303
@@ -147,7 +148,7 @@ def test_recommendations_are_decided_on_the_card_and_listed(crm, user, api_clien
                                                                    "next": card})
     assert r.status_code == 303 and r.headers["Location"].endswith(card)
     row = re.search(r'data-rec-id="%s">(.*?)</tr>' % ids["rec"], c.get(card).get_data(as_text=True), re.S).group(1)
-    assert f"Declined {date.today().isoformat()}" in row  # a decline stays, with its date
+    assert f"Declined {shop_today().isoformat()}" in row  # a decline stays, with its date
     listed = c.get("/crm/recommendations").get_data(as_text=True)
     assert "Replace the brake pads" in listed and "Ivan Petrov" in listed and "A123BC77 Kia Rio" in listed
     assert 'href="/crm/recommendations/new"' in listed
@@ -235,7 +236,7 @@ def test_new_forms_take_initial_values_and_entries_take_parts(crm):
     assert '<option value="critical" selected>' in form
     page = c.get(f"/crm/service-entries/new?vehicle_id={ids['car']}").get_data(as_text=True)
     r = c.post("/crm/service-entries/new", data={
-        "csrf_token": _csrf(page), "vehicle_id": ids["car"], "performed_on": date.today().isoformat(),
+        "csrf_token": _csrf(page), "vehicle_id": ids["car"], "performed_on": shop_today().isoformat(),
         "description": "Oil change elsewhere", "parts": "Filter, oil\r\nOil 5W-30 4 l\r\n\r\n"})
     assert r.status_code == 302, r.get_data(as_text=True)[:800]
     entry_url = r.headers["Location"]
@@ -333,7 +334,7 @@ def test_cards_load_each_list_in_one_query(crm, tenant, user, api_client):
                            VehicleDriver(vehicle_id=car.id, client_id=owner.id),
                            Message(client_id=owner.id, event="reminder_due", channel="sms", recipient="",
                                    body="Hi", status="sent", idempotency_key=f"{n}-{i}")])
-                s.add_all([OdometerReading(vehicle_id=car.id, read_on=date.today() - timedelta(days=30 * k),
+                s.add_all([OdometerReading(vehicle_id=car.id, read_on=shop_today() - timedelta(days=30 * k),
                                            value=50_000 - 1000 * k) for k in range(n)])
             return owner.id, cars[0].id
 

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from tests.plugins.crm.test_crm_reminders import shop  # noqa: F401 - the shared fixture
+from tests.plugins.crm.shop_clock import shop_today
 
-TODAY = date.today()
+TODAY = shop_today()
 
 
 def _due(http, **args):

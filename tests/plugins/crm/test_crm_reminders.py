@@ -7,9 +7,10 @@ import pytest
 
 from plugins.crm.reminders import add_months, forecast
 from plugins.crm.services import Mileage
+from tests.plugins.crm.shop_clock import shop_today
 
 
-TODAY = date.today()
+TODAY = shop_today()
 
 
 # --- forecast math (pure) --------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def test_report_pages_and_registry(shop, app):
     page = c.get("/crm/reports/client-activity?from=2025-01&to=2025-06&gap=3")
     assert page.status_code == 200
     assert "2025-05" in page.get_data(as_text=True)
-    page = c.get("/crm/reports/channels")
+    page = c.get("/crm/reports/channels?from=2025-01-01&to=2025-12-31")
     assert page.status_code == 200 and "avito" in page.get_data(as_text=True)
     reports = app.extensions["garage"].reports
     assert {"crm.client-activity", "crm.channels"} <= set(reports)

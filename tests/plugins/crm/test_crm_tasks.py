@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from test_browser import browser, live_url, shot, sign_in  # noqa: E402,F401  (shared fixtures and helpers)
+from tests.plugins.crm.shop_clock import shop_today
 
 
 def csrf_of(html: str) -> str:
@@ -42,8 +43,8 @@ def shop(app, tenant, user, api_client):
 
 def test_create_list_and_done(shop):
     http = shop.http
-    yesterday = (date.today() - timedelta(days=2)).isoformat()
-    later = (date.today() + timedelta(days=5)).isoformat()
+    yesterday = (shop_today() - timedelta(days=2)).isoformat()
+    later = (shop_today() + timedelta(days=5)).isoformat()
     r = http.post("/api/v1/crm/tasks", json={"title": "Call back about the declined brake job",
                                              "due_on": yesterday, "client_id": shop.client_id})
     assert r.status_code == 201, r.get_json()
@@ -140,7 +141,7 @@ def test_task_changes_are_audited(shop):
 def test_tasks_page_menu_add_and_done(shop, app, login):
     page = login(app.test_client(), shop.advisor)
     page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    overdue = (date.today() - timedelta(days=3)).isoformat()
+    overdue = (shop_today() - timedelta(days=3)).isoformat()
     shop.advisor_http.post("/api/v1/crm/tasks", json={"title": "Old follow-up", "due_on": overdue})
     html = page.get("/crm/tasks").get_data(as_text=True)
     assert 'href="/crm/tasks"' in html  # the menu entry on crm.advanced
@@ -151,7 +152,7 @@ def test_tasks_page_menu_add_and_done(shop, app, login):
     bad = page.post("/crm/tasks", data={"csrf_token": csrf_of(html), "title": "", "due_on": "nope"})
     assert bad.status_code == 422 and "Enter a date as YYYY-MM-DD." in bad.get_data(as_text=True)
     added = page.post("/crm/tasks", data={"csrf_token": csrf_of(html), "title": "Call Ivan about brakes",
-                                          "due_on": date.today().isoformat(), "assignee_id": str(shop.advisor.id)})
+                                          "due_on": shop_today().isoformat(), "assignee_id": str(shop.advisor.id)})
     assert added.status_code == 302
     html = page.get("/crm/tasks").get_data(as_text=True)
     assert "Call Ivan about brakes" in html
@@ -203,7 +204,7 @@ def test_tasks_in_the_browser(browser, live_url, app, tenant, user):
     page.click("a[href='/crm/tasks']")
     page.wait_for_url(f"{live_url}/crm/tasks")
     page.fill("#task-title", "Call back about the declined brake job")
-    page.fill("#task-due", (date.today() - timedelta(days=3)).isoformat())
+    page.fill("#task-due", (shop_today() - timedelta(days=3)).isoformat())
     page.click("button:has-text('Add task')")
     page.wait_for_selector(".flash--success")
     row = page.locator("table.crm-tasks-mine tr.crm-task--overdue", has_text="declined brake job")

@@ -3,8 +3,9 @@ list (page and API) and the vehicle card; only for tenants that have the plugin'
 from datetime import date, timedelta
 
 import pytest
+from tests.plugins.crm.shop_clock import shop_today
 
-TODAY = date.today()
+TODAY = shop_today()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from core.registry import EntityType, MenuItem, Permission
 
 from . import hookspecs  # noqa: F401 - the host adds the CRM's own hookspecs from this attribute
 from .message_settings import MessageSettingsSchema
-from .planner_bridge import planner_client_by_phone  # noqa: F401 - the planner's hook (online bookings)
+from .planner_bridge import planner_client_by_phone, planner_client_from_booking  # noqa: F401 - the planner's hooks
 
 _l = domain("crm").lazy_gettext
 

@@ -41,3 +41,18 @@ def planner_client_by_phone(phone):
     page (``phone`` as the visitor typed it): return ``{"client_id": int}`` or None (no such client, or
     no directory in the tenant's plan). Only a lookup: never create a client here (the page asks no
     consent to messages). The first answer wins; the booking is then linked to that client."""
+
+
+@hookspec(firstresult=True)
+def planner_client_from_booking(client, vehicle, create, actor):
+    """The client directory's client and car for a booking typed as free text, so it can become a
+    service order. ``client`` is ``{"name": str, "phone": str}``, ``vehicle`` ``{"make": str, "model":
+    str, "plate": str, "text": str}`` (``text`` the booking's car as typed; the other keys the planner's
+    reading of it, corrected by the user), ``actor`` the user (None for the demo data).
+
+    Find the client by phone and the car by plate; with ``create`` true, make whichever is missing (in
+    the caller's transaction, audited, never committed), with ``create`` false only look. Return
+    ``{"client_id": int | None, "client_name": str, "vehicle_id": int | None, "vehicle": str}`` (what was
+    found or made, None where nothing was), ``{"error": message, "status": 409|422, "field": str}`` to
+    refuse (``field``: ``client_name``, ``client_phone``, ``plate``, ``make`` or ``model``), ``{"error":
+    "forbidden", "status": 403}`` when ``actor`` may not add what is missing, or None when there is no directory for this tenant. The first answer wins."""

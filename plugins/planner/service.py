@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -680,6 +681,49 @@ def convert_booking(booking: Booking, *, actor=None) -> dict:
     apply_transition(booking, "convert", actor=actor, _converting=True)
     audit.record("convert", booking, changes={"converted_to": [None, link]}, user=actor)
     return link
+
+
+PLATE_WORD = re.compile(r"^(?=.*\d)(?=.*[^\W\d_])[^\W_]{4,12}$")
+
+
+def vehicle_parts(text: str | None) -> dict:
+    """A car typed as free text (``Kia Rio, А123ВС777``) read as ``make``, ``model`` and ``plate``: the
+    last word of 4-12 letters and digits with both in it is the plate, the first other word the make,
+    the rest the model. A first guess for the user to correct, never stored as such."""
+    words = [w for w in re.split(r"[\s,;]+", text or "") if w]
+    plate = next((w for w in reversed(words) if PLATE_WORD.match(w)), "")
+    rest = [w for w in words if w != plate]
+    return {"make": rest[0] if rest else "", "model": " ".join(rest[1:]), "plate": plate, "text": text or ""}
+
+
+def can_link_directory() -> bool:
+    """Some plugin of the tenant's plan finds or adds a booking's client and car (the CRM)."""
+    return bool(tenant_hooks().planner_client_from_booking.get_hookimpls())
+
+
+def directory_match(client: dict, vehicle: dict, *, create: bool, actor=None) -> dict | None:
+    """The directory's answer to ``planner_client_from_booking`` (None: no directory); a refusal raises
+    PlannerError on the field it names."""
+    result = tenant_hooks().planner_client_from_booking(client=client, vehicle=vehicle, create=create, actor=actor)
+    if result and result.get("error"):
+        status = int(result.get("status") or 422)
+        if result["error"] == "forbidden":
+            raise PlannerError(_("You may not add clients or cars to the client directory."), 403)
+        raise PlannerError(str(result["error"]), status, field_name=result.get("field"))
+    return result
+
+
+def link_to_directory(booking: Booking, client: dict, vehicle: dict, *, actor=None) -> Booking:
+    """Link a booking typed as free text to the directory's client and car, found by phone and plate
+    or made from ``client`` (``name``, ``phone``) and ``vehicle`` (``make``, ``model``, ``plate``), in
+    the caller's transaction: the booking then can become a service order."""
+    found = directory_match(client, vehicle, create=True, actor=actor)
+    if not found or not found.get("client_id") or not found.get("vehicle_id"):
+        raise PlannerError(_("The client directory is not available."), 409)
+    data = {"client_id": found["client_id"], "vehicle_id": found["vehicle_id"],
+            "client_name": client.get("name") or found.get("client_name") or "",
+            "client_phone": client.get("phone") or "", "vehicle": found.get("vehicle") or vehicle.get("text") or ""}
+    return save_booking(data, booking, actor=actor)
 
 
 class ConvertedAlready(PlannerError):

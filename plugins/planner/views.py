@@ -478,12 +478,74 @@ def _convert_and_show(booking_id: int):
         current = _get_booking(booking_id)
         if current.converted_to:  # a double click, or a colleague: show the order made meanwhile
             return redirect(current.converted_to.get("url") or url_for("planner_ui.edit_booking", booking_id=booking_id))
+        if getattr(exc, "field_name", None) == "client_id" and service.can_link_directory():
+            # Typed as free text: find or add the client and the car first, on one confirm page.
+            return redirect(url_for("planner_ui.booking_client", booking_id=booking_id))
         flash(getattr(exc, "message", None) or _("This booking was changed by someone else meanwhile. "
                                                 "Reload it and try again."), "error")
         return redirect(url_for("planner_ui.edit_booking", booking_id=booking_id))
     else:
         flash(_("Booking #%(id)s is %(number)s now.", id=booking_id, number=link.get("number") or ""), "success")
     return redirect(link.get("url") or url_for("planner_ui.edit_booking", booking_id=booking_id))
+
+
+CLIENT_FIELDS = ("client_name", "client_phone", "make", "model", "plate")
+
+
+@bp.route("/bookings/<int:booking_id>/client", methods=["GET", "POST"])
+@ui_view("planner.booking.update")
+def booking_client(booking_id: int):
+    """"Open a service order" for a booking typed as free text: a confirm page filled in from the
+    booking (the car's text read as make, model and plate) shows whether the client and the car are
+    on file (by phone and plate); saving finds or adds them, links the booking and opens the service
+    order, all in one transaction."""
+    booking = _get_booking(booking_id)
+    if not service.can_link_directory():
+        abort(404)
+    if booking.status not in ("requested", "confirmed", "arrived"):
+        flash(_("A booking that is %(status)s cannot be changed.", status=service.status_label(booking.status)), "error")
+        return redirect(url_for("planner_ui.edit_booking", booking_id=booking_id))
+    errors: dict = {}
+    refused = None  # the HTTP status of a refusal (403, 409, 422)
+    if request.method == "GET":
+        parts = service.vehicle_parts(booking.vehicle)
+        values = {"client_name": booking.client_name, "client_phone": booking.client_phone,
+                  **{k: parts[k] for k in ("make", "model", "plate")}}
+    else:
+        values = {k: " ".join((request.form.get(k) or "").split())[:200] for k in CLIENT_FIELDS}
+        if not values["client_name"]:
+            errors["client_name"] = [_("Enter the client's name.")]
+        if not (values["plate"] or values["make"]):
+            errors["plate"] = [_("Enter the car's plate or make.")]
+    client = {"name": values["client_name"], "phone": values["client_phone"]}
+    vehicle = {"make": values["make"], "model": values["model"], "plate": values["plate"], "text": booking.vehicle}
+    if request.method == "POST" and not errors:
+        convert = service.can_convert()
+        try:
+            service.link_to_directory(booking, client, vehicle, actor=current_user)
+            link = service.convert_booking(booking, actor=current_user) if convert else None
+            db.session.commit()
+        except (PlannerError, StaleDataError) as exc:
+            db.session.rollback()
+            refused = getattr(exc, "status", 409)
+            errors = getattr(exc, "errors", None) or {"_form": [getattr(exc, "message", None) or _(
+                "This booking was changed by someone else meanwhile. Reload it and try again.")]}
+            booking = _get_booking(booking_id)
+        else:
+            if link is None:
+                flash(_("Booking #%(id)s saved.", id=booking_id), "success")
+                return redirect(url_for("planner_ui.edit_booking", booking_id=booking_id))
+            flash(_("Booking #%(id)s is %(number)s now.", id=booking_id, number=link.get("number") or ""), "success")
+            return redirect(link.get("url") or url_for("planner_ui.edit_booking", booking_id=booking_id))
+    try:  # what the directory has already (only a look: nothing is added before the user confirms)
+        on_file = service.directory_match(client, vehicle, create=False, actor=current_user) or {}
+    except PlannerError as exc:
+        on_file = {}
+        if not errors:
+            refused, errors = exc.status, exc.errors or {"_form": [exc.message]}
+    status = 200 if not errors else (refused or 422)
+    return render_template("planner/booking_client.html", booking=booking, values=values, errors=errors,
+                           on_file=on_file, **_ctx()), status
 
 
 @bp.post("/bookings/<int:booking_id>/<action>")

@@ -82,3 +82,92 @@ def test_arrivals_show_a_reason_once_when_the_planned_job_repeats_it(app, shop, 
     page = ui(s).get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
     assert page.count("Замена масла и фильтров") == 1
     assert "<li>Wheel alignment</li>" in page
+
+
+def _directory(in_tenant, s):
+    from plugins.crm.models import Client, Vehicle
+
+    with in_tenant(s) as session:
+        return (session.execute(select(Client.id, Client.name)).all(),
+                session.execute(select(Vehicle.id, Vehicle.client_id, Vehicle.make, Vehicle.model, Vehicle.plate)).all())
+
+
+def test_hook_planner_client_from_booking(app, shop, api, in_tenant):
+    """The CRM finds the client by phone and the car by plate; with ``create`` it adds what is missing
+    (audited, not committed); a plate of another client's car is refused."""
+    from core.db import db
+    from core.audit import AuditLog
+    from core.tenancy import current_tenant
+
+    s = shop(tier="basic")
+    owner = api(s)
+    known, known_car = _client_and_car(owner, name="Olga", phone="+7 916 222-33-44", plate="В456ОР77")
+    wanted = {"name": "Иван Петров", "phone": "8 (916) 123-45-67"}
+    car = {"make": "Kia", "model": "Rio", "plate": "а123 вс777", "text": "Kia Rio, а123 вс777"}
+    with in_tenant(s):
+        hooks = app.extensions["garage"].hooks_for(current_tenant().plugins)
+        look = hooks.planner_client_from_booking(client=wanted, vehicle=car, create=False, actor=None)
+        assert look == {"client_id": None, "client_name": "", "vehicle_id": None, "vehicle": ""}
+        made = hooks.planner_client_from_booking(client=wanted, vehicle=car, create=True, actor=None)
+        assert made["client_id"] and made["vehicle_id"] and made["vehicle"] == "Kia Rio A123BC777"
+        assert {a.object_type for a in db.session.scalars(select(AuditLog).where(AuditLog.action == "create"))} \
+            >= {"crm_client", "crm_vehicle"}
+        db.session.commit()
+        again = hooks.planner_client_from_booking(client={"name": "Ivan", "phone": "+79161234567"},
+                                                  vehicle={"plate": "A123BC777"}, create=True, actor=None)
+        assert (again["client_id"], again["vehicle_id"]) == (made["client_id"], made["vehicle_id"])
+        clash = hooks.planner_client_from_booking(client=wanted, vehicle={"plate": "В456ОР77"}, create=True,
+                                                  actor=None)
+        assert clash["status"] == 409 and clash["field"] == "plate"
+    clients, cars = _directory(in_tenant, s)
+    assert len(clients) == 2 and len(cars) == 2
+    # No directory in the plan: no answer.
+    free = shop(tier="free")
+    with in_tenant(free):
+        hooks = app.extensions["garage"].hooks_for(current_tenant().plugins)
+        assert hooks.planner_client_from_booking(client=wanted, vehicle=car, create=True, actor=None) is None
+
+
+def test_a_free_text_booking_becomes_a_service_order_through_one_confirm_page(app, shop, api, ui, book, csrf,
+                                                                                in_tenant):
+    s = shop(tier="specialist")
+    owner = api(s)
+    b = book(owner, s.bays["Lift 1"], f"{MONDAY}T10:00", client_name="Иван Петров",
+             client_phone="+7 916 123-45-67", vehicle="Kia Rio, А123ВС777").json
+    page = ui(s)
+    arrivals = page.get(f"/planner/arrivals?date={MONDAY}").get_data(as_text=True)
+    # "Open a service order" no longer dead-ends: it leads to the confirm page filled in from the booking.
+    r = page.post(f"/planner/bookings/{b['id']}/convert", data={"csrf_token": csrf(arrivals)})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/planner/bookings/{b['id']}/client")
+    confirm = page.get(f"/planner/bookings/{b['id']}/client").get_data(as_text=True)
+    for name, value in (("client_name", "Иван Петров"), ("client_phone", "+7 916 123-45-67"), ("make", "Kia"),
+                        ("model", "Rio"), ("plate", "А123ВС777")):
+        assert f'name="{name}" value="{value}"' in confirm
+    assert "a new client will be added" in confirm and "a new car will be added" in confirm
+    # A missing name is a field error; nothing is added.
+    bad = page.post(f"/planner/bookings/{b['id']}/client", data={"csrf_token": csrf(confirm), "client_name": "",
+                                                                  "client_phone": "+7 916 123-45-67", "plate": ""})
+    assert bad.status_code == 422 and 'id="dc-client_name-err"' in bad.get_data(as_text=True)
+    assert _directory(in_tenant, s) == ([], [])
+    done = page.post(f"/planner/bookings/{b['id']}/client", data={
+        "csrf_token": csrf(confirm), "client_name": "Иван Петров", "client_phone": "+7 916 123-45-67",
+        "make": "Kia", "model": "Rio", "plate": "А123ВС777"})
+    assert done.status_code == 302 and "/workshop/service-orders/" in done.headers["Location"]
+    booking = owner.get(f"/api/v1/planner/bookings/{b['id']}").json
+    assert booking["status"] == "converted" and booking["client_id"] and booking["vehicle_id"]
+    # The car is in the directory now: the plate search finds it.
+    found = owner.get("/api/v1/crm/search?q=А123ВС777").json["results"]
+    assert [item["client"]["id"] for item in found] == [booking["client_id"]]
+    # A second booking of the same phone and plate is matched, never duplicated.
+    b2 = book(owner, s.bays["Lift 1"], f"{MONDAY}T14:00", client_name="Иван", client_phone="89161234567",
+              vehicle="киа рио А123ВС777").json
+    confirm2 = page.get(f"/planner/bookings/{b2['id']}/client").get_data(as_text=True)
+    assert f"(client #{booking['client_id']})" in confirm2 and f"(vehicle #{booking['vehicle_id']})" in confirm2
+    r2 = page.post(f"/planner/bookings/{b2['id']}/client", data={
+        "csrf_token": csrf(confirm2), "client_name": "Иван", "client_phone": "89161234567", "make": "киа",
+        "model": "рио", "plate": "А123ВС777"})
+    assert r2.status_code == 302
+    second = owner.get(f"/api/v1/planner/bookings/{b2['id']}").json
+    assert (second["client_id"], second["vehicle_id"]) == (booking["client_id"], booking["vehicle_id"])
+    clients, cars = _directory(in_tenant, s)
+    assert len(clients) == 1 and len(cars) == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -96,17 +97,31 @@ MODELS = [ServiceInterval, ServiceDone, ReminderState]
 REMINDER_STATES = ("open", "invited", "snoozed", "converted", "dismissed")
 ACTIVE_STATES = ("open", "invited")  # what the due-soon list shows unless asked for a state
 
-# code, title, km, months, keywords (English and Russian, as shops write them)
+# code, title, km, months, keywords (English and Russian, as shops write them). A keyword of several
+# words matches when each word begins a word of the entry (any order, any ending: "тормозн жидк" finds
+# "замена тормозной жидкости"); a single stem is too broad ("тормозн" also finds brake pads, "масл"
+# valve-stem seals, "грм" a timing chain). Shops that already have a catalog keep their keywords.
 DEFAULT_INTERVALS = (
-    ("oil", _l("Engine oil and filter"), 10_000, 12, ["oil", "масл"]),
-    ("air_filter", _l("Air filter"), 20_000, 24, ["air filter", "воздушн"]),
-    ("cabin_filter", _l("Cabin filter"), 15_000, 12, ["cabin filter", "салонн"]),
-    ("fuel_filter", _l("Fuel filter"), 40_000, 48, ["fuel filter", "топливн"]),
-    ("spark_plugs", _l("Spark plugs"), 30_000, 36, ["spark plug", "свеч"]),
-    ("brake_fluid", _l("Brake fluid"), None, 24, ["brake fluid", "тормозн"]),
-    ("coolant", _l("Coolant"), 60_000, 48, ["coolant", "антифриз", "охлажда"]),
-    ("timing_belt", _l("Timing belt"), 60_000, 60, ["timing belt", "грм"]),
+    ("oil", _l("Engine oil and filter"), 10_000, 12,
+     ["engine oil", "oil change", "oil filter", "моторн масл", "масл двс", "масл двиг", "масл фильтр"]),
+    ("air_filter", _l("Air filter"), 20_000, 24, ["air filter", "воздушн фильтр"]),
+    ("cabin_filter", _l("Cabin filter"), 15_000, 12, ["cabin filter", "pollen filter", "салонн фильтр", "фильтр салон"]),
+    ("fuel_filter", _l("Fuel filter"), 40_000, 48, ["fuel filter", "топливн фильтр"]),
+    ("spark_plugs", _l("Spark plugs"), 30_000, 36, ["spark plug", "свеч зажиган"]),
+    ("brake_fluid", _l("Brake fluid"), None, 24, ["brake fluid", "тормозн жидк"]),
+    ("coolant", _l("Coolant"), 60_000, 48, ["coolant", "antifreeze", "антифриз", "тосол", "охлажда жидк"]),
+    ("timing_belt", _l("Timing belt"), 60_000, 60, ["timing belt", "ремен грм", "ремн грм"]),
 )
+
+
+def mentions(text: str, keywords: list[str] | None) -> bool:
+    """Whether ``text`` mentions any keyword: every word of the keyword begins a word of the text."""
+    words = re.findall(r"\w+", (text or "").lower())
+    for keyword in keywords or []:
+        parts = re.findall(r"\w+", (keyword or "").lower())
+        if parts and all(any(w.startswith(p) for w in words) for p in parts):
+            return True
+    return False
 
 
 def seed_intervals() -> int:
@@ -203,8 +218,7 @@ def intervals_for(vehicle: Vehicle, catalog: list[ServiceInterval]) -> list[Serv
 
 
 def _entry_matches(entry: ServiceEntry, keywords: list[str]) -> bool:
-    text = " ".join([entry.description or ""] + [str(p) for p in entry.parts or []]).lower()
-    return any(k and k.lower() in text for k in keywords or [])
+    return mentions(" ".join([entry.description or ""] + [str(p) for p in entry.parts or []]), keywords)
 
 
 def last_done(vehicle: Vehicle, line: ServiceInterval, done_rows: list[ServiceDone],
@@ -459,7 +473,7 @@ def record_from_visit(event) -> list[ServiceDone]:
                                   .where(ServiceDone.vehicle_id == vehicle.id)).all())
     rows = []
     for line in intervals_for(vehicle, catalog):
-        if (line.code, done_on) in have or not any(k and k.lower() in text for k in line.keywords or []):
+        if (line.code, done_on) in have or not mentions(text, line.keywords):
             continue
         rows.append(record_done(vehicle, line.code, done_on, entry.get("mileage")))
     return rows

@@ -44,8 +44,9 @@ def _match_jobs(items: list[dict], keywords: dict[str, list[str]]) -> dict[str, 
         if by_code:
             out[code] = by_code[0]
             continue
-        words = [w.lower() for w in keywords.get(code, []) if w]
-        by_name = [j for j in jobs if any(w in (j.name or "").lower() for w in words)]
+        from plugins.crm.reminders import mentions  # the CRM's keyword rule (every word begins a word)
+
+        by_name = [j for j in jobs if mentions(j.name or "", keywords.get(code))]
         if by_name:
             out[code] = by_name[0]
     return out

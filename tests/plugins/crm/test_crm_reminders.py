@@ -126,6 +126,32 @@ def test_service_book_entry_counts_as_last_done(shop, app):
     assert oil["status"] == "upcoming"
 
 
+def test_default_keywords_tell_brake_pads_from_brake_fluid(shop, app):
+    """Default keywords pair a stem with its noun: brake pads are not brake fluid, valve-stem seals are
+    not an oil change, a timing chain is not a timing belt; the real jobs still match in any word form."""
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import ServiceEntry
+
+    def last_done(description):
+        with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, shop["tenant"].id))):
+            db.session.query(ServiceEntry).delete()
+            db.session.add(ServiceEntry(vehicle_id=shop["car_id"], performed_on=TODAY - timedelta(days=5),
+                                        mileage=49_750, description=description))
+            db.session.commit()
+        rows = shop["http"].get(f"/api/v1/crm/vehicles/{shop['car_id']}/reminders").get_json()["results"]
+        return {x["code"] for x in rows if x["last_done_source"] == "service_book"}
+
+    assert last_done("Замена колодок тормозных передних") == set()
+    assert last_done("Замена маслосъёмных колпачков") == set()
+    assert last_done("Замена цепи ГРМ") == set()
+    assert last_done("Замена тормозной жидкости") == {"brake_fluid"}
+    assert last_done("Замена моторного масла; ремня ГРМ") == {"oil", "timing_belt"}
+    assert last_done("Brake fluid flush, engine oil change") == {"brake_fluid", "oil"}
+
+
 def test_manual_service_done_validates_and_moves_the_forecast(shop):
     http = shop["http"]
     bad = http.post(f"/api/v1/crm/vehicles/{shop['car_id']}/service-done", json={"code": "nope", "done_km": -1})

@@ -62,6 +62,7 @@ def demo_data(tenant) -> None:
     from . import service
 
     if db.session.scalar(select(Bay.id).limit(1)) is not None:
+        link_demo_bookings()  # a demo made before the link existed gets it on the next run
         return
     seed_working_hours()
     if db.session.scalar(select(Break.id).limit(1)) is None:
@@ -80,6 +81,7 @@ def demo_data(tenant) -> None:
     for bay in bays:
         by_type.setdefault(bay.type, []).append(bay)
     busy: dict[int, list[tuple[datetime, datetime]]] = {b.id: [] for b in bays}
+    car_busy: dict[str, list[tuple[datetime, datetime]]] = {car: [] for _n, _p, car in DEMO_CLIENTS}
     for offset in range(7):
         day = today + timedelta(days=offset)
         for _n in range(rng.randint(5, 9)):
@@ -90,12 +92,14 @@ def demo_data(tenant) -> None:
                 start = open_start
                 while start + timedelta(minutes=minutes) <= open_end:
                     end = start + timedelta(minutes=minutes)
-                    if not any(s < end and start < e for s, e in busy[bay.id]):
+                    # One car is never on two bays at once (the planner refuses it for directory cars).
+                    if not any(s < end and start < e for s, e in busy[bay.id] + car_busy[car]):
                         break
                     start += timedelta(minutes=30)
                 else:
                     continue
                 busy[bay.id].append((start, end))
+                car_busy[car].append((start, end))
                 status = "arrived" if offset == 0 and start < datetime.now(timezone.utc) else (
                     "requested" if rng.random() < 0.2 else "confirmed")
                 db.session.add(Booking(bay_id=bay.id, start_at=start, end_at=end, duration_minutes=minutes,
@@ -104,3 +108,29 @@ def demo_data(tenant) -> None:
                                        source=rng.choice(("phone", "phone", "walk_in", "online"))))
                 break
     db.session.flush()
+    link_demo_bookings()
+
+
+def link_demo_bookings() -> int:
+    """With a client directory (the CRM answers ``planner_client_from_booking``): the demo's clients and
+    cars are found or added there and the demo bookings typed with them are linked, so "Open a service
+    order" works on them and the car's plate finds its client. Idempotent; returns the bookings linked."""
+    from . import service
+
+    if not service.can_link_directory():
+        return 0
+    linked = 0
+    for name, phone, car in DEMO_CLIENTS:
+        wanted = select(Booking).where(Booking.client_name == name, Booking.client_phone == phone,
+                                       Booking.vehicle == car, Booking.client_id.is_(None))
+        bookings = list(db.session.scalars(wanted))
+        if not bookings:
+            continue
+        found = service.directory_match({"name": name, "phone": phone}, service.vehicle_parts(car), create=True)
+        if not found or not found.get("client_id") or not found.get("vehicle_id"):
+            continue
+        for booking in bookings:
+            booking.client_id, booking.vehicle_id = found["client_id"], found["vehicle_id"]
+            linked += 1
+    db.session.flush()
+    return linked

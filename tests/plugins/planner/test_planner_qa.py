@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 MONDAY = "2030-03-25"
 
@@ -171,3 +171,28 @@ def test_a_free_text_booking_becomes_a_service_order_through_one_confirm_page(ap
     assert (second["client_id"], second["vehicle_id"]) == (booking["client_id"], booking["vehicle_id"])
     clients, cars = _directory(in_tenant, s)
     assert len(clients) == 1 and len(cars) == 1
+
+
+def test_demo_bookings_are_linked_to_the_directory_clients_and_cars(app, tenant, in_tenant):
+    from core.models import Tenant
+    from plugins.crm.models import Client, Vehicle
+    from plugins.planner import service
+    from plugins.planner.models import Booking
+    from plugins.planner.seed import demo_data
+
+    t = tenant(tier="specialist")
+    with in_tenant(t) as session:
+        demo_data(session.get(Tenant, t.id))
+        session.commit()
+        bookings = session.scalars(select(Booking)).all()
+        assert bookings and all(b.client_id and b.vehicle_id for b in bookings)
+        petrov = session.scalars(select(Client).where(Client.name == "Иван Петров")).one()
+        car = session.scalars(select(Vehicle).where(Vehicle.client_id == petrov.id)).one()
+        assert (car.make, car.model, car.plate) == ("Kia", "Rio", "A123BC777")
+        # The demo's bookings obey the car rule too: no car on two bays at once.
+        for bk in bookings:
+            assert service.find_vehicle_conflict(bk.vehicle_id, bk.start_at, bk.end_at, exclude_id=bk.id) is None
+        clients = session.scalar(select(func.count(Client.id)))
+        demo_data(session.get(Tenant, t.id))  # idempotent
+        session.commit()
+        assert session.scalar(select(func.count(Client.id))) == clients

@@ -30,6 +30,7 @@ RATE = Decimal("2200.00")
 
 
 def add_demo_data(tenant) -> int:
+    _shop_setup(tenant)
     if db.session.execute(select(Job.id).where(Job.code.like(f"{DEMO_CODE}%")).limit(1)).first():
         return 0
     # The orders need the CRM's demo cars. The core may call the plugins' demo_data in any order, and
@@ -67,6 +68,29 @@ def add_demo_data(tenant) -> int:
     return made
 
 
+def _shop_setup(tenant) -> None:
+    """What a shop sets up before its first order, each part once (also on a demo made before it was
+    added): the shop's labour rate (else every job line without a fixed price bills 0), and an
+    employee card for each technician user (else no job can be given to him)."""
+    from core.models import Role, User
+    from core.tenancy import current_tenant
+
+    from .norms import LaborRate
+    from .staff import Employee
+
+    if db.session.execute(select(LaborRate.id).where(LaborRate.category.is_(None)).limit(1)).first() is None:
+        db.session.add(LaborRate(category=None, rate=RATE))
+    if current_tenant().has("workshop.staff"):
+        linked = set(db.session.scalars(select(Employee.user_id).where(Employee.user_id.is_not(None))))
+        for user in db.session.scalars(select(User).join(Role, Role.id == User.role_id)
+                                       .where(Role.key == "technician").order_by(User.id)):
+            if user.id not in linked:
+                db.session.add(Employee(user_id=user.id, name=user.name or user.email, position="Автомеханик",
+                                        skills=["ТО", "тормоза", "подвеска"], hourly_cost=Decimal("450.00"),
+                                        piece_rate_percent=Decimal("40")))
+    db.session.flush()
+
+
 def _order(car, state: str, jobs: list, parts: list, insurer) -> int:
     from plugins.crm.services import mileage
 
@@ -80,9 +104,13 @@ def _order(car, state: str, jobs: list, parts: list, insurer) -> int:
         return 1
     wo = create_document(WorkOrder, None, commit=False, service_order_id=so.id, client_id=car.client_id,
                          vehicle_id=car.id, odometer=so.odometer, complaint=so.complaint)
+    from .staff import Employee
+
+    technician = db.session.scalars(select(Employee).where(Employee.active.is_(True)).order_by(Employee.id)).first()
+    who = {"employee_id": technician.id} if technician else {"technician_name": "Иван Кузнецов"}
     labor = [services.add_line(wo, "labor", {"job_id": j.id, "name": j.name, "hours": j.standard_hours,
-                                             "rate": RATE, "fixed_price": j.fixed_price,
-                                             "technician_name": "Иван Кузнецов"}, None) for j in jobs]
+                                             "rate": RATE, "fixed_price": j.fixed_price, **who}, None)
+             for j in jobs]
     for name, qty, unit, price in parts:
         services.add_line(wo, "part", {"name": name, "quantity": Decimal(qty), "unit": unit, "price": Decimal(price),
                                        "labor_line_id": labor[-1].id}, None)

@@ -95,7 +95,7 @@ SERVICE_ORDER = DocumentType(
     print_templates={"default": "workshop/print/service_order.html"}, print_renderer=render_tenant_print,
     search_fields=("number",), filter_fields=("state", "client_id", "vehicle_id"),
     sort_fields=("id", "number", "created_at", "received_at"),
-    list_columns=("number", "state", "client_id", "vehicle_id", "odometer", "complaint"),
+    list_columns=("number", "state", "client_name", "car_title", "odometer", "complaint"),
 )
 
 WORK_ORDER = DocumentType(
@@ -105,7 +105,7 @@ WORK_ORDER = DocumentType(
                      "shop_copy": "workshop/print/work_order_shop_copy.html"}, print_renderer=render_tenant_print,
     search_fields=("number",), filter_fields=("state", "client_id", "vehicle_id", "service_order_id"),
     sort_fields=("id", "number", "created_at", "closed_at", "total"),
-    list_columns=("number", "state", "client_id", "vehicle_id", "total"),
+    list_columns=("number", "state", "client_name", "car_title", "total"),
 )
 
 # Estimate:  draft --send--> sent --accept--> accepted --convert--> converted (a work order)
@@ -152,7 +152,7 @@ ESTIMATE = DocumentType(
     print_templates={"default": "workshop/print/estimate.html"}, print_renderer=render_tenant_print,
     search_fields=("number",),
     filter_fields=("state", "client_id", "vehicle_id"), sort_fields=("id", "number", "created_at", "total"),
-    list_columns=("number", "state", "client_id", "vehicle_id", "total"),
+    list_columns=("number", "state", "client_name", "car_title", "total"),
 )
 
 DIAGNOSTIC_ACT = DocumentType(
@@ -161,5 +161,5 @@ DIAGNOSTIC_ACT = DocumentType(
     print_templates={"default": "workshop/print/diagnostic_act.html"}, print_renderer=render_tenant_print,
     search_fields=("number",),
     filter_fields=("state", "client_id", "vehicle_id", "service_order_id"), sort_fields=("id", "number", "created_at"),
-    list_columns=("number", "state", "client_id", "vehicle_id", "conclusion"),
+    list_columns=("number", "state", "client_name", "car_title", "conclusion"),
 )

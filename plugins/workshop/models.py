@@ -15,12 +15,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, event, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from core.db import GarageSession, Money, TenantScoped, db
 from core.documents import DocumentMixin
 from core.models import Tenant, utcnow
-from plugins.crm.models import Client
+from plugins.crm.models import Client, Vehicle
 
 from .types import Percent, Quantity
 
@@ -53,7 +53,31 @@ class Job(TenantScoped, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class ServiceOrder(DocumentMixin, db.Model):
+class _ClientAndCar:
+    """The client's name and the car's plate for the document lists (``list_columns``): loaded for a
+    whole page of documents in one query each (``selectin``), never one query a row."""
+
+    @declared_attr
+    def client(cls) -> Mapped[Client]:
+        return relationship(Client, lazy="selectin", viewonly=True)
+
+    @declared_attr
+    def vehicle(cls) -> Mapped[Vehicle]:
+        return relationship(Vehicle, lazy="selectin", viewonly=True)
+
+    @property
+    def client_name(self) -> str:
+        return self.client.name if self.client is not None else ""
+
+    @property
+    def car_title(self) -> str:
+        car = self.vehicle
+        if car is None:
+            return ""
+        return car.plate or " ".join(x for x in (car.make, car.model) if x) or f"#{car.id}"
+
+
+class ServiceOrder(_ClientAndCar, DocumentMixin, db.Model):
     """The reception act: the car as it came in, what the client complains about, what is planned."""
 
     __tablename__ = "workshop_service_order"
@@ -76,7 +100,7 @@ class ServiceOrder(DocumentMixin, db.Model):
     promised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class WorkOrder(DocumentMixin, db.Model):
+class WorkOrder(_ClientAndCar, DocumentMixin, db.Model):
     """The work order: labour and parts lines, payers, per-line client decisions, totals.
 
     ``vat_mode``/``vat_rate`` are the tenant's settings copied when the order is created, so a later
@@ -245,7 +269,7 @@ class LineShare(TenantScoped, db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Estimate(DocumentMixin, db.Model):
+class Estimate(_ClientAndCar, DocumentMixin, db.Model):
     """A quote before any work: jobs and parts with prices (``items``, a JSON list: a quote changes
     as a whole and is never booked), convertible into a work order once the client agrees."""
 
@@ -262,7 +286,7 @@ class Estimate(DocumentMixin, db.Model):
     work_order_id: Mapped[int | None] = mapped_column(ForeignKey("workshop_work_order.id", ondelete="SET NULL"))
 
 
-class DiagnosticAct(DocumentMixin, db.Model):
+class DiagnosticAct(_ClientAndCar, DocumentMixin, db.Model):
     """What the diagnosis found (``findings``: item, ok/attention/urgent, note, the job it calls for),
     printable for the client and convertible into a work order with the jobs it calls for."""
 

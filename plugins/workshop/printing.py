@@ -124,6 +124,9 @@ def work_order_panel(doc, user=None) -> str:
     state = get_document_type(doc).workflow.states.get(doc.state)
     editable = bool(user is not None and user.can("workshop.work_order.update") and not (state and state.immutable))
     info = print_info(doc)
+    from .services import unpriced_lines
+
+    info["unpriced"] = unpriced_lines(doc)
     from sqlalchemy import select
 
     from .models import Job, WorkOrder

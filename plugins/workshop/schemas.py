@@ -81,8 +81,89 @@ def _user_check(value):
         raise ValidationError(_("No such user."))
 
 
+class ShopUser(validate.OneOf):
+    """A user of the shop (an advisor, an employee's login): the generic form shows a select of the
+    shop's active users by name and e-mail instead of a bare id box (a ``OneOf`` whose choices are
+    read when the form is drawn, inside the tenant); validation is :func:`_user_check`'s."""
+
+    def __init__(self):  # noqa: D107 - no static choices: they are the shop's users at the time
+        self.error = None
+
+    def _users(self) -> list:
+        return db.session.execute(select(User.id, User.name, User.email).where(User.active.is_(True))
+                                  .order_by(User.name, User.id).limit(500)).all()
+
+    @property
+    def choices(self):
+        return [row.id for row in self._users()]
+
+    @property
+    def labels(self):
+        return [f"{row.name} <{row.email}>" if row.name else row.email for row in self._users()]
+
+    def __call__(self, value):
+        _user_check(value)
+        return value
+
+
+class UserNames(dict):
+    """``metadata["choices"]`` of a user id field: the generic pages show the user's name where the row
+    holds his id (looked up when asked; a user of another shop is not found under the tenant guard)."""
+
+    def __bool__(self):
+        return True
+
+    def __contains__(self, user_id):
+        return self.get(user_id) is not None
+
+    def __getitem__(self, user_id):
+        name = self.get(user_id)
+        if name is None:
+            raise KeyError(user_id)
+        return name
+
+    def get(self, user_id, default=None):
+        if not isinstance(user_id, int):
+            return default
+        return _user_names().get(user_id, default)
+
+
+def _user_names() -> dict[int, str]:
+    """The shop's users' names (the e-mail for one without a name): one query per request."""
+    from flask import g
+
+    from core.tenancy import current_tenant
+
+    attr = f"ws_user_names_{current_tenant().id}"
+    if attr not in g:
+        setattr(g, attr, {row.id: row.name or row.email
+                          for row in db.session.execute(select(User.id, User.name, User.email))})
+    return getattr(g, attr)
+
+
+def user_field(label) -> fields.Integer:
+    return fields.Integer(allow_none=True, validate=ShopUser(), metadata={"label": label, "choices": UserNames()})
+
+
 _non_negative = validate.Range(min=0, error=_l("Must not be negative."))
 _percent = validate.Range(min=0, max=100, error=_l("Enter a percentage from 0 to 100."))
+
+
+def _car_of_client(data: dict) -> None:
+    """The car must be the client's: his own or one he drives (a company's car its driver brings in).
+    Someone else's car on a client's order would put the work into the wrong service book and bill."""
+    from plugins.crm.models import Vehicle, VehicleDriver
+
+    client_id, vehicle_id = data.get("client_id"), data.get("vehicle_id")
+    if not client_id or not vehicle_id:
+        return
+    owner = db.session.execute(select(Vehicle.client_id).where(Vehicle.id == vehicle_id)).scalar_one_or_none()
+    if owner == client_id:
+        return
+    if db.session.execute(select(VehicleDriver.id).where(VehicleDriver.vehicle_id == vehicle_id,
+                                                         VehicleDriver.client_id == client_id)).first():
+        return
+    raise ValidationError({"vehicle_id": [_("This car is not the client's: choose one of his cars.")]})
 
 
 def _open_service_order(so_id: int) -> ServiceOrder:
@@ -113,7 +194,7 @@ def _long_text(label) -> fields.String:
 
 
 def _advisor_field() -> fields.Integer:
-    return fields.Integer(allow_none=True, validate=_user_check, metadata={"label": _l("Service advisor")})
+    return user_field(_l("Service advisor"))
 
 
 def _service_order_field() -> fields.Integer:
@@ -123,8 +204,11 @@ def _service_order_field() -> fields.Integer:
 
 class _DocumentFields(Schema):
     id = fields.Integer(dump_only=True)
-    number = fields.String(dump_only=True)
-    state = fields.String(dump_only=True)
+    number = fields.String(dump_only=True, metadata={"label": _l("Number")})
+    state = fields.String(dump_only=True, metadata={"label": _l("State")})
+    # Names for the lists (and API readers): the client and the car beside their ids.
+    client_name = fields.String(dump_only=True, metadata={"label": _l("Client")})
+    car_title = fields.String(dump_only=True, metadata={"label": _l("Car")})
     version = fields.Integer(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -301,7 +385,7 @@ class WorkOrderSchema(_DocumentFields):
     promised_at = fields.DateTime(allow_none=True, metadata={"label": _l("Promised for")})
     vat_mode = fields.String(dump_only=True)
     vat_rate = Exact(places=2, dump_only=True)
-    total = Money(dump_only=True)
+    total = Money(dump_only=True, metadata={"label": _l("Total")})
     vat_total = Money(dump_only=True)
     closed_at = fields.DateTime(dump_only=True)
     labor_lines = fields.List(fields.Nested(LaborLineSchema), dump_only=True)
@@ -330,14 +414,15 @@ class WorkOrderSchema(_DocumentFields):
                     errors[name] = [_l("Missing data for required field.")]
         if errors:
             raise ValidationError(errors)
+        _car_of_client(data)
 
     @post_load
     def _from_service_order(self, data, partial=None, **kwargs):
-        """A work order made from a service order takes its client, car, mileage and complaint."""
+        """A work order made from a service order takes its client, car, advisor, mileage and complaint."""
         so_id = data.get("service_order_id")
         if so_id and not partial:
             so = _open_service_order(so_id)
-            for name in ("client_id", "vehicle_id", "odometer", "complaint"):
+            for name in ("client_id", "vehicle_id", "advisor_id", "odometer", "complaint"):
                 if data.get(name) is None and getattr(so, name) is not None:
                     data[name] = getattr(so, name)
         return data
@@ -426,7 +511,7 @@ class EstimateSchema(_DocumentFields):
     odometer = _odometer_field()
     complaint = _long_text(_l("Complaint"))
     items = fields.Method("_dump_items", "_load_items", metadata={"form": False})  # the lines panel
-    total = Money(dump_only=True)
+    total = Money(dump_only=True, metadata={"label": _l("Total")})
     valid_until = fields.Date(allow_none=True, metadata={"label": _l("Valid until")})
     work_order_id = fields.Integer(dump_only=True)
 

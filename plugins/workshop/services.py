@@ -466,9 +466,55 @@ def lines_of(order: WorkOrder) -> list:
     return [*order.labor_lines, *order.part_lines]
 
 
+def unpriced(line) -> bool:
+    """A job line that bills nothing for its hours: no rate and no fixed price (the shop has no labour
+    rate for it, and none was typed). A rate or a fixed price typed as 0 is a deliberate free job."""
+    return line.rate is None and line.fixed_price is None and (line.hours or 0) > 0
+
+
+def unpriced_lines(order: WorkOrder) -> list:
+    return [line for line in order.labor_lines if line.decision != "declined" and unpriced(line)]
+
+
+def _unpriced_veto(order: WorkOrder) -> list:
+    """Approving or closing an order with unpriced hours would under-bill: refused, with the fix."""
+    names = [line.name for line in unpriced_lines(order)]
+    if names:
+        return [_l("No labour rate for: %(lines)s. Set one in Labour rates or type a price.", lines=", ".join(names))]
+    return []
+
+
+def reprice_lines(order: WorkOrder, user) -> list:
+    """The unpriced job lines (no rate, no fixed price: nothing typed by hand) priced again from the
+    catalog and the labour rates, e.g. after the shop set its first rate. Lines with a price stay."""
+    from .models import Job
+
+    changed = []
+    for line in [line for line in order.labor_lines if line.rate is None and line.fixed_price is None]:
+        job = db.session.get(Job, line.job_id) if line.job_id else None
+        values: dict = {}
+        if job is not None and job.fixed_price is not None:
+            values["fixed_price"] = job.fixed_price
+        else:
+            from core.tenancy import current_tenant
+
+            if current_tenant().has("workshop.norms"):
+                from .norms import rate_for
+
+                rate, discount = rate_for(job.category if job else None, order.client_id)
+                if rate is not None:
+                    values["rate"] = rate
+                if discount and line.discount_percent is None and not line.discount_amount:
+                    values["discount_percent"] = discount
+        if values:
+            update_line(order, "labor", line, values, user)
+            changed.append(line)
+    return changed
+
+
 def guard_approve(order: WorkOrder, actor) -> list:
     lines = lines_of(order)
-    vetoes = []
+    vetoes = _unpriced_veto(order)
     if not lines:
         vetoes.append(_l("Add at least one job or part first."))
     elif not any(line.decision == "approved" for line in lines):
@@ -480,10 +526,11 @@ def guard_approve(order: WorkOrder, actor) -> list:
 
 
 def guard_close(order: WorkOrder, actor) -> list:
+    vetoes = _unpriced_veto(order)
     pending = [line.name for line in lines_of(order) if line.decision == "pending"]
     if pending:
-        return [_l("Record the client's decision on: %(lines)s.", lines=", ".join(pending))]
-    return []
+        vetoes.append(_l("Record the client's decision on: %(lines)s.", lines=", ".join(pending)))
+    return vetoes
 
 
 def on_work_order_closing(order: WorkOrder, actor) -> None:
@@ -696,14 +743,58 @@ def catalog_jobs_by_text(texts: list[str]) -> dict[str, Any]:
     return found
 
 
-def add_job_line(order: WorkOrder, text: str, user, **extra) -> LaborLine:
+def _words(text: str) -> list[str]:
+    import re
+
+    return [w for w in re.split(r"[^\w]+", text.casefold()) if len(w) >= 3 and not w.isdigit()]
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Two forms of one word ("развал" / "развала", "ремень" / "ремня", "заменить" / "замена"): a common
+    beginning of all but the last three letters of the shorter one (at least three letters)."""
+    common = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        common += 1
+    return common >= max(3, min(len(a), len(b)) - 3)
+
+
+def catalog_job_like(text: str):
+    """The active catalog job a free text most likely means (a CRM recommendation "Развал-схождение" ->
+    "Регулировка развала-схождения"): the exact name or code first, else the job sharing the most words
+    (in any grammatical form) with the text, when most of the job's words and at least half of the
+    text's words match. None when nothing is close enough."""
+    from .models import Job
+
+    exact = catalog_jobs_by_text([text]).get(text)
+    if exact is not None:
+        return exact
+    wanted = _words(text)
+    if not wanted:
+        return None
+    best, best_score = None, Decimal(0)
+    for job in db.session.scalars(select(Job).where(Job.active.is_(True)).order_by(Job.id)):
+        words = _words(job.name)
+        if not words:
+            continue
+        in_job = sum(1 for w in words if any(_same_word(w, t) for t in wanted))
+        in_text = sum(1 for t in wanted if any(_same_word(w, t) for w in words))
+        of_job, of_text = Decimal(in_job) / len(words), Decimal(in_text) / len(wanted)
+        if of_job > Decimal("0.5") and of_text >= Decimal("0.5") and of_job + of_text > best_score:
+            best, best_score = job, of_job + of_text
+    return best
+
+
+def add_job_line(order: WorkOrder, text: str, user, *, loose: bool = False, **extra) -> LaborLine:
     """A pending job line for ``text``: the catalog job it names (its hours, fixed price and usual parts,
-    priced as a line added by hand), else a free-text job."""
+    priced as a line added by hand), else a free-text job. ``loose``: also a catalog job the text only
+    resembles (a recommendation written in other words)."""
     from core.tenancy import current_tenant
 
     from .schemas import LaborLineSchema
 
-    job = catalog_jobs_by_text([text]).get(text)
+    job = catalog_job_like(text) if loose else catalog_jobs_by_text([text]).get(text)
     values = LaborLineSchema().load({"name": job.name if job else text.strip()[:300],
                                      **({"job_id": job.id} if job else {}), **extra})
     price_labor_line(order, values, set())

@@ -27,7 +27,7 @@ from core.i18n import domain
 from core.models import User, utcnow
 
 from .models import LaborLine, TimeEntry, WorkOrder
-from .schemas import Exact, _user_check
+from .schemas import Exact, _user_check, user_field
 from .types import Percent, Quantity
 
 _ = domain("workshop").gettext
@@ -87,7 +87,7 @@ MODELS = [Employee, JobComment, PartRequest]
 
 class EmployeeSchema(Schema):
     id = fields.Integer(dump_only=True)
-    user_id = fields.Integer(allow_none=True, validate=_user_check, metadata={"label": _l("User (login)")})
+    user_id = user_field(_l("User (login)"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200, error=_l("Enter a name (up to 200 characters).")),
                          metadata={"label": _l("Name")})
     position = fields.String(allow_none=True, validate=validate.Length(max=120), metadata={"label": _l("Position")})

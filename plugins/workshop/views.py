@@ -86,6 +86,14 @@ def add_line(order_id: int):
     return _run(order_id, action)
 
 
+@bp.post("/work-orders/<int:order_id>/reprice")
+@permission_required("workshop.work_order.update", feature=FEATURE)
+def reprice(order_id: int):
+    """"Price the lines again": the job lines without a price typed by hand, from the catalog and the
+    labour rates (a rate set after the lines were added reaches them)."""
+    return _run(order_id, lambda order: services.reprice_lines(order, current_user_obj()))
+
+
 @bp.post("/work-orders/<int:order_id>/labor-lines/<int:line_id>/assign")
 @permission_required("workshop.work_order.update", feature=FEATURE)
 def assign(order_id: int, line_id: int):
@@ -112,7 +120,9 @@ def add_due_service(order_id: int, code: str):
 @bp.post("/work-orders/<int:order_id>/decisions")
 @permission_required("workshop.work_order.update", feature=FEATURE)
 def decide(order_id: int):
-    raw = {"by": request.form.get("by", "").strip(), "channel": request.form.get("channel") or "in_person",
+    # "Who decided" left empty: the signed-in user recorded it (the browser must not silently refuse).
+    user = current_user_obj()
+    raw = {"by": request.form.get("by", "").strip() or user.name or user.email, "channel": request.form.get("channel") or "in_person",
            "decisions": [{"line_id": request.form.get("line_id", type=int), "kind": request.form.get("kind", "labor"),
                           "decision": request.form.get("decision", "")}]}
 
@@ -535,7 +545,7 @@ def add_recommendation(order_id: int, rec_id: int):
             raise services.WorkshopError(_("This recommendation is already on the order."), 409)
         values = {"recommendation_id": rec_id}
         services.check_line_refs(order, "labor", values)  # the car's recommendation, or 422; brings the name
-        services.add_job_line(order, values["name"], current_user_obj(), recommendation_id=rec_id)
+        services.add_job_line(order, values["name"], current_user_obj(), loose=True, recommendation_id=rec_id)
 
     return _run(order_id, action)
 

@@ -63,8 +63,8 @@ def test_a_declined_job_becomes_a_recommendation_and_a_done_one_leaves_the_list(
     readings = shop.api.get(f"/api/v1/crm/vehicles/{car['id']}/odometer").get_json()["readings"]
     assert [(r["value"], r["source"]) for r in readings] == [(60000, "work_order"), (61500, "work_order")]
     # A recommendation of another car cannot be taken into this order.
-    _other_client, other_car = shop.client_and_car("Петров Пётр")
-    wo3 = shop.work_order(client_id=client["id"], vehicle_id=other_car["id"])
+    other_client, other_car = shop.client_and_car("Петров Пётр")
+    wo3 = shop.work_order(client_id=other_client["id"], vehicle_id=other_car["id"])
     r = shop.api.post(f"{API}/work-orders/{wo3['id']}/labor-lines", json={"recommendation_id": belt_rec["id"]})
     assert r.status_code == 422 and "recommendation_id" in r.get_json()["fields"]
 

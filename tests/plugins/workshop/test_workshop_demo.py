@@ -34,3 +34,26 @@ def test_demo_adds_orders_to_workshop_tenants_once(app, runner):
     assert first["demo-specialist"] == ({"closed": 2, "in_progress": 1}, True)
     assert runner.invoke(args=["demo"]).exit_code == 0
     assert counts() == first
+
+
+def test_demo_shops_have_a_labour_rate_and_their_technicians_employee_cards(app, runner):
+    """Without a rate every catalog job without a fixed price bills 0; without an employee card a
+    technician cannot be given a job."""
+    from sqlalchemy import select
+
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant, User
+    from core.tenancy import tenant_context
+    from plugins.workshop.norms import LaborRate
+    from plugins.workshop.staff import Employee
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo"]).exit_code == 0  # nothing twice
+    with app.app_context():
+        t = db.session.execute(select(Tenant).where(Tenant.slug == "demo-profi")).scalar_one()
+        with tenant_context(tenant_info(t)):
+            rates = db.session.scalars(select(LaborRate.rate).where(LaborRate.category.is_(None))).all()
+            cards = db.session.execute(select(Employee.name, User.email).join(User, User.id == Employee.user_id)).all()
+    assert [str(r) for r in rates] == ["2200.00"]
+    assert cards == [("Иван Кузнецов", "technician@demo-profi.example")]

@@ -27,6 +27,7 @@ def _reminder(shop, car_id, code):
 
 def test_due_services_are_offered_added_and_reset_when_the_order_closes(make_shop, login):
     shop = make_shop(tier="master")
+    shop.post(f"{API}/labor-rates", {"rate": "2000.00"})  # an unpriced job would not pass the approval
     client, car = _car_with_history(shop)
     # "Регламентное ТО" has the interval's code but none of its keywords in the name; the cabin filter
     # job is found by a keyword ("салонн").

@@ -140,7 +140,7 @@ def test_an_employee_given_a_login_later_sees_his_jobs(make_shop, login):
     apprentice = owner.post(f"{API}/employees", {"name": "Сидоров Миша"})
     client, car = owner.client_and_car()
     wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
-    line = owner.line(wo["id"], name="Замена свечей", hours="1", employee_id=apprentice["id"])["line"]
+    line = owner.line(wo["id"], name="Замена свечей", hours="1", rate="2000.00", employee_id=apprentice["id"])["line"]
     assert line["technician_id"] is None
     _approve_all(owner, wo, [line])
     owner.transition("work-orders", wo["id"], "approve")

@@ -23,6 +23,7 @@ def _history(shop):
     job = shop.post(f"{API}/jobs", {"name": "Замена ремня ГРМ", "standard_hours": "2"})
     shop.post(f"{API}/job-norms", {"job_id": job["id"], "make": "Kia", "hours": "2.5"})
     shop.post(f"{API}/job-norms", {"job_id": job["id"], "make": "Kia", "model": "Rio", "hours": "3"})
+    shop.post(f"{API}/labor-rates", {"rate": "2000.00"})  # an unpriced job would not pass the approval
     kuznetsov = shop.post(f"{API}/employees", {"name": "Кузнецов Кузьма", "position": "Моторист"})
     client, rio = shop.client_and_car()
     ceed = shop.post("/api/v1/crm/vehicles", {"client_id": client["id"], "make": "KIA", "model": "Ceed"})

@@ -1,0 +1,179 @@
+"""What a QA walkthrough of the demo shop found: job lines billing 0 with no labour rate, recommendations
+added without their catalog price, users shown and typed as raw ids, another client's car on an order."""
+import re
+
+API = "/api/v1/workshop"
+
+
+def _ui_post(ui, csrf_token, page, url, **data):
+    token = csrf_token(ui.get(page).get_data(as_text=True))
+    r = ui.post(url, data={"csrf_token": token, **data})
+    assert r.status_code == 302, r.status_code
+    return ui.get(page).get_data(as_text=True)
+
+
+def test_a_job_line_without_a_labour_rate_is_flagged_refused_at_approval_and_repriced(make_shop, signed_in,
+                                                                                       csrf_token):
+    shop = make_shop(tier="master")
+    job = shop.post(f"{API}/jobs", {"name": "Замена дисков тормозных передних", "standard_hours": "1.4"})
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    ui = signed_in(shop)
+    page = f"/workshop/work-orders/{wo['id']}"
+    html = _ui_post(ui, csrf_token, page, f"{page}/lines", kind="labor", job_id=str(job["id"]))
+    line = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"][0]
+    assert (line["hours"], line["amount"]) == ("1.400", "0.00")
+    # The page says why the line is 0 and what to do, on the line and on the order.
+    assert html.count("No labour rate: set one in Labour rates or type a price.") == 2
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    # Approving would bill the client nothing for 1.4 hours: refused, naming the line.
+    r = shop.api.post(f"{API}/work-orders/{wo['id']}/transitions/approve", json={})
+    assert r.status_code == 422 and "No labour rate for: Замена дисков тормозных передних" in r.get_json()["message"]
+    # The shop sets its rate; the line added before it is priced again on request (a typed price stays).
+    shop.post(f"{API}/labor-rates", {"rate": "2200.00"})
+    typed = shop.line(wo["id"], name="Диагностика", hours="0.5", rate="1000.00")["line"]
+    shop.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": typed["id"], "decision": "approved"}]})
+    html = _ui_post(ui, csrf_token, page, f"{page}/reprice")
+    lines = {x["name"]: x for x in shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"]}
+    assert lines["Замена дисков тормозных передних"]["amount"] == "3080.00"
+    assert lines["Диагностика"]["amount"] == "500.00"
+    assert "No labour rate" not in html
+    assert shop.transition("work-orders", wo["id"], "approve")["state"] == "approved"
+
+
+def test_a_recommendation_in_other_words_is_added_as_its_catalog_job(make_shop, signed_in, csrf_token):
+    shop = make_shop(tier="master")
+    align = shop.post(f"{API}/jobs", {"name": "Регулировка развала-схождения", "standard_hours": "1.0",
+                                      "fixed_price": "2500.00"})
+    shop.post(f"{API}/jobs", {"name": "Замена колодок тормозных передних", "standard_hours": "0.8"})
+    client, car = shop.client_and_car()
+    rec = shop.post("/api/v1/crm/recommendations", {"vehicle_id": car["id"], "text": "Развал-схождение"})
+    odd = shop.post("/api/v1/crm/recommendations", {"vehicle_id": car["id"], "text": "Заменить амортизаторы задние"})
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    ui = signed_in(shop)
+    page = f"/workshop/work-orders/{wo['id']}"
+    for r in (rec, odd):
+        _ui_post(ui, csrf_token, page, f"{page}/recommendations/{r['id']}")
+    lines = {x["recommendation_id"]: x for x in shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"]}
+    matched, free = lines[rec["id"]], lines[odd["id"]]
+    assert (matched["job_id"], matched["name"], matched["hours"], matched["amount"]) == (
+        align["id"], "Регулировка развала-схождения", "1.000", "2500.00")
+    assert (free["job_id"], free["name"]) == (None, "Заменить амортизаторы задние")  # nothing close: free text
+
+
+def test_users_are_chosen_and_shown_by_name_and_the_advisor_follows_to_the_work_order(make_shop, user, signed_in,
+                                                                                       csrf_token):
+    shop = make_shop(tier="master")
+    tech = user(role="technician", tenant=shop.tenant)
+    ui = signed_in(shop)
+    html = ui.get("/workshop/employees/new").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="user_id".*?</select>', html, re.S)
+    assert select and f'value="{tech.id}"' in select.group(0) and tech.email in select.group(0)
+    token = csrf_token(html)
+    r = ui.post("/workshop/employees/new", data={"csrf_token": token, "name": "Пётр Механиков",
+                                                 "user_id": str(tech.id)})
+    assert r.status_code == 302
+    with shop.ctx() as session:
+        from sqlalchemy import select as sql_select
+
+        from plugins.workshop.staff import Employee
+
+        assert session.scalars(sql_select(Employee.user_id).where(Employee.name == "Пётр Механиков")).one() == tech.id
+
+    with shop.ctx() as session:
+        from core.models import User
+
+        session.get(User, shop.user.id).name = "Ольга Смирнова"
+        session.commit()
+    client, car = shop.client_and_car()
+    so = shop.post(f"{API}/service-orders", {"client_id": client["id"], "vehicle_id": car["id"],
+                                             "advisor_id": shop.user.id, "complaint": "Стук"})
+    html = ui.get(f"/workshop/service-orders/{so['id']}").get_data(as_text=True)
+    assert "Ольга Смирнова" in html and f">{shop.user.id}<" not in html
+    assert re.search(r'<select[^>]*name="advisor_id"', ui.get(f"/workshop/service-orders/{so['id']}/edit")
+                     .get_data(as_text=True))
+    _ui_post(ui, csrf_token, f"/workshop/service-orders/{so['id']}", f"/workshop/service-orders/{so['id']}/make-work-order")
+    orders = shop.api.get(f"{API}/work-orders?service_order_id={so['id']}").get_json()
+    assert [o["advisor_id"] for o in orders["items"]] == [shop.user.id]
+
+
+def test_a_work_order_refuses_a_car_of_another_client(make_shop):
+    shop = make_shop()
+    ivanov, _car = shop.client_and_car("Иванов Иван")
+    petrov, petrovs_car = shop.client_and_car("Петров Пётр")
+    r = shop.api.post(f"{API}/work-orders", json={"client_id": ivanov["id"], "vehicle_id": petrovs_car["id"]})
+    assert r.status_code == 422 and "vehicle_id" in r.get_json()["fields"], r.get_json()
+    # Unless Ivanov drives it.
+    shop.post(f"/api/v1/crm/vehicles/{petrovs_car['id']}/drivers", {"client_id": ivanov["id"]})
+    assert shop.work_order(client_id=ivanov["id"], vehicle_id=petrovs_car["id"])["vehicle_id"] == petrovs_car["id"]
+
+
+def test_order_lists_show_translated_headers_and_the_clients_and_cars_names(make_shop, signed_in):
+    shop = make_shop()
+    client, car = shop.client_and_car("Иванов Иван")
+    shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    shop.post(f"{API}/service-orders", {"client_id": client["id"], "vehicle_id": car["id"]})
+    ui = signed_in(shop, lang="ru")
+    for url in ("/workshop/work-orders", "/workshop/service-orders"):
+        html = ui.get(url).get_data(as_text=True)
+        heads = re.findall(r'<th scope="col"[^>]*>\s*(?:<a [^>]*>)?([^<]+)', html)
+        assert [h.strip() for h in heads][:4] == ["Номер", "Состояние", "Клиент", "Автомобиль"], heads
+        assert "Иванов Иван" in html and car["plate"] in html
+
+
+def test_a_decision_without_who_is_recorded_as_the_signed_in_user(make_shop, signed_in, csrf_token):
+    shop = make_shop()
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = shop.line(wo["id"], name="Замена масла", hours="0.5", rate="2000.00")["line"]
+    ui = signed_in(shop)
+    page = f"/workshop/work-orders/{wo['id']}"
+    _ui_post(ui, csrf_token, page, f"{page}/decisions", line_id=str(line["id"]), kind="labor", by="",
+             decision="approved")
+    line = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["labor_lines"][0]
+    assert (line["decision"], line["decided_by"]) == ("approved", shop.user.email)
+
+
+def test_the_print_shows_the_excess_as_what_the_client_pays_and_the_discount_as_included(make_shop):
+    shop = make_shop()
+    with shop.ctx() as session:
+        from core.models import Tenant
+
+        session.get(Tenant, shop.tenant.id).language = "ru"
+        session.commit()
+    client, car = shop.client_and_car()
+    insurer = shop.insurer()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    job = shop.line(wo["id"], name="Покраска бампера", fixed_price="10000.00")["line"]
+    shop.line(wo["id"], "part-lines", name="Краска", quantity="1", price="1000.00", discount_percent="10")
+    payer = shop.api.put(f"{API}/work-orders/{wo['id']}/payers", json={"payers": [
+        {"kind": "insurer", "counterparty_id": insurer["id"], "excess": "1000.00"}]}).get_json()["payers"][0]
+    shop.api.put(f"{API}/work-orders/{wo['id']}/labor-lines/{job['id']}/shares",
+                 json={"shares": [{"payer_id": payer["id"], "percent": "100"}]})
+    printed = shop.api.get(f"{API}/work-orders/{wo['id']}/print").get_data(as_text=True)
+    assert "-1000" not in printed and "−1000" not in printed
+    assert "Франшиза (платит клиент)" in printed
+    # The totals' discount row says it is already in the amounts above (not a further deduction).
+    assert "в т. ч. скидка" in printed and "<tr><th>Скидка</th>" not in printed
+
+
+def test_technician_buttons_say_what_they_do_in_russian(make_shop, app, login):
+    owner = make_shop(tier="master")
+    tech = make_shop(role="technician", t=owner.tenant)
+    client, car = owner.client_and_car()
+    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
+    line = owner.line(wo["id"], name="Замена масла", hours="0.5", rate="2000.00", technician_id=tech.user.id)["line"]
+    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
+        {"line_id": line["id"], "decision": "approved"}]})
+    owner.transition("work-orders", wo["id"], "approve")
+    owner.transition("work-orders", wo["id"], "start")
+    page = login(app.test_client(), tech.user)
+    page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    html = page.get("/workshop/my-jobs").get_data(as_text=True)
+    assert 'value="start">Начать</button>' in html
+    assert "Завершить весь заказ-наряд (все работы)" in html
+    ui = login(app.test_client(), owner.user)
+    ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    assert "Работы выполнены" in ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)

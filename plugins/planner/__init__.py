@@ -144,17 +144,16 @@ def crm_vehicle_actions(vehicle_id, client_id, reason):
 
     from core.tenancy import current_tenant
 
-    from .views import QUICK
-
     tenant = current_tenant()
     if not tenant.has("planner.basic"):
         return None
     if has_request_context() and not (current_user and current_user.is_authenticated
                                       and current_user.can("planner.booking.create")):
         return None
+    # The day grid with the car carried along (a free cell then opens the booking form with it filled
+    # in; planner.advanced opens on the earliest free slot): a time is picked on the grid, not typed.
     query = {k: v for k, v in (("client_id", client_id), ("vehicle_id", vehicle_id), ("reason", reason)) if v}
-    path = "/planner/quick" if tenant.has(QUICK) else "/planner/bookings/new"
-    return [{"label": str(_l("Book in planner")), "url": f"{path}?{urlencode(query)}" if query else path}]
+    return [{"label": str(_l("Book in planner")), "url": f"/planner/?{urlencode(query)}" if query else "/planner/"}]
 
 
 @hookimpl

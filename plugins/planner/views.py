@@ -138,13 +138,28 @@ def _grid(day: date, bays: list[Bay], bookings: list[Booking], schedule: service
     return rows
 
 
+CARRIED = ("client_id", "vehicle_id", "reason")
+SUGGESTED_MINUTES = 60  # the quick form's default length: the earliest free hour is offered
+
+
 @bp.get("/")
 @ui_view("planner.booking.read")
 def day_page():
     tenant = service.tenant_row()
     tz = service.tenant_zone(tenant)
     settings = load_settings(tenant)
-    day = _day_arg()
+    # "Book in planner" from the car's card: the client, the car and the reason ride along on every free
+    # cell (and the day links), so picking a cell opens the form filled in: two clicks to a booking.
+    prefill = _prefill() if any(request.args.get(k) for k in CARRIED) else {}
+    carry = {k: prefill[k] for k in CARRIED if prefill.get(k)}
+    suggestion = None
+    if carry and not request.args.get("date") and g.tenant.has(ADVANCED):
+        fit = service.earliest_fit(SUGGESTED_MINUTES)
+        if fit is not None:
+            fit_day, slot = fit
+            suggestion = {"day": fit_day, "bay_id": slot.bay_ids[0], "start": service.local_iso(slot.start, tz)[:16],
+                          "at": slot.start.astimezone(tz)}
+    day = suggestion["day"] if suggestion else _day_arg()
     bays = service.active_bays()
     start, end = service.day_range_utc(day, tz)
     bookings = service.bookings_between(start, end)
@@ -159,7 +174,9 @@ def day_page():
         closed=schedule.days_off.get(day) if day in schedule.days_off else None,
         load={item["bay_id"]: item for item in view["load"]} if view else {}, tz=tz,
         technicians=assigned_names, assigned={a["bay_id"]: a["user_id"] for a in assignments},
-        staff=_staff() if current_user.can("planner.staffing.manage") else [], **_ctx())
+        staff=_staff() if current_user.can("planner.staffing.manage") else [], carry=carry,
+        carried_text=" · ".join(v for v in (prefill.get("vehicle"), prefill.get("client_name")) if v),
+        suggestion=suggestion, suggested_minutes=SUGGESTED_MINUTES, **_ctx())
 
 
 def _with_bays_of(bays: list[Bay], bookings: list[Booking]) -> list[Bay]:

@@ -196,3 +196,61 @@ def test_demo_bookings_are_linked_to_the_directory_clients_and_cars(app, tenant,
         demo_data(session.get(Tenant, t.id))  # idempotent
         session.commit()
         assert session.scalar(select(func.count(Client.id))) == clients
+
+
+def _book_in_planner_link(app, s, in_tenant, vehicle_id, client_id):
+    from core.tenancy import current_tenant
+
+    with in_tenant(s):
+        hooks = app.extensions["garage"].hooks_for(current_tenant().plugins)
+        answers = hooks.crm_vehicle_actions(vehicle_id=vehicle_id, client_id=client_id, reason="Oil change due")
+    [link] = [a for answer in answers for a in answer if a["label"] == "Book in planner"]
+    return link["url"]
+
+
+def test_book_in_planner_opens_the_day_grid_with_the_car_carried_to_each_free_cell(app, shop, api, ui, in_tenant):
+    import html as html_lib
+    import re
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    s = shop(tier="basic")  # planner.quick, no planner.advanced: today's grid
+    owner = api(s)
+    c, car = _client_and_car(owner, plate="В456ОР77")
+    url = _book_in_planner_link(app, s, in_tenant, car["id"], c["id"])
+    assert url.startswith("/planner/?")
+    page = ui(s)
+    grid = html_lib.unescape(page.get(url + f"&date={MONDAY}").get_data(as_text=True))
+    assert "Skoda Octavia B456OP77" in grid and "pick a free time" in grid
+    cell = re.search(r'<td class="planner-free"[^>]*><a href="([^"]+)"', grid).group(1)
+    assert f"vehicle_id={car['id']}" in cell and f"client_id={c['id']}" in cell and "start=2030-03-25T" in cell
+    # The day links keep the car too.
+    assert re.search(r'rel="next" href="[^"]*date=2030-03-26[^"]*vehicle_id=%d' % car["id"], grid)
+    # The second click: the quick form has the time, the bay, the client and the car.
+    form = html_lib.unescape(page.get(cell).get_data(as_text=True))
+    assert 'value="2030-03-25T09:00"' in form and 'value="Olga Smirnova"' in form
+    assert f'id="bk-vehicle_id" value="{car["id"]}"' in form and ">Oil change due</textarea>" in form
+    # Without a date: today's grid (no earliest-fit suggestion below planner.advanced).
+    today = page.get(url).get_data(as_text=True)
+    assert "data-suggested-slot" not in today and "data-planner-carry" in today
+    assert f'value="{datetime.now(ZoneInfo("Europe/Moscow")).date().isoformat()}"' in today
+
+
+def test_book_in_planner_offers_the_earliest_free_hour_with_planner_advanced(app, shop, api, ui, in_tenant):
+    import html as html_lib
+    import re
+
+    from plugins.planner import service
+
+    s = shop(tier="specialist")
+    owner = api(s)
+    c, car = _client_and_car(owner, plate="В456ОР77")
+    url = _book_in_planner_link(app, s, in_tenant, car["id"], c["id"])
+    with in_tenant(s):
+        fit_day, slot = service.earliest_fit(60)
+        expected = service.local_iso(slot.start, service.tenant_zone())[:16]
+    grid = html_lib.unescape(ui(s).get(url).get_data(as_text=True))
+    assert f'value="{fit_day.isoformat()}"' in grid  # the grid opens on the day of the earliest fit
+    book_it = re.search(r'data-suggested-slot href="([^"]+)"', grid).group(1)
+    assert f"start={expected}" in book_it and f"bay_id={slot.bay_ids[0]}" in book_it
+    assert f"vehicle_id={car['id']}" in book_it

@@ -210,6 +210,34 @@ def bay_bookings(bay_ids: list[int], start: datetime, end: datetime) -> list[Boo
         .order_by(Booking.start_at, Booking.id)))
 
 
+def _held_spans(booking: Booking, bay_ids: set[int]) -> list[tuple[datetime, datetime, int | None]]:
+    """(start, end, step number) of the times ``booking`` holds one of ``bay_ids``: its whole time for
+    a plain booking, each step there for a sequence (numbered from 1)."""
+    if not booking.sequential:
+        return [(booking.start_at, booking.end_at, None)]
+    return [(seg.start_at, seg.end_at, n) for n, seg in enumerate(booking.segments, 1) if seg.bay_id in bay_ids]
+
+
+def _feed_event(booking: Booking, tenant, now: datetime, start: datetime, end: datetime, step: int | None,
+                location: str | None = None):
+    """One calendar event of a booking (``step``: the step of a sequence, with its own stable UID)."""
+    from icalendar import Event
+
+    event = Event()
+    event.add("uid", f"planner-booking-{booking.id}{f'-step-{step}' if step else ''}@{tenant.slug}")
+    event.add("dtstamp", now)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    summary = " · ".join(p for p in (booking.client_name, booking.vehicle) if p)
+    event.add("summary", summary or _("Booking #%(id)s", id=booking.id))
+    if location:
+        event.add("location", location)
+    event.add("description", "\n".join(p for p in (booking.reason, booking.client_phone,
+                                                    service.status_label(booking.status)) if p))
+    event.add("status", "TENTATIVE" if booking.status == "requested" else "CONFIRMED")
+    return event
+
+
 @bp.get("/ics/<station>/<int:bay_id>/<token>.ics")
 @tenant_from_url("station")
 def bay_calendar(station: str, bay_id: int, token: str):
@@ -221,7 +249,7 @@ def bay_calendar(station: str, bay_id: int, token: str):
     bay = db.session.scalars(select(Bay).where(Bay.id == bay_id)).first()
     if bay is None or not hmac.compare_digest(bay.ics_token.encode(), token.encode()):
         abort(404)
-    from icalendar import Calendar, Event
+    from icalendar import Calendar
 
     tenant = service.tenant_row()
     now = datetime.now(timezone.utc)
@@ -231,17 +259,9 @@ def bay_calendar(station: str, bay_id: int, token: str):
     cal.add("x-wr-calname", f"{tenant.name}: {bay.name}")
     cal.add("x-wr-timezone", tenant.timezone)
     for booking in bay_bookings([bay.id], now - timedelta(days=30), now + timedelta(days=90)):
-        event = Event()
-        event.add("uid", f"planner-booking-{booking.id}@{tenant.slug}")
-        event.add("dtstamp", now)
-        event.add("dtstart", booking.start_at)
-        event.add("dtend", booking.end_at)
-        summary = " · ".join(p for p in (booking.client_name, booking.vehicle) if p)
-        event.add("summary", summary or _("Booking #%(id)s", id=booking.id))
-        event.add("description", "\n".join(p for p in (booking.reason, booking.client_phone,
-                                                        service.status_label(booking.status)) if p))
-        event.add("status", "TENTATIVE" if booking.status == "requested" else "CONFIRMED")
-        cal.add_component(event)
+        # A sequence holds this bay only during its steps here: one event per step, at the step's time.
+        for start, end, step in _held_spans(booking, {bay.id}):
+            cal.add_component(_feed_event(booking, tenant, now, start, end, step))
     return Response(cal.to_ical(), mimetype="text/calendar",
                     headers={"Content-Disposition": f'inline; filename="bay-{bay.id}.ics"',
                              "Cache-Control": "private, max-age=300"})
@@ -259,7 +279,7 @@ def technician_calendar(station: str, user_id: int, token: str):
         abort(404)
     if staffing.feed_owner(user_id, token) is None:
         abort(404)
-    from icalendar import Calendar, Event
+    from icalendar import Calendar
 
     from core.models import User
 
@@ -273,19 +293,19 @@ def technician_calendar(station: str, user_id: int, token: str):
     cal.add("x-wr-calname", f"{tenant.name}: {user.name or user.email}")
     cal.add("x-wr-timezone", tenant.timezone)
     bay_names = dict(db.session.execute(select(Bay.id, Bay.name)).all())
+    tz = service.tenant_zone(tenant)
+    assigned = {key for key, who in staffing.assignments_between(start.astimezone(tz).date(),
+                                                                 end.astimezone(tz).date()).items() if who == user_id}
     for booking in staffing.technician_bookings(user_id, start, end):
-        event = Event()
-        event.add("uid", f"planner-booking-{booking.id}@{tenant.slug}")
-        event.add("dtstamp", now)
-        event.add("dtstart", booking.start_at)
-        event.add("dtend", booking.end_at)
-        summary = " · ".join(p for p in (booking.client_name, booking.vehicle) if p)
-        event.add("summary", summary or _("Booking #%(id)s", id=booking.id))
-        event.add("location", ", ".join(bay_names.get(i, "") for i in booking.bay_ids))
-        event.add("description", "\n".join(p for p in (booking.reason, booking.client_phone,
-                                                        service.status_label(booking.status)) if p))
-        event.add("status", "TENTATIVE" if booking.status == "requested" else "CONFIRMED")
-        cal.add_component(event)
+        if not booking.sequential:
+            cal.add_component(_feed_event(booking, tenant, now, booking.start_at, booking.end_at, None,
+                                          ", ".join(bay_names.get(i, "") for i in booking.bay_ids)))
+            continue
+        # A sequence: only the steps on the bays this technician works that day, each at its own time.
+        for n, seg in enumerate(booking.segments, 1):
+            if (seg.start_at.astimezone(tz).date(), seg.bay_id) in assigned:
+                cal.add_component(_feed_event(booking, tenant, now, seg.start_at, seg.end_at, n,
+                                              bay_names.get(seg.bay_id, "")))
     return Response(cal.to_ical(), mimetype="text/calendar",
                     headers={"Content-Disposition": f'inline; filename="technician-{user_id}.ics"',
                              "Cache-Control": "private, max-age=300"})

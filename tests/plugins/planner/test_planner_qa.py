@@ -254,3 +254,45 @@ def test_book_in_planner_offers_the_earliest_free_hour_with_planner_advanced(app
     book_it = re.search(r'data-suggested-slot href="([^"]+)"', grid).group(1)
     assert f"start={expected}" in book_it and f"bay_id={slot.bay_ids[0]}" in book_it
     assert f"vehicle_id={car['id']}" in book_it
+
+
+def test_calendar_feeds_list_each_step_of_a_sequence_on_its_bay_at_its_time(app, shop, api, in_tenant):
+    from datetime import date, timedelta
+
+    from icalendar import Calendar
+
+    from plugins.planner.models import Bay
+
+    today = date.today()  # the feeds cover 30 days back and 90 ahead
+    monday = today + timedelta(days=7 + (7 - today.weekday()) % 7)
+    s = shop(tier="specialist", bays=(("Lift 1", "lift"), ("Diag", "diagnostics")))
+    owner, tech = api(s), api(s, role="technician")
+    seq = owner.post("/api/v1/planner/bookings", json={
+        "start": f"{monday}T10:00", "segments": [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
+                                                 {"bay_id": s.bays["Lift 1"], "duration_minutes": 90}],
+        "client_name": "Oleg", "vehicle": "Lada Vesta"})
+    assert seq.status_code == 201, seq.json
+    with in_tenant(s) as session:
+        tokens = dict(session.execute(select(Bay.id, Bay.ics_token)).all())
+    anonymous = app.test_client()
+
+    def events(url):
+        r = anonymous.get(url)
+        assert r.status_code == 200
+        return [(e.decoded("dtstart").strftime("%H:%M"), e.decoded("dtend").strftime("%H:%M"), str(e["uid"]))
+                for e in Calendar.from_ical(r.data).walk("VEVENT")]
+
+    def bay_feed(name):
+        return events(f"/planner/ics/{s.slug}/{s.bays[name]}/{tokens[s.bays[name]]}.ics")
+
+    diag, lift = bay_feed("Diag"), bay_feed("Lift 1")
+    # Times in UTC in the feed (Moscow is UTC+3): 10:00-10:30 on diagnostics, 10:30-12:00 on the lift.
+    assert [(a, b) for a, b, _u in diag] == [("07:00", "07:30")]
+    assert [(a, b) for a, b, _u in lift] == [("07:30", "09:00")]
+    assert diag[0][2] != lift[0][2]  # each step its own event
+    # The technician of the lift that day sees the lift step only.
+    r = owner.put(f"/api/v1/planner/assignments?date={monday}",
+                  json={"assignments": [{"bay_id": s.bays["Lift 1"], "user_id": tech.user.id}]})
+    assert r.status_code == 200, r.json
+    url = tech.get("/api/v1/planner/feed").json["url"].replace("http://localhost", "")
+    assert [(a, b) for a, b, _u in events(url)] == [("07:30", "09:00")]

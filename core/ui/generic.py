@@ -192,7 +192,9 @@ def display(t, obj, name: str, link: bool = False):
     if isinstance(value, dt.date):
         return formatting.date(value)
     if isinstance(value, (int, float, Decimal)):
-        return formatting.number(value)
+        # metadata={"plain_number": True}: a number that names, not counts (a year: 2022, not 2 022)
+        field = t.schema().fields.get(name)
+        return str(value) if field is not None and field.metadata.get("plain_number") else formatting.number(value)
     if hasattr(value, "label"):
         return value.label
     if isinstance(value, (list, tuple)):

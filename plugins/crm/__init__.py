@@ -122,7 +122,7 @@ def register_entities():
         EntityType(plugin="crm", resource="service-intervals", model=ServiceInterval, schema=IntervalSchema,
                    title=_l("Service intervals"), feature=BASIC, permission_prefix="crm.service_interval",
                    search_fields=("title", "code"), filter_fields=("code", "make", "model", "vehicle_id", "active"),
-                   sort_fields=("id", "code"), list_columns=("code", "title", "every_km", "every_months", "make")),
+                   sort_fields=("id", "code"), list_columns=("title", "every_km", "every_months", "make", "model")),
         EntityType(plugin="crm", resource="message-templates", model=MessageTemplate, schema=TemplateSchema,
                    title=_l("Message templates"), feature=BASIC, permission_prefix="crm.message_template",
                    search_fields=("title", "body"), filter_fields=("event", "channel", "mode", "active"),

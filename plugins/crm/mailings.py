@@ -261,7 +261,7 @@ def send(mailing: Mailing, user=None) -> int:
             status, error = "queued", None
         except TemplateError as exc:
             subject, body, status = None, "", "failed"
-            error = _("Template error: %(error)s", error=str(exc))
+            error = messages.reason("template_error", str(exc))
         rows.append({"tenant_id": tenant_id, "client_id": client.id, "vehicle_id": None, "template_id": template.id,
                      "event": EVENT, "channel": template.channel, "recipient": address, "subject": subject,
                      "body": body, "status": status, "attempts": 0, "last_error": error, "next_attempt_at": hold,

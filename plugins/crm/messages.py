@@ -301,6 +301,41 @@ def seed_templates() -> int:
     return added
 
 
+# --- why a message was not sent ---------------------------------------------------------------------
+# Stored as a code ("@no_consent_email", "@no_channel:tg") and put into words when shown, in the
+# reader's language: text stored at writing time stays in the language of whoever triggered the send.
+
+REASONS = {
+    "no_channel": lambda p: _("No %(kind)s channel is set up.", kind=p),
+    "no_consent_sms": lambda p: _("The client has not consented to SMS."),
+    "no_phone": lambda p: _("The client has no phone number."),
+    "no_consent_email": lambda p: _("The client has not consented to e-mail."),
+    "no_email": lambda p: _("The client has no e-mail address."),
+    "no_address": lambda p: _("The client has no %(kind)s address.", kind=p),
+    "no_consent": lambda p: _("The client has not consented to %(kind)s messages.", kind=p),
+    "interrupted_before": lambda p: _("The sending was interrupted before the message reached the provider; "
+                                      "it is sent again."),
+    "interrupted_after": lambda p: _("The sending was interrupted after the message was handed to the "
+                                     "provider: it may have been delivered, so it is not sent again "
+                                     "automatically."),
+    "template_error": lambda p: _("Template error: %(error)s", error=p),
+}
+
+
+def reason(code: str, param: str | None = None) -> str:
+    return f"@{code}" if param is None else f"@{code}:{param}"
+
+
+def reason_text(value: str | None) -> str | None:
+    """A stored reason in the current language; anything else (a provider's own words, rows written
+    before reasons were codes) as it is."""
+    if not value or not value.startswith("@"):
+        return value
+    code, _sep, param = value[1:].partition(":")
+    words = REASONS.get(code)
+    return words(param or None) if words else value
+
+
 # --- queueing --------------------------------------------------------------------------------------
 
 
@@ -310,15 +345,15 @@ def _recipient(client: Client, channel: str) -> tuple[str | None, str | None]:
     if channel not in BUILTIN_KINDS:
         offered = channels().get(channel)
         if offered is None:
-            return None, _("No %(kind)s channel is set up.", kind=channel)
+            return None, reason("no_channel", channel)
         return plugin_recipient(offered, client)
     if channel == "sms":
         if not client.consent_sms:
-            return None, _("The client has not consented to SMS.")
-        return (client.phones[0], None) if client.phones else (None, _("The client has no phone number."))
+            return None, reason("no_consent_sms")
+        return (client.phones[0], None) if client.phones else (None, reason("no_phone"))
     if not client.consent_email:
-        return None, _("The client has not consented to e-mail.")
-    return (client.emails[0], None) if client.emails else (None, _("The client has no e-mail address."))
+        return None, reason("no_consent_email")
+    return (client.emails[0], None) if client.emails else (None, reason("no_email"))
 
 
 def plugin_recipient(channel, client: Client) -> tuple[str | None, str | None]:
@@ -331,16 +366,15 @@ def plugin_recipient(channel, client: Client) -> tuple[str | None, str | None]:
     finder = getattr(channel, "recipient", None)
     if callable(finder):
         address = finder(client)
-        return (str(address)[:254], None) if address else (
-            None, _("The client has no %(kind)s address.", kind=kind))
+        return (str(address)[:254], None) if address else (None, reason("no_address", kind))
     field = getattr(channel, "client_field", None)
     if field not in ("phone", "email"):
-        return None, _("No %(kind)s channel is set up.", kind=kind)
+        return None, reason("no_channel", kind)
     consent = getattr(channel, "consent", None) or ("sms" if field == "phone" else "email")
     if not getattr(client, f"consent_{consent}", False):
-        return None, _("The client has not consented to %(kind)s messages.", kind=kind)
+        return None, reason("no_consent", kind)
     values = client.phones if field == "phone" else client.emails
-    return (values[0], None) if values else (None, _("The client has no %(kind)s address.", kind=kind))
+    return (values[0], None) if values else (None, reason("no_address", kind))
 
 
 def context_for(client: Client, vehicle: Vehicle | None, **extra) -> dict:
@@ -368,7 +402,7 @@ def queue(template: MessageTemplate, client: Client, vehicle: Vehicle | None, co
         body = render(template.body, context)
     except TemplateError as exc:
         subject, body = None, ""
-        error = _("Template error: %(error)s", error=str(exc))
+        error = reason("template_error", str(exc))
         status, address = "failed", ""
     else:
         address, error = _recipient(client, template.channel)
@@ -508,7 +542,7 @@ def send_due(now: datetime | None = None, batch: int = 100, log_=None) -> dict:
             message.status, message.last_error = "skipped", why_not
             counts["skipped"] += 1
         elif channel is None:
-            message.status, message.last_error = "failed", _("No %(kind)s channel is set up.", kind=message.channel)
+            message.status, message.last_error = "failed", reason("no_channel", message.channel)
             counts["failed"] += 1
         else:
             message.recipient = address
@@ -546,13 +580,11 @@ def reclaim_stale(now: datetime) -> dict:
         # No lease at all: claimed before leases existed, so whether it was handed over is unknown.
         if message.sent_at is None and message.next_attempt_at is not None:
             message.status, message.next_attempt_at = "queued", now
-            message.last_error = _("The sending was interrupted before the message reached the provider; "
-                                   "it is sent again.")
+            message.last_error = reason("interrupted_before")
             counts["reclaimed"] += 1
         else:
             message.status = "failed"
-            message.last_error = _("The sending was interrupted after the message was handed to the provider: "
-                                   "it may have been delivered, so it is not sent again automatically.")
+            message.last_error = reason("interrupted_after")
             counts["unknown"] += 1
         audit.record("send", message, changes={"status": ["sending", message.status]})
     db.session.commit()
@@ -613,6 +645,6 @@ def as_dict(m: Message) -> dict:
             "event": m.event, "channel": m.channel, "recipient": m.recipient, "subject": m.subject, "body": m.body,
             "status": m.status, "attempts": m.attempts,
             "next_attempt_at": m.next_attempt_at.isoformat() if m.next_attempt_at else None,
-            "last_error": m.last_error, "provider_id": m.provider_id,
+            "last_error": reason_text(m.last_error), "provider_id": m.provider_id,
             "created_at": m.created_at.isoformat() if m.created_at else None,
             "sent_at": m.sent_at.isoformat() if m.sent_at else None}

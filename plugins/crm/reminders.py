@@ -411,7 +411,9 @@ class IntervalSchema(Schema):
     id = fields.Integer(dump_only=True)
     code = fields.String(required=True, validate=validate.Regexp(
         r"^[a-z0-9_]{1,40}$", error=_l("Use lower-case letters, digits and _ (up to 40).")),
-        metadata={"label": _l("Code"), "help": _l("A short key, e.g. oil or brake_fluid.")})
+        metadata={"label": _l("Code"), "help": _l("A short key, e.g. oil or brake_fluid."),
+                  # lists and cards show the default services by name, not by key
+                  "choices": {code: title for code, title, *_rest in DEFAULT_INTERVALS}})
     title = fields.String(required=True, validate=validate.Length(min=1, max=200, error=_l("Name the service.")),
                           metadata={"label": _l("Service")})
     every_km = fields.Integer(allow_none=True, validate=validate.Range(

@@ -91,7 +91,9 @@ TEMPLATE_EVENT_LABELS = {"booking_confirmed": _l("Booking confirmed"), "car_read
                          "work_order_closed": _l("Work order closed"), "reminder_due": _l("Maintenance due"),
                          "review_request": _l("Review request"), "mailing": _l("Mass mailing")}
 TEMPLATE_MODE_LABELS = {"auto": _l("Send automatically"), "ask": _l("Ask the user first")}
-VALUE_LABELS = {"kind": KIND_LABELS, "fuel": FUEL_LABELS, "odometer_source": ODOMETER_SOURCE_LABELS,
+# Client.source is the shop's own words; only the demo data's marker has a label of ours.
+SOURCE_LABELS = {"demo": _l("Demo data")}
+VALUE_LABELS = {"source": SOURCE_LABELS, "kind": KIND_LABELS, "fuel": FUEL_LABELS, "odometer_source": ODOMETER_SOURCE_LABELS,
                 "urgency": URGENCY_LABELS, "recommendation_source": RECOMMENDATION_SOURCE_LABELS,
                 "recommendation_state": RECOMMENDATION_STATE_LABELS, "message_status": MESSAGE_STATUS_LABELS,
                 "channel": CHANNEL_LABELS, "template_event": TEMPLATE_EVENT_LABELS,
@@ -149,7 +151,8 @@ class ClientSchema(Schema):
     consent_email = fields.Boolean(metadata={"label": _l("Agrees to e-mail")})
     consent_email_at = fields.DateTime(dump_only=True, metadata={"label": _l("E-mail consent given")})
     source = fields.String(allow_none=True, validate=validate.Length(max=80),
-                           metadata={"label": _l("Source"), "help": _l("How the client found us.")})
+                           metadata={"label": _l("Source"), "help": _l("How the client found us."),
+                                     "choices": SOURCE_LABELS})
     notes = fields.String(allow_none=True, metadata={"label": _l("Notes"), "multiline": True})
     created_at = fields.DateTime(dump_only=True)
     version = fields.Integer(dump_only=True)
@@ -278,7 +281,7 @@ class VehicleSchema(Schema):
     model = fields.String(allow_none=True, validate=validate.Length(max=60), metadata={"label": _l("Model")})
     generation = fields.String(allow_none=True, validate=validate.Length(max=60),
                                metadata={"label": _l("Generation")})
-    year = fields.Integer(allow_none=True, validate=_year_range, metadata={"label": _l("Year")})
+    year = fields.Integer(allow_none=True, validate=_year_range, metadata={"label": _l("Year"), "plain_number": True})
     engine = fields.String(allow_none=True, validate=validate.Length(max=60), metadata={"label": _l("Engine")})
     fuel = fields.String(allow_none=True, validate=validate.OneOf(
         FUELS, error=_l("Fuel is one of: %(choices)s.", choices=", ".join(FUELS))),

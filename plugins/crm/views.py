@@ -16,6 +16,7 @@ from core.i18n import domain
 
 from . import services
 from .clock import local_day, local_time
+from .messages import reason_text
 from .models import Client, Recommendation, Vehicle, VehicleDriver
 from .schemas import VALUE_LABELS, value_label
 from .search import search
@@ -70,7 +71,7 @@ def _crm_template_helpers():
     return {"crm_vehicle_actions": vehicle_actions, "crm_client_reviews": client_reviews,
             "crm_client_optouts": client_optouts, "crm_client_card": client_card, "crm_vehicle_card": vehicle_card,
             "crm_label": value_label, "crm_service_titles": service_titles, "crm_choices": lambda kind: list(VALUE_LABELS.get(kind, {}).items()),
-            "crm_day": local_day, "crm_time": local_time}
+            "crm_day": local_day, "crm_time": local_time, "crm_reason": reason_text}
 
 
 def _recommendation_rows(stmt) -> list[dict]:

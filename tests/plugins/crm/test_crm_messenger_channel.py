@@ -20,7 +20,7 @@ def test_a_messenger_channel_from_a_plugin(app, tenant, user, api_client):
     from core.tenancy import tenant_context
     from core.tenants import get_tenant, set_feature
     from plugins.crm.mailings import audience
-    from plugins.crm.messages import Message
+    from plugins.crm.messages import Message, reason_text
     from plugins.crm.models import Client
     from plugins.crm.segments import Segment
 
@@ -57,7 +57,7 @@ def test_a_messenger_channel_from_a_plugin(app, tenant, user, api_client):
         summary = enqueue("crm.send_messages", tenant_id=t.id).get()
         assert [r["status"] for r in summary["runs"]] == ["ok"]
         with tenant_context(tenant_info(db.session.get(Tenant, t.id))):
-            rows = {(m.client_id, m.channel): (m.status, m.recipient, m.last_error)
+            rows = {(m.client_id, m.channel): (m.status, m.recipient, reason_text(m.last_error))
                     for m in db.session.scalars(db.select(Message))}
             segment = db.session.scalars(db.select(Segment)).one()
             recipients, excluded = audience(segment, "tg")

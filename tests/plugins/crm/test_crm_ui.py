@@ -63,6 +63,6 @@ def test_the_plan_widget_names_modules_not_built_yet_as_such(app, tenant, user, 
     owner.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = owner.get("/").get_data(as_text=True)
     ready, _sep, later = page.partition("In your plan, not available yet:")
-    assert "CRM" in ready and "Warehouse" in later and "Warehouse" not in ready  # no pages of its own yet
+    assert "Clients and cars" in ready and "Warehouse" in later and "Warehouse" not in ready  # no pages yet
     icon = owner.get("/favicon.ico")
     assert icon.status_code == 301 and owner.get(icon.headers["Location"]).status_code == 200

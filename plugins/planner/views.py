@@ -351,11 +351,55 @@ def _form_data(partial: bool) -> tuple[dict, dict]:
     bay_ids = request.form.getlist("bay_ids")  # the multi-select of planner.advanced: the exact set
     if bay_ids:
         raw["bay_ids"] = bay_ids
+    steps, step_errors = _form_steps()
+    if step_errors:
+        return {}, step_errors
+    if steps:  # bays one after another: the steps replace the bays and the length above
+        raw["segments"] = steps
+        for key in ("bay_id", "bay_ids", "duration_minutes"):
+            raw.pop(key, None)
     schema = BookingInSchema() if partial else BookingCreateSchema()
     try:
         return schema.load(raw, partial=partial), {}
     except ValidationError as err:
         return {}, translate_errors(err.messages)
+
+
+STEP_ROWS = 4  # step rows on the full form (the API takes up to service.MAX_SEGMENTS)
+
+
+def _form_steps() -> tuple[list[dict] | None, dict]:
+    """The step rows of the full form (``planner.advanced``): ``step_bay`` (``bay:<id>`` or
+    ``type:<bay type>``) with ``step_minutes``, in order; empty rows are skipped. None when no row is
+    filled (a plain booking), else the segments for :func:`service.save_booking`."""
+    steps = []
+    for where, minutes in zip(request.form.getlist("step_bay"), request.form.getlist("step_minutes")):
+        where, minutes = where.strip(), minutes.strip()
+        if not where and not minutes:
+            continue
+        kind, _sep, value = where.partition(":")
+        if kind == "bay" and value.isdigit():
+            step = {"bay_id": int(value)}
+        elif kind == "type" and value in service.BAY_TYPES:
+            step = {"bay_type": value}
+        else:
+            return None, {"segments": [_("Each segment needs either a bay or a bay type.")]}
+        if not minutes.isdigit() or not 5 <= int(minutes) <= service.MAX_DURATION_MINUTES:
+            return None, {"segments": [_("Each segment lasts from 5 to %(max)s minutes.",
+                                         max=service.MAX_DURATION_MINUTES)]}
+        steps.append({**step, "duration_minutes": int(minutes)})
+    return steps or None, {}
+
+
+def _step_rows(booking: Booking | None) -> list[tuple[str, str]]:
+    """The step rows to show: as posted (a form sent back with errors), else the booking's steps."""
+    if request.method == "POST":
+        rows = list(zip(request.form.getlist("step_bay"), request.form.getlist("step_minutes")))
+    elif booking is not None and booking.sequential:
+        rows = [(f"bay:{seg.bay_id}", str(seg.duration_minutes)) for seg in booking.segments]
+    else:
+        rows = []
+    return rows + [("", "")] * max(STEP_ROWS - len(rows), 0)
 
 
 def _prefill() -> dict:
@@ -387,8 +431,10 @@ def _render_form(template: str, *, booking: Booking | None, values: dict, errors
     vehicle_id = str(values.get("vehicle_id") or (booking.vehicle_id if booking else "") or "")
     catalog = service.job_catalog("", int(vehicle_id) if vehicle_id.isdigit() else None) \
         if template == "planner/booking_form.html" else []
+    if template == "planner/booking_form.html" and g.tenant.has(ADVANCED):
+        values = {**values, "steps": _step_rows(booking)}
     return render_template(template, booking=booking, values=values, errors=errors, bays=service.active_bays(),
-                           advisors=advisors, catalog=catalog,
+                           advisors=advisors, catalog=catalog, bay_types=service.BAY_TYPES,
                            slot_minutes=load_settings(service.tenant_row())["slot_minutes"],
                            statuses=("requested", "confirmed", "arrived"),
                            booking_local=booking.start_at.astimezone(tz) if booking else None,

@@ -296,3 +296,39 @@ def test_calendar_feeds_list_each_step_of_a_sequence_on_its_bay_at_its_time(app,
     assert r.status_code == 200, r.json
     url = tech.get("/api/v1/planner/feed").json["url"].replace("http://localhost", "")
     assert [(a, b) for a, b, _u in events(url)] == [("07:30", "09:00")]
+
+
+def test_the_full_booking_form_books_bays_one_after_another(app, shop, api, ui, csrf):
+    from werkzeug.datastructures import MultiDict
+
+    s = shop(tier="specialist", bays=(("Lift 1", "lift"), ("Diag", "diagnostics")))
+    owner, page = api(s), ui(s)
+    html = page.get(f"/planner/bookings/new?start={MONDAY}T10:00").get_data(as_text=True)
+    assert 'name="step_bay"' in html and 'value="type:diagnostics"' in html
+    base = [("csrf_token", csrf(html)), ("start", f"{MONDAY}T10:00"), ("client_name", "Oleg"),
+            ("bay_ids", str(s.bays["Lift 1"])), ("duration_minutes", "60")]
+    # A step without its minutes is a field error next to the steps; nothing is booked.
+    bad = page.post("/planner/bookings/new", data=MultiDict(base + [
+        ("step_bay", "type:diagnostics"), ("step_minutes", ""), ("step_bay", ""), ("step_minutes", "")]))
+    assert bad.status_code == 422 and 'id="bk-segments-err"' in bad.get_data(as_text=True)
+    assert owner.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"] == []
+    r = page.post("/planner/bookings/new", data=MultiDict(base + [
+        ("step_bay", "type:diagnostics"), ("step_minutes", "30"), ("step_bay", f"bay:{s.bays['Lift 1']}"),
+        ("step_minutes", "90"), ("step_bay", ""), ("step_minutes", "")]))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    [booking] = owner.get(f"/api/v1/planner/bookings?date_from={MONDAY}").json["items"]
+    assert [(x["bay_id"], x["start"][11:16], x["end"][11:16]) for x in booking["segments"]] == [
+        (s.bays["Diag"], "10:00", "10:30"), (s.bays["Lift 1"], "10:30", "12:00")]
+    # The booking's page shows its steps to edit; moving the start moves them all.
+    form = page.get(f"/planner/bookings/{booking['id']}").get_data(as_text=True)
+    assert f'value="bay:{s.bays["Diag"]}" selected' in form and 'value="90"' in form
+    moved = page.post(f"/planner/bookings/{booking['id']}", data=MultiDict([
+        ("csrf_token", csrf(form)), ("start", f"{MONDAY}T14:00"), ("client_name", "Oleg"),
+        ("version", str(booking["version"])), ("step_bay", f"bay:{s.bays['Diag']}"), ("step_minutes", "30"),
+        ("step_bay", f"bay:{s.bays['Lift 1']}"), ("step_minutes", "90")]))
+    assert moved.status_code == 302, moved.get_data(as_text=True)
+    again = owner.get(f"/api/v1/planner/bookings/{booking['id']}").json
+    assert [x["start"][11:16] for x in again["segments"]] == ["14:00", "14:30"]
+    # Below planner.advanced the form has no steps.
+    basic = shop(tier="basic")
+    assert 'name="step_bay"' not in ui(basic).get("/planner/bookings/new").get_data(as_text=True)

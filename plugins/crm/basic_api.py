@@ -262,17 +262,32 @@ def _page_allowed(permission: str):
     return None
 
 
+REMINDERS_PER_PAGE = 50
+
+
 @ui.get("/reminders")
 def reminders_page():
     denied = _page_allowed("crm.reminder.read")
     if denied is not None:
         return denied
     args, errors = _due_args()
+    raw_page = request.args.get("page") or "1"
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        errors["page"] = [_("Enter a whole number.")]
     results = [] if errors else reminders.due_list(**args)
+    # One page of rows (a long list made the page tens of thousands of pixels tall); the actions other
+    # plugins offer are asked for the shown rows only.
+    page = int(raw_page) if not errors else 1
+    pages = max(1, -(-len(results) // REMINDERS_PER_PAGE))
+    total, results = len(results), results[(page - 1) * REMINDERS_PER_PAGE:page * REMINDERS_PER_PAGE]
     for r in results:
         r["actions"] = vehicle_actions(r["vehicle_id"], r["client_id"], r["title"])
     codes = sorted(set(db.session.scalars(select(reminders.ServiceInterval.code))))
-    return render_template("crm/reminders.html", results=results, args=args, errors=errors, codes=codes,
+    query = {k: v for k, v in request.args.items() if k != "page" and v}
+    pager = {"page": page, "pages": pages, "total": total,
+             "prev": url_for("crm_basic_ui.reminders_page", **query, page=page - 1) if page > 1 else None,
+             "next": url_for("crm_basic_ui.reminders_page", **query, page=page + 1) if page < pages else None}
+    return render_template("crm/reminders.html", results=results, args=args, errors=errors, codes=codes, pager=pager,
                            states=reminders.REMINDER_STATES, can_invite=current_user.can("crm.message.create"),
                            can_update=current_user.can("crm.reminder.update"),
                            min_snooze=date.fromordinal(local_today().toordinal() + 1).isoformat(),

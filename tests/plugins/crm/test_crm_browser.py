@@ -171,3 +171,36 @@ def test_owner_and_driver_pickers_and_deciding_a_recommendation(browser, live_ur
     assert page.inner_text(".crm-rec-state") == f"Declined {TODAY.isoformat()}"
     shot(page, "crm-vehicle-card")
     context.close()
+
+
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('thead'))
+  .slice(-5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
+def test_client_card_reminders_and_service_book_fit_a_phone(browser, live_url, shop, app):
+    """At 390 px (a phone) no page scrolls sideways, in Russian (the longer words)."""
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import Recommendation
+
+    owner, ids = shop
+    with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, owner.tenant.id))):
+        db.session.add(Recommendation(vehicle_id=ids["car"], text="Замена колодок тормозных передних",
+                                      urgency="high"))
+        db.session.commit()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ru-RU",
+                                  extra_http_headers={"Accept-Language": "ru"})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    sign_in(page, live_url, owner)
+    for name, path in (("client", f"/crm/clients/{ids['client']}"), ("reminders", "/crm/reminders?code=oil"),
+                       ("history", f"/crm/vehicles/{ids['car']}/history")):
+        page.goto(live_url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        shot(page, f"crm-phone-{name}")
+        assert width <= 390, (path, width, page.evaluate(WIDEST))
+    assert page.locator(".crm-recommendations button:has-text('Отклонить')").first.is_visible()
+    context.close()

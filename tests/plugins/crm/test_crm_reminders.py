@@ -212,7 +212,8 @@ def test_tier_without_crm_basic_gets_404(app, tenant, user, api_client, login):
     assert ok.status_code == 201, ok.get_json()
     # The catalog and the templates have their pages (the core's generic ones).
     pages2 = login(app.test_client(), u2)
-    assert "timing_belt" in pages2.get("/crm/service-intervals").get_data(as_text=True)
+    intervals_page = pages2.get("/crm/service-intervals").get_data(as_text=True)
+    assert "Ремень ГРМ" in intervals_page and "timing_belt" not in intervals_page  # by name, not by key
     assert pages2.get("/crm/message-templates").status_code == 200
     assert pages2.get("/crm/messages").status_code == 200
 
@@ -228,3 +229,27 @@ def test_a_make_specific_interval_overrides_the_default(shop, user, api_client):
     rows = {x["vehicle_id"]: x for x in http.get("/api/v1/crm/reminders/due?within_days=3660&code=oil").get_json()["results"]}
     assert (rows[shop["car_id"]]["due_km"], rows[shop["car_id"]]["status"]) == (48_500, "overdue")
     assert rows[shop["idle_id"]]["due_km"] == 40_000  # the Lada keeps the shop's default of 10,000 km
+
+
+def test_the_due_list_page_shows_50_rows_a_page_with_next_and_previous(shop, app):
+    from core.db import db
+    from core.features import tenant_info
+    from core.models import Tenant
+    from core.tenancy import tenant_context
+    from plugins.crm.models import Vehicle
+    from plugins.crm.reminders import record_done
+
+    with app.app_context(), tenant_context(tenant_info(db.session.get(Tenant, shop["tenant"].id))):
+        for n in range(60):  # 60 more cars whose oil change is overdue: 61 rows with the first car
+            car = Vehicle(client_id=shop["client_id"], plate=f"Р{n:03d}РР77", make="Kia")
+            db.session.add(car)
+            db.session.flush()
+            record_done(car, "oil", add_months(TODAY, -13), None)
+        db.session.commit()
+    http = shop["http"]
+    first = http.get("/crm/reminders?code=oil").get_data(as_text=True)
+    assert first.count('data-label="Car"') == 50 and "Page 1 of 2; reminders: 61" in first
+    assert 'rel="next" href="/crm/reminders?code=oil&amp;page=2"' in first and 'rel="prev"' not in first
+    second = http.get("/crm/reminders?code=oil&page=2").get_data(as_text=True)
+    assert second.count('data-label="Car"') == 11 and 'rel="prev"' in second and 'rel="next"' not in second
+    assert http.get("/crm/reminders?page=x").status_code == 422

@@ -140,6 +140,7 @@ def _grid(day: date, bays: list[Bay], bookings: list[Booking], schedule: service
 
 CARRIED = ("client_id", "vehicle_id", "reason")
 SUGGESTED_MINUTES = 60  # the quick form's default length: the earliest free hour is offered
+SUGGESTION_TRIES = 40  # earliest start times looked at for one where the carried car is free too
 
 
 @bp.get("/")
@@ -154,7 +155,10 @@ def day_page():
     carry = {k: prefill[k] for k in CARRIED if prefill.get(k)}
     suggestion = None
     if carry and not request.args.get("date") and g.tenant.has(ADVANCED):
-        fit = service.earliest_fit(SUGGESTED_MINUTES)
+        # The earliest free hour when the car itself is free too (it may be booked already).
+        car = carry.get("vehicle_id")
+        fit = next(((fit_day, slot) for fit_day, slot in service.earliest_fits(SUGGESTED_MINUTES, limit=SUGGESTION_TRIES)
+                    if car is None or service.find_vehicle_conflict(int(car), slot.start, slot.end) is None), None)
         if fit is not None:
             fit_day, slot = fit
             suggestion = {"day": fit_day, "bay_id": slot.bay_ids[0], "start": service.local_iso(slot.start, tz)[:16],

@@ -239,6 +239,7 @@ def test_book_in_planner_opens_the_day_grid_with_the_car_carried_to_each_free_ce
 def test_book_in_planner_offers_the_earliest_free_hour_with_planner_advanced(app, shop, api, ui, in_tenant):
     import html as html_lib
     import re
+    from zoneinfo import ZoneInfo
 
     from plugins.planner import service
 
@@ -247,7 +248,14 @@ def test_book_in_planner_offers_the_earliest_free_hour_with_planner_advanced(app
     c, car = _client_and_car(owner, plate="В456ОР77")
     url = _book_in_planner_link(app, s, in_tenant, car["id"], c["id"])
     with in_tenant(s):
-        fit_day, slot = service.earliest_fit(60)
+        first_day, first = service.earliest_fit(60)
+    # The car is booked on another bay at the first free hour: the next hour it is free is offered.
+    taken = owner.post("/api/v1/planner/bookings", json={
+        "bay_id": s.bays["Alignment"], "start": service.local_iso(first.start, ZoneInfo("Europe/Moscow"))[:16],
+        "duration_minutes": 60, "client_name": "Olga", "client_id": c["id"], "vehicle_id": car["id"]})
+    assert taken.status_code == 201, taken.json
+    with in_tenant(s):
+        fit_day, slot = next((d, x) for d, x in service.earliest_fits(60, limit=40) if x.start >= first.end)
         expected = service.local_iso(slot.start, service.tenant_zone())[:16]
     grid = html_lib.unescape(ui(s).get(url).get_data(as_text=True))
     assert f'value="{fit_day.isoformat()}"' in grid  # the grid opens on the day of the earliest fit

@@ -37,7 +37,8 @@ def crm_message_channels():
     any other kind (2-10 of ``a-z0-9_``, e.g. ``"tg"``) adds a channel templates and mailings can use,
     and says how to find a client's address: ``recipient(client) -> str | None`` (a per-client handle
     your plugin keeps; None: the client has none) or ``client_field = "phone" | "email"`` (the client's
-    first one, with the consent ``consent = "sms" | "email"`` names, by default the field's own)."""
+    first one, with the consent ``consent = "sms" | "email"`` names, by default the field's own); an
+    optional ``title`` names it in forms and lists."""
 
 
 @hookspec

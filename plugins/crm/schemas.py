@@ -85,7 +85,33 @@ RECOMMENDATION_STATE_LABELS = {"open": _l("Open"), "accepted": _l("Accepted"), "
 MESSAGE_STATUS_LABELS = {"draft": _l("Awaiting approval"), "queued": _l("Queued"), "sending": _l("Sending"),
                          "sent": _l("Sent"), "failed": _l("Failed"), "skipped": _l("Skipped"),
                          "cancelled": _l("Cancelled")}
-CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("E-mail")}
+class _ChannelLabels(dict):
+    """The built-in channels' labels plus the ``title`` a plugin's channel gives itself (optional; else
+    its kind), looked up at each use: the current tenant's plugins decide which channels exist."""
+
+    def _titles(self) -> dict:
+        try:
+            from .messages import channels
+
+            offered = channels()
+        except RuntimeError:  # no app context
+            return {}
+        return {kind: getattr(c, "title", None) or kind for kind, c in offered.items() if not dict.__contains__(self, kind)}
+
+    def __contains__(self, kind) -> bool:
+        return dict.__contains__(self, kind) or kind in self._titles()
+
+    def __getitem__(self, kind):
+        return dict.__getitem__(self, kind) if dict.__contains__(self, kind) else self._titles()[kind]
+
+    def get(self, kind, default=None):
+        return self[kind] if kind in self else default
+
+    def items(self):
+        return list(dict.items(self)) + list(self._titles().items())
+
+
+CHANNEL_LABELS = _ChannelLabels({"sms": _l("SMS"), "email": _l("E-mail")})
 MAILING_STATUS_LABELS = {"draft": _l("Not sent yet"), "sent": _l("Sent")}
 TEMPLATE_EVENT_LABELS = {"booking_confirmed": _l("Booking confirmed"), "car_ready": _l("Car ready"),
                          "work_order_closed": _l("Work order closed"), "reminder_due": _l("Maintenance due"),

@@ -37,6 +37,7 @@ class Messenger:
     """A new kind of channel: the client's address is the handle this plugin keeps per client."""
 
     kind = "tg"
+    title = "Telegram"
 
     def recipient(self, client):
         return HANDLES.get(client.id)

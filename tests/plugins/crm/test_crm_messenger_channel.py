@@ -103,3 +103,25 @@ def test_jobs_see_only_the_channels_of_the_tenants_plugins(app, tenant):
         with tenant_context(tenant_info(db.session.get(Tenant, without.id))):
             assert set(channels()) == {"sms", "email"} and "tg" not in CHANNELS
             assert channels()["sms"] in BUILTIN
+
+
+def test_the_template_form_offers_the_tenants_plugin_channels(app, tenant, user, login):
+    from core.db import db
+    from core.tenants import get_tenant, set_feature
+
+    with_plugin, without = tenant(tier="master"), tenant(tier="master")
+    with app.app_context():
+        set_feature(get_tenant(with_plugin.slug), "crm_channel_test.use", True)
+        db.session.commit()
+
+    def options(t):
+        page = login(app.test_client(), user(role="owner", tenant=t))
+        page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+        html = page.get("/crm/message-templates/new").get_data(as_text=True)
+        select = html[html.index('name="channel"'):]
+        return select[:select.index("</select>")]
+
+    offered = options(with_plugin)
+    assert all(f'value="{kind}"' in offered for kind in ("sms", "email", "tg", "viber")), offered
+    assert ">Telegram</option>" in offered  # the channel's own title where it gives one
+    assert 'value="tg"' not in options(without)

@@ -154,3 +154,29 @@ def book():
 def csrf():
     """``csrf(html)`` -> the CSRF token of a rendered form."""
     return _csrf_from
+
+
+def _race(calls):
+    """Run ``calls`` (callables without arguments) at the same moment, one thread each behind a barrier;
+    their results in order (None where one raised)."""
+    import threading
+
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.fixture
+def race():
+    """``race([lambda: ..., ...])`` -> the results of the calls made concurrently (see :func:`_race`)."""
+    return _race

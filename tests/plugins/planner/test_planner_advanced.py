@@ -2,7 +2,6 @@
 plan and "Find a time" pages, and what a Basic-tier shop is refused or never shown."""
 from __future__ import annotations
 
-import threading
 
 from sqlalchemy import select
 
@@ -78,28 +77,15 @@ def test_sequence_input_is_checked(app, shop, api):
     assert closed.status_code == 422 and "working hours" in closed.json["fields"]["start"][0]
 
 
-def test_concurrent_sequences_over_one_bay_exactly_one_wins(app, shop, api):
+def test_concurrent_sequences_over_one_bay_exactly_one_wins(app, shop, api, race):
     s = shop(tier="specialist", bays=BAYS)
     clients = [api(s) for _ in range(6)]
-    barrier = threading.Barrier(len(clients))
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def attempt(client, n):
-        barrier.wait()
-        # Different diagnostics times, the same lift time: only the lift step can clash.
-        response = _sequence(client, f"{MONDAY}T{9 + n // 2:02d}:{30 * (n % 2):02d}",
-                             [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
-                              {"bay_id": s.bays["Lift 1"], "duration_minutes": 600 - 30 * (n + 1)}],
-                             client_name=f"Client {n}")
-        with lock:
-            results.append(response.status_code)
-
-    threads = [threading.Thread(target=attempt, args=(c, n)) for n, c in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # Different diagnostics times, the same lift time: only the lift step can clash.
+    results = [r.status_code for r in race([
+        (lambda client=client, n=n: _sequence(client, f"{MONDAY}T{9 + n // 2:02d}:{30 * (n % 2):02d}",
+                                              [{"bay_id": s.bays["Diag"], "duration_minutes": 30},
+                                               {"bay_id": s.bays["Lift 1"], "duration_minutes": 600 - 30 * (n + 1)}],
+                                              client_name=f"Client {n}")) for n, client in enumerate(clients)])]
     assert sorted(results) == [201] + [409] * 5
 
 

@@ -2,7 +2,6 @@
 off, transitions, optimistic locking, tenant isolation."""
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 from sqlalchemy import select
@@ -52,26 +51,14 @@ def test_moving_a_booking_onto_another_is_refused(app, shop, api, book):
     assert ok.status_code == 200 and ok.json["end"] == f"{MONDAY}T12:00+03:00"
 
 
-def test_ten_concurrent_bookings_of_one_slot_exactly_one_wins(app, shop, api, book, in_tenant):
+def test_ten_concurrent_bookings_of_one_slot_exactly_one_wins(app, shop, api, book, in_tenant, race):
     from plugins.planner.models import Booking
 
     s = shop()
     clients = [api(s) for _ in range(10)]
-    barrier = threading.Barrier(len(clients))
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def attempt(client, n):
-        barrier.wait()
-        response = book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", 60, client_name=f"Client {n}")
-        with lock:
-            results.append(response.status_code)
-
-    threads = [threading.Thread(target=attempt, args=(c, n)) for n, c in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = [r.status_code for r in race([
+        (lambda client=client, n=n: book(client, s.bays["Lift 1"], f"{MONDAY}T10:00", 60, client_name=f"Client {n}"))
+        for n, client in enumerate(clients)])]
     assert sorted(results) == [201] + [409] * 9
     with in_tenant(s) as session:
         assert len(session.scalars(select(Booking)).all()) == 1

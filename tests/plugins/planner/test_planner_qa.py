@@ -3,8 +3,6 @@ shown twice on the arrivals list, converting a booking made with free text only,
 the car's card, calendar feeds of sequences."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
 
 MONDAY = "2030-03-25"
@@ -46,29 +44,16 @@ def test_one_directory_car_cannot_be_on_two_bays_at_once(app, shop, api, book):
     assert seq.status_code == 201, seq.json
 
 
-def test_concurrent_bookings_of_one_car_on_different_bays_one_wins(app, shop, api, book, in_tenant):
+def test_concurrent_bookings_of_one_car_on_different_bays_one_wins(app, shop, api, book, in_tenant, race):
     from plugins.planner.models import Booking
 
     s = shop(tier="basic", bays=tuple((f"Lift {n}", "lift") for n in range(1, 7)))
     owner = api(s)
     c, car = _client_and_car(owner)
     clients = [api(s) for _ in range(6)]
-    barrier = threading.Barrier(len(clients))
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def attempt(client, n):
-        barrier.wait()
-        response = book(client, s.bays[f"Lift {n + 1}"], f"{MONDAY}T10:00", 60,
-                        client_id=c["id"], vehicle_id=car["id"])
-        with lock:
-            results.append(response.status_code)
-
-    threads = [threading.Thread(target=attempt, args=(cl, n)) for n, cl in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = [r.status_code for r in race([
+        (lambda cl=cl, n=n: book(cl, s.bays[f"Lift {n + 1}"], f"{MONDAY}T10:00", 60, client_id=c["id"],
+                                 vehicle_id=car["id"])) for n, cl in enumerate(clients)])]
     assert sorted(results) == [201] + [409] * 5
     with in_tenant(s) as session:
         assert len(session.scalars(select(Booking)).all()) == 1

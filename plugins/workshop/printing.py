@@ -54,7 +54,20 @@ def _when(value) -> str | None:
 
 
 def _qty(value) -> str:
-    return format(Decimal(value or 0).normalize(), "f")
+    """Hours or a quantity in the locale, without trailing zeros: ru 1,4 · en 1.4 · 1 250,5."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(Decimal(value or 0), "#,##0.###", locale=_locale())
+
+
+def money_text(value) -> str:
+    """An amount in the locale with two decimals (ru 1 250,50 · en 1,250.50); the currency is printed
+    once beside the totals, so not on every figure."""
+    from babel.numbers import format_decimal
+
+    if value is None or value == "":
+        return ""
+    return format_decimal(Decimal(value), "#,##0.00", locale=_locale())
 
 
 def print_info(doc) -> dict:
@@ -75,6 +88,8 @@ def print_info(doc) -> dict:
         "client_phone": (client.phones or [None])[0] if client else None,
         "vehicle": car,
         "qty": _qty,
+        "plain": lambda value: format(Decimal(value or 0).normalize(), "f"),  # for form inputs
+        "money": money_text,
         "decisions": {"declined": _w("declined"), "deferred": _w("deferred")},
         "decision_titles": {"pending": _w("waiting for the client"), "approved": _w("approved"),
                             "declined": _w("declined"), "deferred": _w("deferred")},

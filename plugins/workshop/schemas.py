@@ -219,7 +219,8 @@ class _DocumentFields(Schema):
 class ServiceOrderSchema(_DocumentFields):
     client_id = _client_field(required=True)
     vehicle_id = _vehicle_field(required=True)
-    booking_id = fields.Integer(allow_none=True, metadata={"label": _l("Booking")})
+    # Set by "make a service order" on the planner's booking; not a box to type an id into.
+    booking_id = fields.Integer(allow_none=True, metadata={"label": _l("Booking"), "form": False})
     advisor_id = _advisor_field()
     odometer = _odometer_field()
     fuel_level = fields.Integer(allow_none=True, validate=validate.OneOf(

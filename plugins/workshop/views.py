@@ -37,6 +37,23 @@ EDITABLE_FIELDS = {"labor": ("name", "hours", "rate", "fixed_price", "discount_p
                    "part": ("name", "code", "quantity", "unit", "price", "discount_percent")}
 
 
+NUMBER_FIELDS = frozenset(("hours", "rate", "fixed_price", "discount_percent", "quantity", "price", "excess", "value",
+                           "percent"))
+
+
+def _typed_number(value: str | None) -> str | None:
+    """A number as people type it: "1 250,50" (spaces, a decimal comma) -> "1250.50"; with a decimal
+    point the commas are thousands separators ("1,250.50")."""
+    if value is None:
+        return None
+    value = value.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    return value.replace(",", "") if "." in value else value.replace(",", ".")
+
+
+def _numbers(raw: dict, names=NUMBER_FIELDS) -> dict:
+    return {k: (_typed_number(v) if k in names else v) for k, v in raw.items()}
+
+
 def _page(order_id: int):
     return redirect(f"/workshop/work-orders/{order_id}")
 
@@ -72,7 +89,7 @@ def _run(order_id: int, action):
 def add_line(order_id: int):
     kind = "part" if request.form.get("kind") == "part" else "labor"
     schema = PartLineSchema() if kind == "part" else LaborLineSchema()
-    raw = {k: request.form[k].strip() for k in LINE_FIELDS[kind] if request.form.get(k, "").strip()}
+    raw = _numbers({k: request.form[k].strip() for k in LINE_FIELDS[kind] if request.form.get(k, "").strip()})
 
     def action(order):
         values = schema.load(raw)
@@ -226,8 +243,8 @@ def diagnostic_act_to_work_order(doc_id: int):
 def add_payer(order_id: int):
     from .schemas import PayerSchema
 
-    raw = {k: request.form[k].strip() for k in ("kind", "counterparty_id", "claim_number", "excess")
-           if request.form.get(k, "").strip()}
+    raw = _numbers({k: request.form[k].strip() for k in ("kind", "counterparty_id", "claim_number", "excess")
+                    if request.form.get(k, "").strip()})
 
     def action(order):
         new = PayerSchema().load(raw)
@@ -256,7 +273,7 @@ def share_line(order_id: int):
     kind, line_id = _posted_line()
     payer = request.form.get("payer_id", type=int)
     by_amount = request.form.get("share_by") == "amount"
-    value = request.form.get("value", request.form.get("percent", "")).strip() or ("" if by_amount else "100")
+    value = _typed_number(request.form.get("value", request.form.get("percent", "")).strip()) or ("" if by_amount else "100")
 
     def action(order):
         share = ShareSchema().load({"payer_id": payer, ("amount" if by_amount else "percent"): value})
@@ -289,7 +306,7 @@ def edit_line(order_id: int, kind: str, line_id: int):
     """The line's edit form: the posted fields only; an emptied optional field is cleared."""
     schema = PartLineSchema(partial=True) if kind == "part" else LaborLineSchema(partial=True)
     editable = EDITABLE_FIELDS[kind]
-    raw = {k: (request.form[k].strip() or None) for k in editable if k in request.form}
+    raw = _numbers({k: (request.form[k].strip() or None) for k in editable if k in request.form})
 
     def action(order):
         line = services.get_line(order, kind, line_id)
@@ -462,7 +479,8 @@ def _edit_list(resource: str, obj_id: int, change):
 
 def _add_row(rows: list, editor: ListEditor) -> list:
     """The posted line, validated alone first (its errors by field), added at the end."""
-    raw = {i.name: request.form[i.name].strip() for i in editor.inputs if request.form.get(i.name, "").strip()}
+    raw = {i.name: _typed_number(request.form[i.name].strip()) if i.number else request.form[i.name].strip()
+           for i in editor.inputs if request.form.get(i.name, "").strip()}
     if editor.resource == "estimates":
         from .models import Job
 
@@ -576,3 +594,36 @@ def add_planned_job(order_id: int, index: int):
         services.add_job_line(order, item["text"], current_user_obj())
 
     return _run(order_id, action)
+
+
+# --- the work order's form: the client's cars first ----------------------------------------------
+
+
+@bp.app_template_global("ws_cars_first")
+def cars_first(form_fields: list, values: dict) -> list:
+    """The car select of a new work order with the chosen client's cars (his own, then those he
+    drives) on top: the form opened from a client (``?client_id=``) or sent back with an error. Any
+    other car is still listed, and refused on save (:func:`schemas._car_of_client`)."""
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from plugins.crm.models import Vehicle, VehicleDriver
+
+    try:
+        client_id = int((values or {}).get("client_id") or 0)
+    except (TypeError, ValueError):
+        client_id = 0
+    if not client_id:
+        return form_fields
+    mine = [str(i) for i in db.session.scalars(select(Vehicle.id).where(Vehicle.client_id == client_id)
+                                               .order_by(Vehicle.id))]
+    mine += [str(i) for i in db.session.scalars(select(VehicleDriver.vehicle_id).where(
+        VehicleDriver.client_id == client_id).order_by(VehicleDriver.vehicle_id)) if str(i) not in mine]
+    rank = {car_id: i for i, car_id in enumerate(mine)}
+    out = []
+    for ff in form_fields:
+        if ff.name == "vehicle_id" and ff.choices:
+            ff = replace(ff, choices=sorted(ff.choices, key=lambda c: rank.get(c[0], len(rank))))
+        out.append(ff)
+    return out

@@ -68,7 +68,7 @@ def test_work_order_from_service_order_to_print(browser, live_url, shop):
 
     page.goto(order_url.replace("/workshop/work-orders/", "/api/v1/workshop/work-orders/") + "/print")
     text = page.inner_text("body").replace("\xa0", " ")
-    assert "Замена сайлентблоков рычага" in text and "Сайлентблок рычага" in text and "7400.00" in text
+    assert "Замена сайлентблоков рычага" in text and "Сайлентблок рычага" in text and "7,400.00" in text
     shot(page, "workshop-work-order-print")
     context.close()
 

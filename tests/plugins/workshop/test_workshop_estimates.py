@@ -17,7 +17,7 @@ def test_an_estimate_is_printed_accepted_and_becomes_a_work_order(shop):
                                                 "items": [{"kind": "part", "name": "X", "price": "1.001"}]})
     assert r.status_code == 422 and "items" in r.get_json()["fields"]
     printed = shop.api.get(f"{API}/estimates/{est['id']}/print").get_data(as_text=True)
-    assert est["number"] in printed and "Замена сальника коленвала" in printed and "5800.00" in printed
+    assert est["number"] in printed and "Замена сальника коленвала" in printed and "5,800.00" in printed
     shop.transition("estimates", est["id"], "send")
     shop.transition("estimates", est["id"], "accept")
 

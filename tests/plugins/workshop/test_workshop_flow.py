@@ -60,7 +60,7 @@ def test_from_service_order_to_closed_work_order(shop):
         assert wo["state"] == state
     assert wo["totals"]["payers"][0]["total"] == "7435.50" and wo["totals"]["vat"] == "0.00"
     printed = shop.api.get(f"{API}/work-orders/{wo['id']}/print").get_data(as_text=True)
-    assert wo["number"] in printed and "Замена колодок передних" in printed and "7435.50" in printed
+    assert wo["number"] in printed and "Замена колодок передних" in printed and "7,435.50" in printed
 
     wo = shop.transition("work-orders", wo["id"], "close")
     assert wo["state"] == "closed" and wo["closed_at"]

@@ -177,3 +177,66 @@ def test_technician_buttons_say_what_they_do_in_russian(make_shop, app, login):
     ui = login(app.test_client(), owner.user)
     ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
     assert "Работы выполнены" in ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
+
+
+def test_hours_and_percentages_are_not_shown_as_money(make_shop, signed_in):
+    shop = make_shop(tier="master")
+    job = shop.post(f"{API}/jobs", {"name": "Замена масла", "standard_hours": "0.5"})
+    worker = shop.post(f"{API}/employees", {"name": "Кузнецов", "piece_rate_percent": "40"})
+    ui = signed_in(shop, lang="ru")
+    for url in (f"/workshop/jobs/{job['id']}", "/workshop/jobs"):
+        assert "₽" not in ui.get(url).get_data(as_text=True), url
+    html = ui.get(f"/workshop/employees/{worker['id']}").get_data(as_text=True)
+    assert re.search(r"Сдельная ставка[^<]*</dt><dd>40</dd>", html)  # not "40,00 ₽"
+    assert "0,5" in ui.get(f"/workshop/jobs/{job['id']}").get_data(as_text=True)
+    # The stored values are still exact.
+    assert shop.api.get(f"{API}/jobs/{job['id']}").get_json()["standard_hours"] == "0.500"
+
+
+def test_line_forms_accept_a_decimal_comma_and_spaces(make_shop, signed_in, csrf_token):
+    shop = make_shop()
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    ui = signed_in(shop, lang="ru")
+    page = f"/workshop/work-orders/{wo['id']}"
+    _ui_post(ui, csrf_token, page, f"{page}/lines", kind="part", name="Фильтр", quantity="1,5", price="1 250,50")
+    _ui_post(ui, csrf_token, page, f"{page}/lines", kind="labor", name="Диагностика", hours="1,4", rate="2\u00a0000")
+    order = shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()
+    part, job = order["part_lines"][0], order["labor_lines"][0]
+    assert (part["quantity"], part["price"], part["amount"]) == ("1.500", "1250.50", "1875.75")
+    assert (job["hours"], job["rate"], job["amount"]) == ("1.400", "2000.00", "2800.00")
+    _ui_post(ui, csrf_token, page, f"{page}/lines/part/{part['id']}", name="Фильтр", quantity="1", price="99,90")
+    assert shop.api.get(f"{API}/work-orders/{wo['id']}").get_json()["part_lines"][0]["price"] == "99.90"
+
+
+def test_a_russian_print_and_page_write_money_and_hours_in_russian(make_shop, signed_in):
+    shop = make_shop()
+    with shop.ctx() as session:
+        from core.models import Tenant
+
+        session.get(Tenant, shop.tenant.id).language = "ru"
+        session.commit()
+    client, car = shop.client_and_car()
+    wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
+    shop.line(wo["id"], name="Замена дисков", hours="1.4", rate="2200.00")
+    shop.line(wo["id"], "part-lines", name="Диск", quantity="2", price="4150.00")
+    printed = shop.api.get(f"{API}/work-orders/{wo['id']}/print").get_data(as_text=True).replace("\xa0", " ")
+    assert "3 080,00" in printed and "8 300,00" in printed and "11 380,00" in printed and ">1,4<" in printed
+    assert "3080.00" not in printed and "1.4<" not in printed
+    html = signed_in(shop, lang="ru").get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True).replace("\xa0", " ")
+    assert "11 380,00" in html and "11380.00" not in html
+
+
+def test_the_work_order_form_lists_the_clients_cars_first_and_refuses_another_clients(make_shop, signed_in,
+                                                                                      csrf_token):
+    shop = make_shop()
+    petrov, petrovs_car = shop.client_and_car("Петров Пётр")
+    ivanov, ivanovs_car = shop.client_and_car("Иванов Иван")
+    ui = signed_in(shop, lang="ru")
+    html = ui.get(f"/workshop/work-orders/new?client_id={ivanov['id']}").get_data(as_text=True)
+    cars = re.search(r'<select[^>]*name="vehicle_id".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="(\d+)"', cars)[:1] == [str(ivanovs_car["id"])]
+    r = ui.post("/workshop/work-orders/new", data={"csrf_token": csrf_token(html), "client_id": str(ivanov["id"]),
+                                                   "vehicle_id": str(petrovs_car["id"])})
+    assert r.status_code == 422
+    assert "Этот автомобиль не принадлежит клиенту" in r.get_data(as_text=True)

@@ -5,6 +5,15 @@ import re
 API = "/api/v1/workshop"
 
 
+def _russian_shop(shop):
+    """The shop prints in Russian (the fixture's shops print in English)."""
+    with shop.ctx() as session:
+        from core.models import Tenant
+
+        session.get(Tenant, shop.tenant.id).language = "ru"
+        session.commit()
+
+
 def _ui_post(ui, csrf_token, page, url, **data):
     token = csrf_token(ui.get(page).get_data(as_text=True))
     r = ui.post(url, data={"csrf_token": token, **data})
@@ -138,11 +147,7 @@ def test_a_decision_without_who_is_recorded_as_the_signed_in_user(make_shop, sig
 
 def test_the_print_shows_the_excess_as_what_the_client_pays_and_the_discount_as_included(make_shop):
     shop = make_shop()
-    with shop.ctx() as session:
-        from core.models import Tenant
-
-        session.get(Tenant, shop.tenant.id).language = "ru"
-        session.commit()
+    _russian_shop(shop)
     client, car = shop.client_and_car()
     insurer = shop.insurer()
     wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
@@ -162,18 +167,14 @@ def test_the_print_shows_the_excess_as_what_the_client_pays_and_the_discount_as_
 def test_technician_buttons_say_what_they_do_in_russian(make_shop, app, login):
     owner = make_shop(tier="master")
     tech = make_shop(role="technician", t=owner.tenant)
-    client, car = owner.client_and_car()
-    wo = owner.work_order(client_id=client["id"], vehicle_id=car["id"])
-    line = owner.line(wo["id"], name="Замена масла", hours="0.5", rate="2000.00", technician_id=tech.user.id)["line"]
-    owner.post(f"{API}/work-orders/{wo['id']}/decisions", {"by": "Клиент", "decisions": [
-        {"line_id": line["id"], "decision": "approved"}]})
-    owner.transition("work-orders", wo["id"], "approve")
+    wo, _line = owner.approved_job(technician_id=tech.user.id)
     owner.transition("work-orders", wo["id"], "start")
     page = login(app.test_client(), tech.user)
     page.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
     html = page.get("/workshop/my-jobs").get_data(as_text=True)
     assert 'value="start">Начать</button>' in html
     assert "Завершить весь заказ-наряд (все работы)" in html
+    assert ": 3</small>" in html  # the job's hours as a number, not "3.000"
     ui = login(app.test_client(), owner.user)
     ui.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
     assert "Работы выполнены" in ui.get(f"/workshop/work-orders/{wo['id']}").get_data(as_text=True)
@@ -211,11 +212,7 @@ def test_line_forms_accept_a_decimal_comma_and_spaces(make_shop, signed_in, csrf
 
 def test_a_russian_print_and_page_write_money_and_hours_in_russian(make_shop, signed_in):
     shop = make_shop()
-    with shop.ctx() as session:
-        from core.models import Tenant
-
-        session.get(Tenant, shop.tenant.id).language = "ru"
-        session.commit()
+    _russian_shop(shop)
     client, car = shop.client_and_car()
     wo = shop.work_order(client_id=client["id"], vehicle_id=car["id"])
     shop.line(wo["id"], name="Замена дисков", hours="1.4", rate="2200.00")

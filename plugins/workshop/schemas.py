@@ -90,6 +90,14 @@ class ShopUser(validate.OneOf):
         self.error = None
 
     def _users(self) -> list:
+        from flask import has_request_context, request
+
+        from core.tenancy import get_tenant
+
+        if get_tenant() is None or (has_request_context() and request.path.startswith("/api/")):
+            # Only a page's form lists them. The OpenAPI document (cached for every shop, built
+            # with or without one) sees no ``choices`` at all (hasattr() is False): a plain integer.
+            raise AttributeError("choices")
         return db.session.execute(select(User.id, User.name, User.email).where(User.active.is_(True))
                                   .order_by(User.name, User.id).limit(500)).all()
 

@@ -94,8 +94,14 @@ def _shop_setup(tenant) -> None:
 def _order(car, state: str, jobs: list, parts: list, insurer) -> int:
     from plugins.crm.services import mileage
 
+    from core.models import Role, User
+
     last = mileage(car.id).last_value or 30000
+    # The shop's service advisor received the car (the owner, where the tier has no staff roles).
+    advisor_id = db.session.scalars(select(User.id).join(Role, Role.id == User.role_id).where(
+        Role.key.in_(("service_advisor", "owner"))).order_by(Role.key != "service_advisor", User.id)).first()
     so = create_document(ServiceOrder, None, commit=False, client_id=car.client_id, vehicle_id=car.id,
+                         advisor_id=advisor_id,
                          odometer=last + 1200, fuel_level=50, complaint="Плановое ТО, посторонний шум при торможении",
                          condition_notes="Царапина на заднем бампере", planned_jobs=", ".join(j.name for j in jobs),
                          promised_at=utcnow() + timedelta(hours=6))
@@ -103,7 +109,7 @@ def _order(car, state: str, jobs: list, parts: list, insurer) -> int:
     if state == "received":
         return 1
     wo = create_document(WorkOrder, None, commit=False, service_order_id=so.id, client_id=car.client_id,
-                         vehicle_id=car.id, odometer=so.odometer, complaint=so.complaint)
+                         vehicle_id=car.id, advisor_id=so.advisor_id, odometer=so.odometer, complaint=so.complaint)
     from .staff import Employee
 
     technician = db.session.scalars(select(Employee).where(Employee.active.is_(True)).order_by(Employee.id)).first()

@@ -55,5 +55,9 @@ def test_demo_shops_have_a_labour_rate_and_their_technicians_employee_cards(app,
         with tenant_context(tenant_info(t)):
             rates = db.session.scalars(select(LaborRate.rate).where(LaborRate.category.is_(None))).all()
             cards = db.session.execute(select(Employee.name, User.email).join(User, User.id == Employee.user_id)).all()
+            from plugins.workshop.models import WorkOrder
+
+            advisors = set(db.session.scalars(select(User.email).join(WorkOrder, WorkOrder.advisor_id == User.id)))
     assert [str(r) for r in rates] == ["2200.00"]
     assert cards == [("Иван Кузнецов", "technician@demo-profi.example")]
+    assert advisors == {"advisor@demo-profi.example"}  # the orders name who received the cars

@@ -21,6 +21,8 @@ compile-locales: $(BIN)/python
 	@for po in locales/*/LC_MESSAGES/*.po; do [ -f "$$po" ] || continue; $(BIN)/pybabel -q compile -i "$$po" -o "$${po%.po}.mo"; done
 
 
+# Links in the demo's messages (review requests, unsubscribe) point at the local server.
+run: export GARAGE_PUBLIC_URL ?= http://127.0.0.1:5000
 run: install
 	$(BIN)/garage db upgrade
 	$(BIN)/garage demo

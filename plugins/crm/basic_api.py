@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from core.i18n import domain
 from .clock import local_today
 from . import messages, reminders
 from .api import _crm_error, _errors, _get, requires
+from .gates import gate
 from .models import Client, Vehicle
 from .services import CrmError, vehicle_actions
 
@@ -28,18 +29,7 @@ api = Blueprint("crm_basic_api", __name__, url_prefix="/api/v1/crm")
 ui = Blueprint("crm_basic_ui", __name__, url_prefix="/crm", template_folder="templates")
 
 
-@api.before_request
-def _gate_api():
-    if not g.get("tenant") or not g.tenant.has(FEATURE):
-        return jsonify(error="not_found", message=_("Not found")), 404
-    return None
-
-
-@ui.before_request
-def _gate_ui():
-    if not g.get("tenant") or not g.tenant.has(FEATURE):
-        abort(404)
-    return None
+gate(api, ui)
 
 
 @api.errorhandler(404)

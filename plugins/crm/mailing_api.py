@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from core.i18n import domain
 
 from . import mailings, messages
 from .api import _crm_error, _errors, _get, requires
+from .gates import gate
 from .services import CrmError
 
 _ = domain("crm").gettext
@@ -24,26 +25,7 @@ api = Blueprint("crm_mailing_api", __name__, url_prefix="/api/v1/crm")
 ui = Blueprint("crm_mailing_ui", __name__, url_prefix="/crm", template_folder="templates")
 
 
-@api.before_request
-def _gate_api():
-    if not g.get("tenant") or not g.tenant.has("crm.basic"):
-        return jsonify(error="not_found", message=_("Not found")), 404
-    if not g.tenant.has(mailings.FEATURE):
-        return jsonify(error="forbidden", feature=mailings.FEATURE,
-                       message=_("Mass mailing is not included in your plan.")), 403
-    return None
-
-
-@ui.before_request
-def _gate_ui():
-    if not g.get("tenant") or not g.tenant.has("crm.basic"):
-        abort(404)
-    if not g.tenant.has(mailings.FEATURE):
-        from core.web import host
-
-        return render_template("core/upgrade.html", manifest=host().plugins["crm"].manifest,
-                               feature=mailings.FEATURE), 403
-    return None
+gate(api, ui, mailings.FEATURE, refused=lambda: _("Mass mailing is not included in your plan."))
 
 
 @api.errorhandler(404)

@@ -15,6 +15,7 @@ from core.i18n import domain
 
 from . import segments
 from .api import _errors, _get, requires
+from .gates import gate
 from .reports import ReportError
 
 _ = domain("crm").gettext
@@ -24,20 +25,7 @@ api = Blueprint("crm_segment_api", __name__, url_prefix="/api/v1/crm")
 ui = Blueprint("crm_segment_ui", __name__, url_prefix="/crm", template_folder="templates")
 
 
-@api.before_request
-def _gate_api():
-    if not g.get("tenant") or not g.tenant.has(FEATURE):
-        return jsonify(error="not_found", message=_("Not found")), 404
-    return None
-
-
-@ui.before_request
-def _gate_ui():
-    if not g.get("tenant") or not g.tenant.has(FEATURE):
-        from core.web import feature_unavailable
-
-        return feature_unavailable("crm", FEATURE)
-    return None
+gate(api, ui)
 
 
 @api.errorhandler(404)

@@ -16,6 +16,7 @@ from core.i18n import domain
 
 from . import tasks
 from .api import _crm_error, _errors, _get, requires
+from .gates import gate
 from .services import CrmError
 
 _ = domain("crm").gettext
@@ -24,26 +25,7 @@ api = Blueprint("crm_task_api", __name__, url_prefix="/api/v1/crm")
 ui = Blueprint("crm_task_ui", __name__, url_prefix="/crm", template_folder="templates")
 
 
-@api.before_request
-def _gate_api():
-    if not g.get("tenant") or not g.tenant.has("crm.basic"):
-        return jsonify(error="not_found", message=_("Not found")), 404
-    if not g.tenant.has(tasks.FEATURE):
-        return jsonify(error="forbidden", feature=tasks.FEATURE,
-                       message=_("Tasks are not included in your plan.")), 403
-    return None
-
-
-@ui.before_request
-def _gate_ui():
-    if not g.get("tenant") or not g.tenant.has("crm.basic"):
-        abort(404)
-    if not g.tenant.has(tasks.FEATURE):
-        from core.web import host
-
-        return render_template("core/upgrade.html", manifest=host().plugins["crm"].manifest,
-                               feature=tasks.FEATURE), 403
-    return None
+gate(api, ui, tasks.FEATURE, refused=lambda: _("Tasks are not included in your plan."))
 
 
 @api.errorhandler(404)
